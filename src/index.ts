@@ -1,0 +1,26 @@
+/**
+ * offloop: the same CPU kernels in TypeScript, C++ and Rust, runnable on the event loop, on a
+ * worker_threads pool, or on libuv's threadpool — so you can choose where work runs.
+ */
+import { cpp, js, rust, workers } from './engines/index.js';
+
+export { cpp, js, rust, workers };
+export { createWorkers, AddonLoadError } from './engines/index.js';
+export type {
+  AsyncKernels,
+  BinaryLike,
+  Engine,
+  EngineName,
+  KernelName,
+  NativeEngine,
+  Pixels,
+  SyncKernels,
+  TaskOptions,
+  WorkerEngine,
+  WorkerPoolOptions,
+} from './engines/index.js';
+export { kernelNames } from './engines/index.js';
+export { limits } from './kernels/limits.js';
+
+/** Every engine by name. */
+export const engines = { js, workers, cpp, rust } as const;

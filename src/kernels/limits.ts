@@ -1,0 +1,16 @@
+/**
+ * The documented bounds of every kernel argument, shared by validation, docs and tests.
+ * The native addons enforce the same numbers (native/README.md).
+ */
+export const limits = {
+  primes: { limit: { min: 0, max: 2 ** 32 - 1 } },
+  pbkdf2: { iterations: { min: 1, max: 100_000_000 }, keylen: { min: 1, max: 1024 } },
+  blur: {
+    width: { min: 1, max: 65_535 },
+    height: { min: 1, max: 65_535 },
+    /** width·height may not exceed this many pixels (256 MiB of RGBA). */
+    pixels: 2 ** 26,
+    radius: { min: 0, max: 65_535 },
+  },
+  sleep: { ms: { min: 0, max: 60_000 } },
+} as const;
