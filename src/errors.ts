@@ -1,19 +1,20 @@
 /**
  * Argument errors in Node's own style: the built-in classes, a `code`, and a message that names
- * the argument and shows what was received — so `instanceof TypeError` and `err.code` both work.
+ * the argument and shows what was received — so `instanceof TypeError` and `err.code` both work,
+ * and `err.argument` names the argument for callers (the server's 400s) that want it as data.
  */
 export type ArgErrorCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_OUT_OF_RANGE';
 
 export function invalidArgType(name: string, expected: string, received: unknown): TypeError {
-  return withCode(new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(received)}`), 'ERR_INVALID_ARG_TYPE');
+  return withCode(new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(received)}`), 'ERR_INVALID_ARG_TYPE', name);
 }
 
 export function outOfRange(name: string, expected: string, received: unknown, shown = describe(received)): RangeError {
-  return withCode(new RangeError(`The "${name}" argument must be ${expected}. Received ${shown}`), 'ERR_OUT_OF_RANGE');
+  return withCode(new RangeError(`The "${name}" argument must be ${expected}. Received ${shown}`), 'ERR_OUT_OF_RANGE', name);
 }
 
-function withCode<E extends Error>(error: E, code: ArgErrorCode): E & { code: ArgErrorCode } {
-  return Object.assign(error, { code });
+function withCode<E extends Error>(error: E, code: ArgErrorCode, argument: string): E & { code: ArgErrorCode; argument: string } {
+  return Object.assign(error, { code, argument });
 }
 
 /** A short, safe rendering of any value, as Node's own argument errors give it. */

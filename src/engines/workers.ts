@@ -3,8 +3,8 @@ import { Piscina } from 'piscina';
 import { TaskState, abortError } from '../kernels/cancel.js';
 import { invalidArgType } from '../errors.js';
 import { defineAsync } from './define.js';
-import { integer } from './validate.js';
-import type { AsyncKernels } from './types.js';
+import { integer, parse } from './validate.js';
+import type { AsyncKernels, TaskOptions } from './types.js';
 import type { WorkerTask } from './worker.js';
 
 export interface WorkerPoolOptions {
@@ -22,6 +22,12 @@ export interface WorkerEngine extends AsyncKernels {
   readonly threads: number;
   /** Tasks waiting for a thread now. */
   readonly queueSize: number;
+  /**
+   * Runs the default export of your own module (a path or file URL) on this pool, with `task` as
+   * its argument: the place for your own blocking code. An abort removes a queued task; a running
+   * one is stopped by terminating its worker (piscina replaces it), since your code has no flag to poll.
+   */
+  runFile<R = unknown>(module: string | URL, task: unknown, options?: TaskOptions): Promise<R>;
   /** Stops the pool's threads once their tasks have settled; the next call starts it again. */
   close(): Promise<void>;
 }
@@ -53,6 +59,17 @@ export function createWorkers(options: WorkerPoolOptions = {}): WorkerEngine {
     threads,
     get queueSize() {
       return pool?.queueSize ?? 0;
+    },
+    async runFile<R>(module: string | URL, task: unknown, options?: TaskOptions): Promise<R> {
+      const filename = module instanceof URL ? module.href : module;
+      if (typeof filename !== 'string') throw invalidArgType('module', 'a path or a file URL', module);
+      const signal = parse.options(options);
+      if (signal?.aborted) throw abortError();
+      try {
+        return (await start().run(task as WorkerTask, { filename, ...(signal ? { signal } : {}) })) as R;
+      } catch (error) {
+        throw signal?.aborted ? abortError() : error;
+      }
     },
     async close() {
       const closing = pool;

@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+/**
+ * `npm start`: offloop's server from the command line.
+ *
+ * libuv reads UV_THREADPOOL_SIZE once, when its pool first starts — and Node may start it while
+ * loading modules, before any of our code runs. So when the configured size is not already in
+ * the environment, or more than one process is asked for, this process becomes a small
+ * supervisor that starts the server processes with the right environment, forwards signals and
+ * restarts a process that crashes.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, type ServerConfig, helpText, libuvThreadpoolSize, loadConfig } from './server/config.js';
+import { strategyNames } from './server/strategies.js';
+
+type Message = { type: 'listening'; port: number; url: string; libuvThreads: number; pid: number };
+
+const argv = process.argv.slice(2);
+const isServerProcess = process.env.OFFLOOP_ROLE === 'server';
+
+function banner(config: ServerConfig, url: string, pids: number[], libuvThreads: number): string {
+  const perProcess = pids.length > 1 ? ` per process, ×${pids.length} processes` : '';
+  return [
+    `offloop listening on ${url}`,
+    `  processes     ${pids.length} (pid ${pids.join(', ')})`,
+    `  libuv pool    ${libuvThreads} threads${perProcess} (UV_THREADPOOL_SIZE; cpp, rust, builtin, fs, dns)`,
+    `  worker pool   ${config.workers} threads${perProcess} (piscina; worker, /good-ping)`,
+    `  strategies    ${strategyNames.join(', ')}`,
+    `  try           curl ${url}/ping   ·   curl '${url}/primes/cpp?limit=10000000'   ·   --help for options`,
+  ].join('\n');
+}
+
+async function serve(config: ServerConfig): Promise<void> {
+  const { createServer } = await import('./server/app.js');
+  const server = await createServer(config);
+  if (process.send) {
+    process.send({ type: 'listening', port: server.port, url: server.url, libuvThreads: server.libuvThreads, pid: process.pid } satisfies Message);
+    // The supervisor is gone (even SIGKILLed): shut down rather than live on unsupervised.
+    process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  } else {
+    console.log(banner(config, server.url, [process.pid], server.libuvThreads));
+  }
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      console.error(`offloop[${process.pid}]: ${signal} again, exiting now`);
+      // Cancel running native work first: exiting joins libuv's threads, which would wait for it.
+      server.abort();
+      setImmediate(() => process.exit(1));
+      return;
+    }
+    stopping = true;
+    console.log(`offloop[${process.pid}]: ${signal}: finishing ${server.inFlight} in-flight request(s), then exiting`);
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(`offloop[${process.pid}]: shutdown failed:`, error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer().once('error', reject);
+    probe.listen(0, host, () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+function supervise(config: ServerConfig): void {
+  const entry = fileURLToPath(import.meta.url);
+  const env = { ...process.env, UV_THREADPOOL_SIZE: String(config.threadpool), OFFLOOP_ROLE: 'server' };
+  const children = new Map<number, ChildProcess>();
+  let port = config.port;
+  let stopping = false;
+  let failed = false;
+
+  const start = (slot: number): Promise<Message> =>
+    new Promise((resolve, reject) => {
+      // Every process after the first binds the port the first one got (it matters for port 0).
+      // Detached: a terminal's Ctrl-C reaches only us, and we forward it once.
+      const child = fork(entry, [...argv, '--port', String(port)], { env, detached: true, stdio: 'inherit' });
+      children.set(slot, child);
+      child.once('message', (message: Message) => resolve(message));
+      child.once('exit', (code, signal) => {
+        children.delete(slot);
+        if (stopping) {
+          if (code !== 0) failed = true;
+          if (children.size === 0) process.exit(failed ? 1 : 0);
+          return;
+        }
+        reject(new Error(`server process ${child.pid} exited (${signal ?? code}) before listening`));
+        console.error(`offloop: server process ${child.pid} exited (${signal ?? code}); starting another`);
+        setTimeout(() => void start(slot).catch(() => {}), 1000).unref();
+      });
+    });
+
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      for (const child of children.values()) child.kill('SIGKILL');
+      process.exit(1);
+    }
+    stopping = true;
+    if (children.size === 0) process.exit(0);
+    for (const child of children.values()) child.kill(signal);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+
+  (async () => {
+    // uWS binds port 0 without SO_REUSEPORT, so the others could not join it: pick the port here.
+    if (port === 0 && config.processes > 1) port = await freePort(config.host);
+    const first = await start(0);
+    port = first.port;
+    const rest = await Promise.all(Array.from({ length: config.processes - 1 }, (_, i) => start(i + 1)));
+    console.log(banner(config, first.url, [first, ...rest].map((m) => m.pid), first.libuvThreads));
+  })().catch((error: unknown) => {
+    console.error(`offloop: ${(error as Error).message}`);
+    stopping = true;
+    for (const child of children.values()) child.kill('SIGTERM');
+    if (children.size === 0) process.exit(1);
+    failed = true;
+  });
+}
+
+let config: ServerConfig;
+try {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(helpText());
+    process.exit(0);
+  }
+  config = loadConfig(argv);
+} catch (error) {
+  const known = error instanceof ConfigError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+  console.error(`offloop: ${known ? (error as Error).message : String(error)}\nRun with --help for the options.`);
+  process.exit(2);
+}
+
+if (!isServerProcess && (config.processes > 1 || libuvThreadpoolSize() !== config.threadpool)) {
+  supervise(config);
+} else {
+  serve(config).catch((error: unknown) => {
+    console.error((error as Error).message);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,143 @@
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+
+/**
+ * Server configuration: one table gives every option its flag, environment variable, default and
+ * help line, so `--help`, parsing and the README cannot drift apart.
+ */
+export interface ServerConfig {
+  port: number;
+  host: string;
+  /** libuv's threadpool size (UV_THREADPOOL_SIZE), shared by cpp, rust, builtin, fs, dns, zlib. */
+  threadpool: number;
+  /** piscina worker threads (the `worker` strategy and /good-ping). */
+  workers: number;
+  /** Threads of each addon's dedicated pool (the `cpp-pool` and `rust-pool` strategies). */
+  poolThreads: number;
+  /** The dedicated pools' nice value: higher is lower priority than the event loop. */
+  poolNice: number;
+  /** Largest request body, in bytes. */
+  bodyLimit: number;
+  /** Requests one offloaded strategy runs at once; `0` = its pool size. */
+  maxInFlight: number;
+  /** Requests one offloaded strategy holds waiting; `0` = 4 × its pool size. */
+  maxQueue: number;
+  /** Milliseconds before a request is answered 504 and its work cancelled. */
+  timeout: number;
+  /** Milliseconds a graceful shutdown waits for in-flight requests. */
+  shutdownTimeout: number;
+  /** Server processes sharing the port (SO_REUSEPORT). */
+  processes: number;
+}
+
+type Kind = 'int' | 'string';
+interface OptionSpec {
+  key: keyof ServerConfig;
+  flag: string;
+  env: string;
+  kind: Kind;
+  help: string;
+  fallback: () => number | string;
+  min?: number;
+  max?: number;
+  /** Also accepts the word `auto` (= the number of cores). */
+  auto?: boolean;
+}
+
+const cores = () => availableParallelism();
+
+export const optionSpecs: readonly OptionSpec[] = [
+  { key: 'port', flag: 'port', env: 'PORT', kind: 'int', min: 0, max: 65_535, fallback: () => 3000, help: 'TCP port; 0 picks a free one and prints it' },
+  { key: 'host', flag: 'host', env: 'HOST', kind: 'string', fallback: () => '0.0.0.0', help: 'address to listen on' },
+  { key: 'threadpool', flag: 'threadpool', env: 'UV_THREADPOOL_SIZE', kind: 'int', min: 1, max: 1024, fallback: () => 4, help: "libuv's threadpool size (cpp, rust, builtin, and Node's fs/dns/crypto/zlib)" },
+  { key: 'workers', flag: 'workers', env: 'OFFLOOP_WORKERS', kind: 'int', min: 1, max: 1024, auto: true, fallback: cores, help: 'worker threads in the piscina pool (worker strategy, /good-ping)' },
+  { key: 'poolThreads', flag: 'pool-threads', env: 'OFFLOOP_POOL_THREADS', kind: 'int', min: 1, max: 256, auto: true, fallback: cores, help: "threads in each addon's dedicated pool (cpp-pool, rust-pool)" },
+  { key: 'poolNice', flag: 'pool-nice', env: 'OFFLOOP_POOL_NICE', kind: 'int', min: 0, max: 19, fallback: () => 10, help: "nice value of the dedicated pools' threads (higher = lower priority than the loop)" },
+  { key: 'bodyLimit', flag: 'body-limit', env: 'OFFLOOP_BODY_LIMIT', kind: 'int', min: 1, max: 2 ** 30, fallback: () => 64 << 20, help: 'largest request body in bytes (413 past it)' },
+  { key: 'maxInFlight', flag: 'max-inflight', env: 'OFFLOOP_MAX_INFLIGHT', kind: 'int', min: 0, max: 1_000_000, fallback: () => 0, help: 'requests one offloaded strategy runs at once; 0 = its pool size' },
+  { key: 'maxQueue', flag: 'max-queue', env: 'OFFLOOP_MAX_QUEUE', kind: 'int', min: 0, max: 1_000_000, fallback: () => 0, help: 'requests one offloaded strategy holds waiting (503 past it); 0 = 4 × its pool size' },
+  { key: 'timeout', flag: 'timeout', env: 'OFFLOOP_TIMEOUT', kind: 'int', min: 1, max: 3_600_000, fallback: () => 30_000, help: 'ms before a request gets 504 and its work is cancelled' },
+  { key: 'shutdownTimeout', flag: 'shutdown-timeout', env: 'OFFLOOP_SHUTDOWN_TIMEOUT', kind: 'int', min: 0, max: 3_600_000, fallback: () => 10_000, help: 'ms a graceful shutdown waits for in-flight requests' },
+  { key: 'processes', flag: 'processes', env: 'OFFLOOP_PROCESSES', kind: 'int', min: 1, max: 256, auto: true, fallback: () => 1, help: 'server processes sharing the port; auto = one per core' },
+];
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+function convert(spec: OptionSpec, raw: string, source: string): number | string {
+  if (spec.kind === 'string') {
+    if (raw === '') throw new ConfigError(`${source} must not be empty`);
+    return raw;
+  }
+  if (spec.auto && raw === 'auto') return cores();
+  const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(value) || value < spec.min! || value > spec.max!) {
+    throw new ConfigError(`${source} must be an integer from ${spec.min} to ${spec.max}${spec.auto ? ' or "auto"' : ''}; got "${raw}"`);
+  }
+  return value;
+}
+
+/** Flags beat environment variables, which beat defaults. */
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: Object.fromEntries(optionSpecs.map((s) => [s.flag, { type: 'string' as const }])),
+    strict: true,
+    allowPositionals: false,
+  });
+  const config: Record<string, number | string> = {};
+  for (const spec of optionSpecs) {
+    const flag = values[spec.flag];
+    const fromEnv = env[spec.env];
+    config[spec.key] =
+      typeof flag === 'string' ? convert(spec, flag, `--${spec.flag}`)
+      : fromEnv !== undefined && fromEnv !== '' ? convert(spec, fromEnv, spec.env)
+      : spec.fallback();
+  }
+  return config as unknown as ServerConfig;
+}
+
+/**
+ * libuv reads UV_THREADPOOL_SIZE once, when its pool first starts, as atoi() clamped to 1..1024
+ * (4 when unset) — so this is the size in force, whatever the configuration asked for later.
+ */
+export function libuvThreadpoolSize(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.UV_THREADPOOL_SIZE;
+  if (raw === undefined) return 4;
+  const parsed = Number.parseInt(raw, 10);
+  return Math.min(Math.max(Number.isNaN(parsed) ? 0 : parsed, 1), 1024);
+}
+
+/** The defaults with `options` on top, each checked against its bounds (for `createServer`). */
+export function resolveConfig(options: Partial<ServerConfig>): ServerConfig {
+  const config = loadConfig([], {});
+  for (const spec of optionSpecs) {
+    const value = options[spec.key];
+    if (value === undefined) continue;
+    const shown = typeof value === 'number' || typeof value === 'string' ? String(value) : '';
+    if (typeof value !== (spec.kind === 'int' ? 'number' : 'string')) throw new ConfigError(`options.${spec.key} must be ${spec.kind === 'int' ? 'an integer' : 'a string'}`);
+    (config as unknown as Record<string, unknown>)[spec.key] = convert(spec, shown, `options.${spec.key}`);
+  }
+  return config;
+}
+
+/** Every option, its variable and default, for `--help`. */
+export function helpText(): string {
+  const rows = optionSpecs.map((s) => {
+    const fallback = s.auto && s.fallback === cores ? `auto (${cores()})` : String(s.fallback());
+    return [`  --${s.flag} <${s.kind === 'int' ? 'n' : 'text'}>`, s.env, fallback, s.help];
+  });
+  const width = (i: number) => Math.max(...rows.map((r) => r[i]!.length));
+  const lines = rows.map((r) => `${r[0]!.padEnd(width(0))}  ${r[1]!.padEnd(width(1))}  ${r[2]!.padEnd(width(2))}  ${r[3]}`);
+  return [
+    'Usage: npm start -- [options]     (or: node dist/src/main.js [options])',
+    '',
+    'offloop serves the same CPU work under every strategy, so you can see which ones keep',
+    'the event loop free. Each option may also be set by its environment variable.',
+    '',
+    `${'  option'.padEnd(width(0))}  ${'variable'.padEnd(width(1))}  ${'default'.padEnd(width(2))}  meaning`,
+    ...lines,
+    `${'  --help'.padEnd(width(0))}  ${''.padEnd(width(1))}  ${''.padEnd(width(2))}  this text`,
+  ].join('\n');
+}

@@ -1,0 +1,110 @@
+import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Gate } from './admission.js';
+
+export interface MetricsSources {
+  /** The admission gate of each offloaded strategy. */
+  gates: ReadonlyMap<string, Gate>;
+  /** Threads behind each pool, as they really are. */
+  pools: () => Record<string, number>;
+}
+
+/**
+ * The server's Prometheus metrics. Event-loop delay and utilisation are measured over the
+ * interval since the previous scrape, so each scrape says how the loop has been doing lately.
+ */
+export function createMetrics({ gates, pools }: MetricsSources) {
+  const registry = new Registry();
+  const registers = [registry];
+
+  const requests = new Counter({
+    name: 'offloop_http_requests_total',
+    help: 'HTTP requests answered, by route, strategy and status (status "aborted": the client left first)',
+    labelNames: ['route', 'strategy', 'status'] as const,
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'offloop_http_request_duration_seconds',
+    help: 'Time from a request arriving to its response, by route and strategy',
+    labelNames: ['route', 'strategy'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  });
+
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  delay.enable();
+  new Gauge({
+    name: 'offloop_event_loop_delay_seconds',
+    help: 'Event-loop delay since the previous scrape (perf_hooks.monitorEventLoopDelay), by quantile',
+    labelNames: ['quantile'] as const,
+    registers,
+    collect() {
+      const seconds = (ns: number) => (Number.isFinite(ns) ? ns / 1e9 : 0);
+      this.set({ quantile: '0.5' }, seconds(delay.percentile(50)));
+      this.set({ quantile: '0.99' }, seconds(delay.percentile(99)));
+      this.set({ quantile: '1' }, seconds(delay.max));
+      delay.reset();
+    },
+  });
+
+  let lastElu: EventLoopUtilization = performance.eventLoopUtilization();
+  new Gauge({
+    name: 'offloop_event_loop_utilization',
+    help: 'Share of time the event loop was busy since the previous scrape (0..1)',
+    registers,
+    collect() {
+      const now = performance.eventLoopUtilization();
+      this.set(performance.eventLoopUtilization(now, lastElu).utilization);
+      lastElu = now;
+    },
+  });
+
+  new Gauge({
+    name: 'offloop_inflight_requests',
+    help: 'Requests running now, by offloaded strategy',
+    labelNames: ['strategy'] as const,
+    registers,
+    collect() {
+      for (const [strategy, gate] of gates) this.set({ strategy }, gate.inFlight);
+    },
+  });
+  new Gauge({
+    name: 'offloop_queued_requests',
+    help: 'Requests admitted and waiting for a thread, by offloaded strategy',
+    labelNames: ['strategy'] as const,
+    registers,
+    collect() {
+      for (const [strategy, gate] of gates) this.set({ strategy }, gate.queued);
+    },
+  });
+  new Gauge({
+    name: 'offloop_pool_threads',
+    help: "Threads in each pool: libuv (UV_THREADPOOL_SIZE as libuv applied it), workers (piscina), and the addons' dedicated pools",
+    labelNames: ['pool'] as const,
+    registers,
+    collect() {
+      for (const [pool, threads] of Object.entries(pools())) this.set({ pool }, threads);
+    },
+  });
+  new Gauge({
+    name: 'offloop_resident_memory_bytes',
+    help: 'Resident set size of this process',
+    registers,
+    collect() {
+      this.set(process.memoryUsage.rss());
+    },
+  });
+
+  return {
+    registry,
+    /** Records one finished request. */
+    observe(route: string, strategy: string, status: number | 'aborted', seconds: number) {
+      requests.inc({ route, strategy, status: String(status) });
+      duration.observe({ route, strategy }, seconds);
+    },
+    close() {
+      delay.disable();
+    },
+  };
+}
+export type Metrics = ReturnType<typeof createMetrics>;

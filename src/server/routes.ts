@@ -1,0 +1,200 @@
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+import { js, type KernelName, type WorkerEngine } from '../index.js';
+import type { KernelArgs, KernelResults } from '../engines/types.js';
+import { parse } from '../engines/validate.js';
+import type { Gate } from './admission.js';
+import type { ServerConfig } from './config.js';
+import { type Exchange, HttpError } from './http.js';
+import type { Metrics } from './metrics.js';
+import type { Strategy, StrategyName } from './strategies.js';
+
+/** What every route handler may use. */
+export interface ServerContext {
+  readonly config: ServerConfig;
+  readonly strategies: ReadonlyMap<StrategyName, Strategy>;
+  /** The admission gate of each strategy that runs off the loop. */
+  readonly gates: ReadonlyMap<StrategyName, Gate>;
+  readonly workers: WorkerEngine;
+  readonly metrics: Metrics;
+  /** The seed routes' "DB": a small file that holds the pong. */
+  readonly pongFile: string;
+}
+
+export interface Route {
+  readonly method: 'get' | 'post';
+  readonly pattern: string;
+  /** How many `:name` parameters the pattern has (uWS hands them out by index). */
+  readonly params?: number;
+  /** Whether the request timeout (504) applies. */
+  readonly timed?: boolean;
+  /** One line for the docs and the 404 listing. */
+  readonly summary: string;
+  handle(ex: Exchange, ctx: ServerContext): void | Promise<void>;
+}
+
+/** An integer from the query string; the library's own checks then apply its bounds. */
+function queryInt(ex: Exchange, name: string, fallback?: number): number {
+  const raw = ex.query.get(name);
+  if (raw === null || raw === '') {
+    if (fallback !== undefined) return fallback;
+    throw new HttpError(400, `the "${name}" query parameter is required`, { field: name });
+  }
+  // Plain or scientific decimal notation (limit=1e7); the library then insists on an integer.
+  if (raw.length > 32 || !/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(raw)) {
+    throw new HttpError(400, `the "${name}" query parameter must be an integer; got ${JSON.stringify(raw.slice(0, 40))}`, { field: name });
+  }
+  return Number(raw);
+}
+
+async function jsonBody(ex: Exchange): Promise<Record<string, unknown>> {
+  const text = (await ex.body!).toString('utf8');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new HttpError(400, `the body is not valid JSON: ${(error as Error).message}`, { field: 'body' });
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new HttpError(400, 'the body must be a JSON object', { field: 'body' });
+  }
+  return value as Record<string, unknown>;
+}
+
+/** The library's argument checks, answered as 400s that name the field. */
+function checkArgs<K extends KernelName>(kernel: K, raw: unknown[]): KernelArgs[K] {
+  try {
+    return (parse[kernel] as (...a: unknown[]) => KernelArgs[K])(...raw);
+  } catch (error) {
+    const argument = (error as { argument?: string }).argument;
+    if (argument === undefined) throw error;
+    throw new HttpError(400, (error as Error).message, { field: argument });
+  }
+}
+
+/** Runs `work` under the strategy's admission gate, if it has one. */
+export function admit<T>(ctx: ServerContext, strategy: StrategyName, signal: AbortSignal, work: () => Promise<T>): Promise<T> {
+  const gate = ctx.gates.get(strategy);
+  return gate ? gate.run(signal, work) : work();
+}
+
+interface KernelRoute<K extends KernelName> {
+  kernel: K;
+  method: 'get' | 'post';
+  summary: string;
+  /** The kernel's raw arguments, from the query string and body. */
+  input(ex: Exchange): unknown[] | Promise<unknown[]>;
+  /** The JSON `result` field; blur answers raw bytes instead. */
+  result?(value: KernelResults[K]): unknown;
+}
+
+const kernelRoutes = [
+  {
+    kernel: 'primes', method: 'get',
+    summary: 'GET /primes/:strategy?limit=10000000 — count the primes ≤ limit',
+    input: (ex) => [queryInt(ex, 'limit', 10_000_000)],
+    result: (count) => count,
+  } satisfies KernelRoute<'primes'>,
+  {
+    kernel: 'pbkdf2', method: 'post',
+    summary: 'POST /pbkdf2/:strategy {"password","salt","iterations"=100000,"keylen"=32} — derive a key (hex)',
+    input: async (ex) => {
+      const body = await jsonBody(ex);
+      return [body.password, body.salt, body.iterations ?? 100_000, body.keylen ?? 32];
+    },
+    result: (key) => key.toString('hex'),
+  } satisfies KernelRoute<'pbkdf2'>,
+  {
+    kernel: 'blur', method: 'post',
+    summary: 'POST /blur/:strategy?width=&height=&radius=8 (body: raw RGBA) — blurred RGBA bytes',
+    input: async (ex) => [await ex.body!, queryInt(ex, 'width'), queryInt(ex, 'height'), queryInt(ex, 'radius', 8)],
+  } satisfies KernelRoute<'blur'>,
+  {
+    kernel: 'sleep', method: 'get',
+    summary: 'GET /sleep/:strategy?ms=1000 — block a thread for ms (a stand-in for blocking I/O)',
+    input: (ex) => [queryInt(ex, 'ms', 1000)],
+    result: () => null,
+  } satisfies KernelRoute<'sleep'>,
+] as const;
+
+function kernelRoute<K extends KernelName>(spec: KernelRoute<K>): Route {
+  return {
+    method: spec.method,
+    pattern: `/${spec.kernel}/:strategy`,
+    params: 1,
+    timed: true,
+    summary: spec.summary,
+    async handle(ex, ctx) {
+      const name = ex.params[0]!;
+      const strategy = ctx.strategies.get(name as StrategyName);
+      if (!strategy?.kernels.includes(spec.kernel)) {
+        const valid = [...ctx.strategies.values()].filter((s) => s.kernels.includes(spec.kernel)).map((s) => s.name);
+        throw new HttpError(404, `there is no strategy "${name}" for ${spec.kernel}; valid: ${valid.join(', ')}`, { field: 'strategy', extra: { strategies: valid } });
+      }
+      ex.strategy = strategy.name;
+      const args = checkArgs(spec.kernel, await spec.input(ex));
+      const started = performance.now();
+      const value = await admit(ctx, strategy.name, ex.signal, () => strategy.run(spec.kernel, args, ex.signal));
+      const elapsedMs = Math.round((performance.now() - started) * 1000) / 1000;
+      if (spec.result) {
+        ex.json(200, { kernel: spec.kernel, strategy: strategy.name, result: spec.result(value), elapsedMs });
+      } else {
+        await ex.bytes(200, 'application/octet-stream', value as Buffer, { 'x-elapsed-ms': String(elapsedMs), 'x-strategy': strategy.name });
+      }
+    },
+  };
+}
+
+/** ?ms= for the seed routes: the seed's 10 s by default, within sleep's bounds. */
+const seedMs = (ex: Exchange) => checkArgs('sleep', [queryInt(ex, 'ms', 10_000)])[0];
+const goodPingWorker = new URL('./seed-worker.js', import.meta.url);
+
+/** The routes, in one table: the server registers them, the docs and the 404 list them. */
+export const routes: readonly Route[] = [
+  {
+    method: 'get', pattern: '/ping', summary: 'GET /ping — the probe: answers at once when the loop is free',
+    handle: (ex) => void ex.json(200, { pong: true }),
+  },
+  {
+    method: 'get', pattern: '/health', summary: 'GET /health — liveness',
+    handle: (ex) => void ex.json(200, { status: 'ok', pid: process.pid }),
+  },
+  {
+    method: 'get', pattern: '/metrics', summary: 'GET /metrics — Prometheus text: loop delay and utilisation, requests, in-flight, queues, pools, RSS',
+    async handle(ex, ctx) {
+      const text = await ctx.metrics.registry.metrics();
+      ex.text(200, ctx.metrics.registry.contentType, text);
+    },
+  },
+  {
+    method: 'get', pattern: '/terrible-ping', timed: true,
+    summary: "GET /terrible-ping?ms=10000 — a blocking sleep and a blocking DB read on the event loop: everyone waits",
+    handle(ex, ctx) {
+      ex.strategy = 'blocking';
+      js.sleepSync(seedMs(ex));
+      ex.json(200, { pong: readFileSync(ctx.pongFile, 'utf8').trim() });
+    },
+  },
+  {
+    method: 'get', pattern: '/good-ping', timed: true,
+    summary: 'GET /good-ping?ms=10000 — the same blocking calls on a worker thread: the loop stays free',
+    async handle(ex, ctx) {
+      ex.strategy = 'worker';
+      const task = { ms: seedMs(ex), file: ctx.pongFile };
+      const pong = await admit(ctx, 'worker', ex.signal, () => ctx.workers.runFile<string>(goodPingWorker, task, { signal: ex.signal }));
+      ex.json(200, { pong });
+    },
+  },
+  {
+    method: 'get', pattern: '/perfect-ping', timed: true,
+    summary: 'GET /perfect-ping?ms=10000 — await a timer, then an async read: non-blocking I/O all the way',
+    async handle(ex, ctx) {
+      ex.strategy = 'builtin';
+      await delay(seedMs(ex), undefined, { signal: ex.signal });
+      const pong = await readFile(ctx.pongFile, { encoding: 'utf8', signal: ex.signal });
+      ex.json(200, { pong: pong.trim() });
+    },
+  },
+  ...kernelRoutes.map((spec) => kernelRoute(spec as KernelRoute<KernelName>)),
+];

@@ -1,0 +1,88 @@
+import { pbkdf2 as cryptoPbkdf2 } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { abortError } from '../kernels/cancel.js';
+import { cpp, js, rust, type AsyncKernels, type KernelName, type SyncKernels, type WorkerEngine } from '../index.js';
+import type { KernelArgs, KernelResults } from '../engines/types.js';
+
+/**
+ * The strategies: where a request's work runs. This table is the one definition that routes,
+ * metrics, the benchmarks, the live page and the docs all read.
+ */
+export const strategyNames = ['blocking', 'cpp-sync', 'rust-sync', 'worker', 'cpp', 'rust', 'builtin'] as const;
+export type StrategyName = (typeof strategyNames)[number];
+
+/** The thread(s) a strategy's work occupies. */
+export type PoolName = 'loop' | 'libuv' | 'workers';
+
+export interface Strategy {
+  readonly name: StrategyName;
+  /** Where the kernel runs, in words. */
+  readonly where: string;
+  /** Whether the event loop is held while the work runs. */
+  readonly blocksLoop: boolean;
+  readonly pool: PoolName;
+  /** The kernels this strategy can run (`builtin` only has what Node itself offers). */
+  readonly kernels: readonly KernelName[];
+  run<K extends KernelName>(kernel: K, args: KernelArgs[K], signal?: AbortSignal): Promise<KernelResults[K]>;
+}
+
+const allKernels: readonly KernelName[] = ['primes', 'pbkdf2', 'blur', 'sleep'];
+type Call = (...args: unknown[]) => unknown;
+
+function onLoop(name: StrategyName, engine: SyncKernels, where: string): Strategy {
+  return {
+    name, where, blocksLoop: true, pool: 'loop', kernels: allKernels,
+    // The kernel runs right here, holding the loop; a throw becomes a rejection.
+    run: (kernel, args) => new Promise((resolve) => resolve((engine[`${kernel}Sync`] as Call)(...args) as never)),
+  };
+}
+
+function offLoop(name: StrategyName, engine: AsyncKernels, pool: PoolName, where: string): Strategy {
+  return {
+    name, where, blocksLoop: false, pool, kernels: allKernels,
+    run: (kernel, args, signal) => (engine[kernel] as Call)(...args, { signal }) as never,
+  };
+}
+
+const pbkdf2Async = promisify(cryptoPbkdf2);
+
+/** Node's own async natives, where Node has one: crypto.pbkdf2 (libuv's pool) and timers. */
+const builtin: Strategy = {
+  name: 'builtin',
+  where: "Node's own async API: crypto.pbkdf2 on libuv's threadpool (OpenSSL), timers for sleep",
+  blocksLoop: false,
+  pool: 'libuv',
+  kernels: ['pbkdf2', 'sleep'],
+  async run(kernel, args, signal) {
+    if (signal?.aborted) throw abortError();
+    if (kernel === 'pbkdf2') {
+      const [password, salt, iterations, keylen] = args as KernelArgs['pbkdf2'];
+      // OpenSSL's pbkdf2 cannot be interrupted once it runs; an abort only stops the reply.
+      return (await pbkdf2Async(password, salt, iterations, keylen, 'sha256')) as never;
+    }
+    if (kernel === 'sleep') {
+      const [ms] = args as KernelArgs['sleep'];
+      try {
+        return (await delay(ms, undefined, signal ? { signal } : {})) as never;
+      } catch (error) {
+        throw signal?.aborted ? abortError() : error;
+      }
+    }
+    throw new Error(`builtin has no ${kernel}`);
+  },
+};
+
+/** The strategy table, over this server's worker pool. */
+export function createStrategies(workers: WorkerEngine): ReadonlyMap<StrategyName, Strategy> {
+  const list: Strategy[] = [
+    onLoop('blocking', js, 'TypeScript kernel on the event loop'),
+    onLoop('cpp-sync', cpp, 'C++ kernel, called synchronously on the event loop'),
+    onLoop('rust-sync', rust, 'Rust kernel, called synchronously on the event loop'),
+    offLoop('worker', workers, 'workers', 'TypeScript kernel on a worker_threads pool (piscina)'),
+    offLoop('cpp', cpp, 'libuv', "C++ kernel as async work on libuv's threadpool"),
+    offLoop('rust', rust, 'libuv', "Rust kernel as async work on libuv's threadpool"),
+    builtin,
+  ];
+  return new Map(list.map((s) => [s.name, s]));
+}

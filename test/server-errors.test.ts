@@ -1,0 +1,135 @@
+import test from 'ava';
+import net from 'node:net';
+import { type RunningServer, eventually, request, sample, startServer } from './helpers/server.js';
+
+let server: RunningServer;
+test.before(async () => {
+  server = await startServer(['--body-limit', '1024', '--max-inflight', '1', '--max-queue', '1', '--timeout', '700']);
+});
+test.after.always(async () => {
+  await server?.stop();
+});
+
+const post = (path: string, body: string | Uint8Array, headers: Record<string, string> = {}) =>
+  request(`${server.url}${path}`, { method: 'POST', body, headers });
+
+test('400: a bad parameter or body names its field', async (t) => {
+  const cases: [Promise<Awaited<ReturnType<typeof request>>>, string][] = [
+    [request(`${server.url}/primes/cpp?limit=abc`), 'limit'],
+    [request(`${server.url}/primes/cpp?limit=-1`), 'limit'],
+    [request(`${server.url}/primes/cpp?limit=1.5`), 'limit'],
+    [request(`${server.url}/primes/cpp?limit=99999999999`), 'limit'],
+    [request(`${server.url}/sleep/rust?ms=60001`), 'ms'],
+    [request(`${server.url}/terrible-ping?ms=x`), 'ms'],
+    [post('/pbkdf2/cpp', '{"password":"pw"'), 'body'],
+    [post('/pbkdf2/cpp', '[1,2]'), 'body'],
+    [post('/pbkdf2/cpp', '{"salt":"s"}'), 'password'],
+    [post('/pbkdf2/cpp', '{"password":"p","salt":7}'), 'salt'],
+    [post('/pbkdf2/rust', '{"password":"p","salt":"s","iterations":"many"}'), 'iterations'],
+    [post('/pbkdf2/worker', '{"password":"p","salt":"s","keylen":2048}'), 'keylen'],
+    [post('/blur/cpp?height=1', new Uint8Array(4)), 'width'],
+    [post('/blur/cpp?width=2&height=2', new Uint8Array(4)), 'rgba'],
+    [post('/blur/cpp?width=1&height=1&radius=65536', new Uint8Array(4)), 'radius'],
+  ];
+  for (const [pending, field] of cases) {
+    const reply = await pending;
+    t.is(reply.status, 400, field);
+    t.regex(String(reply.headers['content-type']), /application\/json/);
+    const body = reply.json<{ error: string; field: string }>();
+    t.is(body.field, field);
+    t.true(body.error.length > 0);
+  }
+});
+
+test('404: unknown routes, unknown or inapplicable strategies, with the valid ones listed', async (t) => {
+  const route = await request(`${server.url}/nowhere`);
+  t.is(route.status, 404);
+  t.true(Array.isArray(route.json().routes));
+  const strategy = await request(`${server.url}/primes/gpu?limit=10`);
+  t.is(strategy.status, 404);
+  t.like(strategy.json(), { field: 'strategy' });
+  t.deepEqual(strategy.json().strategies, ['blocking', 'cpp-sync', 'rust-sync', 'worker', 'cpp', 'rust']);
+  const inapplicable = await request(`${server.url}/primes/builtin?limit=10`);
+  t.is(inapplicable.status, 404);
+  t.true((await request(`${server.url}/sleep/builtin?ms=1`)).status === 200);
+});
+
+test('405: a known path with the wrong method says which methods it allows', async (t) => {
+  const ping = await post('/ping', '');
+  t.is(ping.status, 405);
+  t.is(ping.headers.allow, 'GET');
+  const pbkdf2 = await request(`${server.url}/pbkdf2/cpp`);
+  t.is(pbkdf2.status, 405);
+  t.is(pbkdf2.headers.allow, 'POST');
+});
+
+test('413: a body over the limit is refused, declared or streamed', async (t) => {
+  const declared = await post('/pbkdf2/cpp', 'x'.repeat(2048));
+  t.is(declared.status, 413);
+  t.is(declared.headers.connection, 'close');
+  // Chunked, with no Content-Length: refused once the limit is crossed.
+  const streamed = await new Promise<string>((resolve, reject) => {
+    const socket = net.connect(server.port, '127.0.0.1', () => {
+      socket.write('POST /blur/cpp?width=16&height=16 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n');
+      for (let i = 0; i < 4; i++) socket.write(`400\r\n${'a'.repeat(0x400)}\r\n`);
+    });
+    let text = '';
+    socket.on('data', (d) => (text += d));
+    socket.on('close', () => resolve(text));
+    socket.on('error', reject);
+  });
+  t.regex(streamed, /^HTTP\/1\.1 413/);
+});
+
+test('503: past the in-flight and queue bound, refused at once with Retry-After', async (t) => {
+  const replies = await Promise.all([1, 2, 3].map(() => request(`${server.url}/sleep/cpp?ms=300`)));
+  const statuses = replies.map((r) => r.status).sort();
+  t.deepEqual(statuses, [200, 200, 503]);
+  const refused = replies.find((r) => r.status === 503)!;
+  t.is(refused.headers['retry-after'], '1');
+  t.like(refused.json(), { strategy: 'cpp' });
+});
+
+test('504: past the timeout, answered 504 and the work cancelled', async (t) => {
+  const reply = await request(`${server.url}/sleep/rust?ms=20000`);
+  t.is(reply.status, 504);
+  // Cancelled, not left running: the strategy's single slot is free again long before 20 s.
+  const next = await request(`${server.url}/sleep/rust?ms=1`);
+  t.is(next.status, 200);
+  const metrics = (await request(`${server.url}/metrics`)).body.toString();
+  t.is(sample(metrics, 'offloop_inflight_requests', { strategy: 'rust' }), 0);
+  t.is(sample(metrics, 'offloop_http_requests_total', { route: '/sleep/:strategy', strategy: 'rust', status: '504' }), 1);
+});
+
+for (const strategy of ['cpp', 'worker', 'builtin']) {
+  test.serial(`a client that leaves mid-task (${strategy}): the server serves on and in-flight returns to 0`, async (t) => {
+    const controller = new AbortController();
+    const gone = request(`${server.url}/sleep/${strategy}?ms=600`, { signal: controller.signal }).catch((e: Error) => e.name);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    controller.abort();
+    t.is(await gone, 'AbortError');
+    t.is((await request(`${server.url}/ping`)).status, 200);
+    await eventually(async () => {
+      const metrics = (await request(`${server.url}/metrics`)).body.toString();
+      return sample(metrics, 'offloop_inflight_requests', { strategy }) === 0 && (sample(metrics, 'offloop_http_requests_total', { route: '/sleep/:strategy', strategy, status: 'aborted' }) ?? 0) >= 1;
+    });
+    t.is((await request(`${server.url}/sleep/${strategy}?ms=1`)).status, 200);
+  });
+}
+
+test('/metrics parses, and its counters move', async (t) => {
+  const read = async () => (await request(`${server.url}/metrics`)).body.toString();
+  const before = sample(await read(), 'offloop_http_requests_total', { route: '/ping', strategy: '-', status: '200' }) ?? 0;
+  for (let i = 0; i < 3; i++) await request(`${server.url}/ping`);
+  const text = await read();
+  t.is(sample(text, 'offloop_http_requests_total', { route: '/ping', strategy: '-', status: '200' }), before + 3);
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    t.regex(line, /^[a-zA-Z_:][\w:]*(\{[^}]*\})? -?(\d|NaN|\+Inf)/, line);
+  }
+  for (const quantile of ['0.5', '0.99', '1']) t.true(sample(text, 'offloop_event_loop_delay_seconds', { quantile })! >= 0);
+  t.true(sample(text, 'offloop_event_loop_utilization')! >= 0);
+  t.is(sample(text, 'offloop_pool_threads', { pool: 'libuv' }), 4);
+  t.is(sample(text, 'offloop_queued_requests', { strategy: 'worker' }), 0);
+  t.true(sample(text, 'offloop_resident_memory_bytes')! > 0);
+});

@@ -1,0 +1,52 @@
+import test from 'ava';
+import { type RunningServer, request, startServer } from './helpers/server.js';
+
+// The non-blocking property, shown by ordering alone: while a long task runs, does /ping answer
+// before the task does? One server, one case at a time, so no case can disturb another.
+let server: RunningServer;
+test.before(async () => {
+  server = await startServer();
+});
+test.after.always(async () => {
+  await server?.stop();
+});
+
+async function settleOrder(longPath: string): Promise<string[]> {
+  const order: string[] = [];
+  const long = request(`${server.url}${longPath}`).then((r) => (order.push(`long:${r.status}`), r));
+  // Give the long request time to reach the server and start.
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  const ping = request(`${server.url}/ping`).then((r) => (order.push(`ping:${r.status}`), r));
+  await Promise.all([long, ping]);
+  return order;
+}
+
+const offLoop: [string, string][] = [
+  ['cpp', '/primes/cpp?limit=4000000000'],
+  ['rust', '/primes/rust?limit=4000000000'],
+  ['worker', '/primes/worker?limit=1500000000'],
+  ['cpp', '/sleep/cpp?ms=1500'],
+  ['rust', '/sleep/rust?ms=1500'],
+  ['worker', '/sleep/worker?ms=1500'],
+  ['/good-ping', '/good-ping?ms=1500'],
+  ['/perfect-ping', '/perfect-ping?ms=1500'],
+];
+const onLoop: [string, string][] = [
+  ['blocking', '/primes/blocking?limit=1500000000'],
+  ['cpp-sync', '/primes/cpp-sync?limit=4000000000'],
+  ['rust-sync', '/primes/rust-sync?limit=4000000000'],
+  ['blocking', '/sleep/blocking?ms=1500'],
+  ['/terrible-ping', '/terrible-ping?ms=1500'],
+];
+
+for (const [name, path] of offLoop) {
+  test.serial(`${name}: /ping answers while ${path} is still running`, async (t) => {
+    t.deepEqual(await settleOrder(path), ['ping:200', 'long:200']);
+  });
+}
+
+for (const [name, path] of onLoop) {
+  test.serial(`${name}: /ping waits until ${path} has finished`, async (t) => {
+    t.deepEqual(await settleOrder(path), ['long:200', 'ping:200']);
+  });
+}

@@ -1,0 +1,70 @@
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { mainEntry, request, sample, startServer } from './helpers/server.js';
+
+test('SIGTERM during a request: it completes, new connections are refused, exit 0', async (t) => {
+  const server = await startServer();
+  const inFlight = request(`${server.url}/sleep/cpp?ms=800`);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  server.child.kill('SIGTERM');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const late = await request(`${server.url}/ping`).then((r) => r.status, (e: NodeJS.ErrnoException) => e.code);
+  t.true(late === 'ECONNREFUSED' || late === 503, String(late));
+  const reply = await inFlight;
+  t.is(reply.status, 200);
+  t.is(await server.exited, 0);
+});
+
+test('a second signal exits at once', async (t) => {
+  const server = await startServer();
+  const pending = request(`${server.url}/sleep/cpp?ms=5000`).catch(() => 'cut');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  server.child.kill('SIGTERM');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  server.child.kill('SIGTERM');
+  t.is(await server.exited, 1);
+  t.is(await pending, 'cut');
+});
+
+test('--threadpool applies to libuv even when set after Node started', async (t) => {
+  const server = await startServer(['--threadpool', '2'], { UV_THREADPOOL_SIZE: undefined });
+  const metrics = (await request(`${server.url}/metrics`)).body.toString();
+  t.is(sample(metrics, 'offloop_pool_threads', { pool: 'libuv' }), 2);
+  t.regex(server.output(), /libuv pool\s+2 threads/);
+  t.is(await server.stop(), 0);
+});
+
+test('--processes 2 runs two server processes on one port', async (t) => {
+  const server = await startServer(['--processes', '2']);
+  t.regex(server.output(), /processes\s+2 \(pid \d+, \d+\)/);
+  const pids = new Set<number>();
+  for (let i = 0; i < 40 && pids.size < 2; i++) pids.add((await request(`${server.url}/health`)).json<{ pid: number }>().pid);
+  t.is(pids.size, 2);
+  t.false(pids.has(server.child.pid!), 'the supervisor itself serves nothing');
+  t.is(await server.stop(), 0);
+});
+
+test('--help lists every option; a bad option exits 2 with a message', (t) => {
+  const help = spawnSync(process.execPath, [mainEntry, '--help'], { encoding: 'utf8' });
+  t.is(help.status, 0);
+  for (const flag of ['--port', '--host', '--threadpool', '--workers', '--body-limit', '--max-inflight', '--max-queue', '--timeout', '--processes', 'UV_THREADPOOL_SIZE']) {
+    t.true(help.stdout.includes(flag), flag);
+  }
+  const bad = spawnSync(process.execPath, [mainEntry, '--port', 'eighty'], { encoding: 'utf8' });
+  t.is(bad.status, 2);
+  t.regex(bad.stderr, /--port must be an integer/);
+  const unknown = spawnSync(process.execPath, [mainEntry, '--turbo'], { encoding: 'utf8' });
+  t.is(unknown.status, 2);
+  t.regex(unknown.stderr, /turbo/);
+});
+
+test('createServer embeds: it returns the bound port and a close()', async (t) => {
+  const { createServer } = await import('../src/server/app.js');
+  const server = await createServer({ port: 0, host: '127.0.0.1', workers: 1 });
+  t.true(server.port > 0);
+  t.like((await request(`http://127.0.0.1:${server.port}/primes/rust?limit=100`)).json(), { result: 25 });
+  await server.close();
+  const after = await request(`http://127.0.0.1:${server.port}/ping`).then((r) => r.status, (e: NodeJS.ErrnoException) => e.code);
+  t.is(after, 'ECONNREFUSED');
+  await t.throwsAsync(createServer({ port: -1 }), { message: /options.port/ });
+});
