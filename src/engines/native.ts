@@ -1,6 +1,6 @@
 import { defineAsync, defineSync } from './define.js';
 import { type AddonName, type NativeBinding, loadAddon } from './addon.js';
-import type { Engine, KernelArgs, KernelName } from './types.js';
+import type { Engine } from './types.js';
 
 export interface NativeEngine extends Engine {
   readonly name: AddonName;
@@ -9,6 +9,9 @@ export interface NativeEngine extends Engine {
 }
 
 type AnyNative = (...args: unknown[]) => never;
+
+/** The addons take bytes only: strings (pbkdf2's password and salt) are encoded here. */
+const bytes = (args: readonly unknown[]) => args.map((arg) => (typeof arg === 'string' ? Buffer.from(arg, 'utf8') : arg));
 
 /**
  * An engine over one addon, loaded on first use. The Promise forms run as native async work on
@@ -23,16 +26,16 @@ export function nativeEngine(name: AddonName): NativeEngine {
     get shaBackend() {
       return binding().shaBackend;
     },
-    ...defineSync((kernel, args) => (binding()[`${kernel}Sync`] as AnyNative)(...args)),
+    ...defineSync((kernel, args) => (binding()[`${kernel}Sync`] as AnyNative)(...bytes(args))),
     ...defineAsync({
       run(task, args, signal) {
         const b = binding();
         const start = b[task] as AnyNative;
-        if (signal === undefined) return start(...(args as KernelArgs[KernelName]));
+        if (signal === undefined) return start(...bytes(args));
         const token = b.createCancelToken();
         const onAbort = () => b.cancel(token);
         signal.addEventListener('abort', onAbort, { once: true });
-        return (start(...args, token) as Promise<never>).finally(() => signal.removeEventListener('abort', onAbort));
+        return (start(...bytes(args), token) as Promise<never>).finally(() => signal.removeEventListener('abort', onAbort));
       },
     }),
   };

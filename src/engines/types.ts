@@ -43,7 +43,7 @@ export interface Engine extends AsyncKernels, SyncKernels {
 /** The validated arguments and result of each kernel, as the engines' runners see them. */
 export interface KernelArgs {
   primes: [limit: number];
-  pbkdf2: [password: Uint8Array, salt: Uint8Array, iterations: number, keylen: number];
+  pbkdf2: [password: BinaryLike, salt: BinaryLike, iterations: number, keylen: number];
   blur: [rgba: Uint8Array, width: number, height: number, radius: number];
   sleep: [ms: number];
   noop: [];

@@ -1,6 +1,6 @@
 import { invalidArgType, outOfRange } from '../errors.js';
 import { limits } from '../kernels/limits.js';
-import type { TaskOptions } from './types.js';
+import type { KernelArgs, TaskOptions } from './types.js';
 
 /** Every argument of every kernel is checked here, once, for all engines, in argument order. */
 
@@ -35,9 +35,12 @@ function bytes(name: string, value: unknown, accepted: string, allowClamped: boo
   return view instanceof Uint8Array ? view : new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }
 
-/** password and salt: a string (encoded as UTF-8) or bytes. */
-function binaryLike(name: string, value: unknown): Uint8Array {
-  if (typeof value === 'string') return Buffer.from(value, 'utf8');
+/**
+ * password and salt: a string or bytes. A string stays a string here: it is encoded as UTF-8
+ * where the kernel runs, so a large one costs the event loop nothing when the work is offloaded.
+ */
+function binaryLike(name: string, value: unknown): string | Uint8Array {
+  if (typeof value === 'string') return value;
   return bytes(name, value, 'of type string or an instance of Uint8Array', false);
 }
 
@@ -45,7 +48,7 @@ export const parse = {
   primes(limit: unknown): [number] {
     return [integer('limit', limit, limits.primes.limit)];
   },
-  pbkdf2(password: unknown, salt: unknown, iterations: unknown, keylen: unknown): [Uint8Array, Uint8Array, number, number] {
+  pbkdf2(password: unknown, salt: unknown, iterations: unknown, keylen: unknown): KernelArgs['pbkdf2'] {
     return [
       binaryLike('password', password),
       binaryLike('salt', salt),

@@ -42,14 +42,23 @@ export function createWorkers(options: WorkerPoolOptions = {}): WorkerEngine {
   const threads = integer('options.threads', options.threads ?? availableParallelism(), { min: 1, max: 1024 });
   const maxQueue = options.maxQueue === undefined ? Infinity : integer('options.maxQueue', options.maxQueue, { min: 0, max: 2 ** 31 - 1 });
   let pool: Piscina<WorkerTask, unknown> | undefined;
-  const start = () =>
-    (pool ??= new Piscina({
+  const start = () => {
+    if (pool) return pool;
+    pool = new Piscina({
       filename: new URL('./worker.js', import.meta.url).href,
       minThreads: threads,
       maxThreads: threads,
       maxQueue,
       ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
-    }));
+    });
+    // An abort that lands just as piscina hands a task to a worker makes piscina terminate that
+    // worker; if the worker's answer was already on its way, piscina then reports it as an
+    // 'error' event — which, unheard, would crash the process. The task itself was settled.
+    pool.on('error', (error: Error) => {
+      if (!error.message.startsWith('Unexpected message from Worker')) process.emitWarning(error);
+    });
+    return pool;
+  };
 
   const fromWorker = (value: unknown): never =>
     (value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : value) as never;

@@ -12,13 +12,14 @@ const INNER_BITS = 768;
  * the inner hash is written straight into the outer block and the outer hash into the inner one.
  */
 export function pbkdf2(
-  password: Uint8Array,
-  salt: Uint8Array,
+  password: string | Uint8Array,
+  salt: string | Uint8Array,
   iterations: number,
   keylen: number,
   cancel?: CancelFlag,
 ): Buffer {
-  const key = password.length > 64 ? sha256(password) : password;
+  const pw = utf8(password);
+  const key = pw.length > 64 ? sha256(pw) : pw;
   const keyBlock = new Uint8Array(64);
   keyBlock.set(key);
   const ipad = new Int32Array(16);
@@ -39,6 +40,7 @@ export function pbkdf2(
   innerBlock[8] = outerBlock[8] = 0x80000000 | 0;
   innerBlock[15] = outerBlock[15] = INNER_BITS;
 
+  salt = utf8(salt);
   const out = Buffer.alloc(keylen);
   const saltIndex = new Uint8Array(salt.length + 4);
   saltIndex.set(salt);
@@ -57,4 +59,8 @@ export function pbkdf2(
     wordsToBytes(t, Math.min(32, keylen - at), out, at);
   }
   return out;
+}
+
+function utf8(value: string | Uint8Array): Uint8Array {
+  return typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
 }

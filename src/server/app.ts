@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import uWS from 'uWebSockets.js';
-import { createWorkers } from '../index.js';
+import { createWorkers, type WorkerEngine } from '../index.js';
 import { Gate, OverloadedError } from './admission.js';
 import { type ServerConfig, libuvThreadpoolSize, resolveConfig } from './config.js';
 import { Exchange, HttpError } from './http.js';
@@ -30,9 +30,18 @@ export interface OffloopServer {
 
 const pongFile = fileURLToPath(new URL('../../../data/pong.txt', import.meta.url));
 
+export interface ServerOptions extends Partial<ServerConfig> {
+  /**
+   * A worker pool to run the `worker` strategy and /good-ping on, e.g. one your application
+   * shares; the server then leaves it open on close(). Default: its own, of `workers` threads.
+   */
+  workerPool?: WorkerEngine;
+}
+
 /** Starts offloop's HTTP server. Options not given take the documented defaults (not the environment). */
-export async function createServer(options: Partial<ServerConfig> = {}): Promise<OffloopServer> {
-  const config = resolveConfig(options);
+export async function createServer(options: ServerOptions = {}): Promise<OffloopServer> {
+  const { workerPool, ...settings } = options;
+  const config = resolveConfig(settings);
   const libuvThreads = libuvThreadpoolSize();
   if (libuvThreads !== config.threadpool) {
     process.emitWarning(
@@ -40,15 +49,20 @@ export async function createServer(options: Partial<ServerConfig> = {}): Promise
       { code: 'OFFLOOP_THREADPOOL' },
     );
   }
-  const workers = createWorkers({ threads: config.workers });
+  const workers =
+    workerPool ??
+    createWorkers({
+      threads: config.workers,
+      ...(config.workerHeapMb > 0 ? { resourceLimits: { maxOldGenerationSizeMb: config.workerHeapMb } } : {}),
+    });
   await workers.noop(); // start the worker threads now, not on the first request
   const strategies = createStrategies(workers);
-  const poolSize = (s: Strategy) => (s.pool === 'workers' ? config.workers : libuvThreads);
+  const poolSize = (s: Strategy) => (s.pool === 'workers' ? workers.threads : libuvThreads);
   const gates = new Map<StrategyName, Gate>();
   for (const s of strategies.values()) {
     if (!s.blocksLoop) gates.set(s.name, new Gate(config.maxInFlight || poolSize(s), config.maxQueue || 4 * poolSize(s)));
   }
-  const metrics = createMetrics({ gates, pools: () => ({ libuv: libuvThreads, workers: config.workers }) });
+  const metrics = createMetrics({ gates, pools: () => ({ libuv: libuvThreads, workers: workers.threads }) });
   const ctx: ServerContext = { config, strategies, gates, workers, metrics, pongFile };
 
   const active = new Set<Exchange>();
@@ -90,7 +104,12 @@ export async function createServer(options: Partial<ServerConfig> = {}): Promise
       active.add(ex);
       const timer = route.timed
         ? setTimeout(() => {
-            ex.fail(new HttpError(504, `the request took longer than ${config.timeout} ms; its work was cancelled`));
+            // A body still arriving is the client's delay (408); otherwise it is ours (504).
+            ex.fail(
+              ex.bodyComplete
+                ? new HttpError(504, `the request took longer than ${config.timeout} ms; its work was cancelled`)
+                : new HttpError(408, `the request body did not arrive within ${config.timeout} ms`, { close: true }),
+            );
             ex.stop('timeout');
           }, config.timeout)
         : undefined;
@@ -158,7 +177,7 @@ export async function createServer(options: Partial<ServerConfig> = {}): Promise
     await new Promise((resolve) => setImmediate(resolve));
     app.close();
     metrics.close();
-    await workers.close();
+    if (!workerPool) await workers.close();
   }
 
   return {

@@ -12,6 +12,8 @@ export interface ServerConfig {
   threadpool: number;
   /** piscina worker threads (the `worker` strategy and /good-ping). */
   workers: number;
+  /** Each worker's V8 old-generation limit in MiB; 0 = V8's default. A task past it kills its worker. */
+  workerHeapMb: number;
   /** Threads of each addon's dedicated pool (the `cpp-pool` and `rust-pool` strategies). */
   poolThreads: number;
   /** The dedicated pools' nice value: higher is lower priority than the event loop. */
@@ -51,6 +53,7 @@ export const optionSpecs: readonly OptionSpec[] = [
   { key: 'host', flag: 'host', env: 'HOST', kind: 'string', fallback: () => '0.0.0.0', help: 'address to listen on' },
   { key: 'threadpool', flag: 'threadpool', env: 'UV_THREADPOOL_SIZE', kind: 'int', min: 1, max: 1024, fallback: () => 4, help: "libuv's threadpool size (cpp, rust, builtin, and Node's fs/dns/crypto/zlib)" },
   { key: 'workers', flag: 'workers', env: 'OFFLOOP_WORKERS', kind: 'int', min: 1, max: 1024, auto: true, fallback: cores, help: 'worker threads in the piscina pool (worker strategy, /good-ping)' },
+  { key: 'workerHeapMb', flag: 'worker-heap-mb', env: 'OFFLOOP_WORKER_HEAP_MB', kind: 'int', min: 0, max: 65_536, fallback: () => 0, help: "each worker's JS heap limit in MiB (0 = V8's default); a task past it gets 500, its worker is replaced" },
   { key: 'poolThreads', flag: 'pool-threads', env: 'OFFLOOP_POOL_THREADS', kind: 'int', min: 1, max: 256, auto: true, fallback: cores, help: "threads in each addon's dedicated pool (cpp-pool, rust-pool)" },
   { key: 'poolNice', flag: 'pool-nice', env: 'OFFLOOP_POOL_NICE', kind: 'int', min: 0, max: 19, fallback: () => 10, help: "nice value of the dedicated pools' threads (higher = lower priority than the loop)" },
   { key: 'bodyLimit', flag: 'body-limit', env: 'OFFLOOP_BODY_LIMIT', kind: 'int', min: 1, max: 2 ** 30, fallback: () => 64 << 20, help: 'largest request body in bytes (413 past it)' },
@@ -95,7 +98,17 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       : fromEnv !== undefined && fromEnv !== '' ? convert(spec, fromEnv, spec.env)
       : spec.fallback();
   }
-  return config as unknown as ServerConfig;
+  return checked(config as unknown as ServerConfig);
+}
+
+/** Rules between options. */
+function checked(config: ServerConfig): ServerConfig {
+  // V8 aborts the whole process — not just the worker — when one allocation cannot fit a
+  // worker's heap limit, and a request body can become one string in a worker.
+  if (config.workerHeapMb > 0 && config.bodyLimit > (config.workerHeapMb << 20) / 4) {
+    throw new ConfigError(`--body-limit (${config.bodyLimit} bytes) must be at most a quarter of --worker-heap-mb (${config.workerHeapMb} MiB)`);
+  }
+  return config;
 }
 
 /**
@@ -119,7 +132,7 @@ export function resolveConfig(options: Partial<ServerConfig>): ServerConfig {
     if (typeof value !== (spec.kind === 'int' ? 'number' : 'string')) throw new ConfigError(`options.${spec.key} must be ${spec.kind === 'int' ? 'an integer' : 'a string'}`);
     (config as unknown as Record<string, unknown>)[spec.key] = convert(spec, shown, `options.${spec.key}`);
   }
-  return config;
+  return checked(config);
 }
 
 /** Every option, its variable and default, for `--help`. */

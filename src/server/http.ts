@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 
 const reasons: Record<number, string> = {
-  200: 'OK', 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 413: 'Payload Too Large',
+  200: 'OK', 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout', 413: 'Payload Too Large',
   500: 'Internal Server Error', 503: 'Service Unavailable', 504: 'Gateway Timeout',
 };
 
@@ -40,6 +40,8 @@ export class Exchange {
   /** The strategy label for metrics. */
   strategy = '-';
   readonly body: Promise<Buffer> | undefined;
+  /** False while a body is still arriving. */
+  bodyComplete = true;
   readonly #res: HttpResponse;
   readonly #controller = new AbortController();
   #clientGone = false;
@@ -59,7 +61,9 @@ export class Exchange {
     this.query = new URLSearchParams(req.getQuery() ?? '');
     this.params = Array.from({ length: paramCount }, (_, i) => req.getParameter(i) ?? '');
     if (bodyLimit !== undefined) {
+      this.bodyComplete = false;
       this.body = this.#readBody(req.getHeader('content-length'), bodyLimit);
+      this.body.then(() => (this.bodyComplete = true), () => {});
       this.body.catch(() => {}); // a route that fails before reading it must not leave it unhandled
     }
   }
