@@ -15,6 +15,21 @@ test('SIGTERM during a request: it completes, new connections are refused, exit 
   t.is(await server.exited, 0);
 });
 
+test('SIGTERM during a burst: every accepted request completes, none is lost, exit 0', async (t) => {
+  const server = await startServer(['--max-inflight', '4', '--max-queue', '16']);
+  const burst = Array.from({ length: 30 }, () => request(`${server.url}/sleep/rust?ms=300`).then((r) => r.status, (e: NodeJS.ErrnoException) => e.code));
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  server.child.kill('SIGTERM');
+  const statuses = await Promise.all(burst);
+  // Accepted: 4 running + 16 queued, all completed; the other 10 were refused (503) before the
+  // signal; no connection was dropped.
+  t.is(statuses.filter((s) => s === 200).length, 20);
+  t.is(statuses.filter((s) => s === 503).length, 10);
+  const late = await request(`${server.url}/ping`).then((r) => r.status, (e: NodeJS.ErrnoException) => e.code);
+  t.is(late, 'ECONNREFUSED');
+  t.is(await server.exited, 0);
+});
+
 test('a second signal exits at once', async (t) => {
   const server = await startServer();
   const pending = request(`${server.url}/sleep/cpp?ms=5000`).catch(() => 'cut');

@@ -90,6 +90,8 @@ export class Exchange {
         reject(new HttpError(413, `the body may hold at most ${limit} bytes; Content-Length says ${declared}`, { close: true }));
         return;
       }
+      // A client that leaves mid-body ends the wait, or the route would await it forever.
+      this.#onGone.push(() => reject(new HttpError(400, 'the client left before sending the whole body')));
       // uWS lends each chunk only for the callback's duration: copy it out.
       const whole = declared === undefined ? undefined : Buffer.allocUnsafe(declared);
       const chunks: Buffer[] = [];

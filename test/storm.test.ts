@@ -1,0 +1,81 @@
+import test from 'ava';
+import net from 'node:net';
+import { createServer, type OffloopServer } from '../src/server/app.js';
+import { strategyNames } from '../src/server/strategies.js';
+import { rng } from './helpers/random.js';
+import { eventually, request, sample } from './helpers/server.js';
+
+// ≥ 1000 requests to each off-loop strategy, each cut by the client at a random moment — before
+// it is sent in full, while queued, while running, or as the answer arrives. The server must
+// not crash, its in-flight and queued counts must return to 0, and its memory must settle.
+// The server runs in this process (run with --expose-gc) so its heap can be collected and weighed.
+const perStrategy = Number(process.env.OFFLOOP_STORM ?? 1000);
+/** The settled-RSS bound this test states: what the storm may leave behind, after GC. */
+const settledBoundMiB = 64;
+
+let server: OffloopServer;
+const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+const gc = () => (globalThis as { gc?: () => void }).gc?.();
+
+test.before(async () => {
+  server = await createServer({ port: 0, host: '127.0.0.1', maxQueue: 64 });
+});
+test.after.always(async () => {
+  await server?.close();
+});
+
+function requestFor(strategy: string, i: number): string {
+  const kernels = strategy === 'builtin' ? ['pbkdf2', 'sleep'] : ['primes', 'pbkdf2', 'blur', 'sleep'];
+  const head = (line: string, body = '') => `${line} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+  switch (kernels[i % kernels.length]) {
+    case 'primes': return head(`GET /primes/${strategy}?limit=3000000`);
+    case 'pbkdf2': return head(`POST /pbkdf2/${strategy}`, JSON.stringify({ password: 'pw', salt: `s${i}`, iterations: 20_000 }));
+    case 'blur': return head(`POST /blur/${strategy}?width=64&height=64&radius=3`, 'x'.repeat(64 * 64 * 4));
+    default: return head(`GET /sleep/${strategy}?ms=15`);
+  }
+}
+
+/** Sends a request (sometimes only half of it) and destroys the socket after `cutMs`. */
+function cut(port: number, text: string, cutMs: number, half: boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () => {
+      socket.write(half ? text.slice(0, Math.max(1, text.length >> 1)) : text);
+      setTimeout(() => socket.destroy(), cutMs);
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => resolve());
+  });
+}
+
+const offLoop = strategyNames.filter((name) => !['blocking', 'cpp-sync', 'rust-sync'].includes(name));
+
+test.serial(`abort storm: ${perStrategy} cut requests to each off-loop strategy`, async (t) => {
+  const url = `http://127.0.0.1:${server.port}`;
+  gc();
+  const baseline = process.memoryUsage().rss;
+  let peak = baseline;
+  const r = rng(4242);
+  for (const strategy of offLoop) {
+    for (let sent = 0; sent < perStrategy; sent += 50) {
+      await Promise.all(Array.from({ length: 50 }, (_, i) => cut(server.port, requestFor(strategy, sent + i), r.int(0, 40), r.next() < 0.1)));
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }
+    t.is((await request(`${url}/ping`)).status, 200, `after the ${strategy} storm`);
+  }
+  await eventually(async () => {
+    const metrics = (await request(`${url}/metrics`)).body.toString();
+    return offLoop.every((s) => sample(metrics, 'offloop_inflight_requests', { strategy: s }) === 0 && sample(metrics, 'offloop_queued_requests', { strategy: s }) === 0);
+  });
+  t.is(server.inFlight, 0);
+  gc();
+  await new Promise((resolve) => setTimeout(resolve, 200)); // let native finalizers free external buffers
+  gc();
+  const settled = process.memoryUsage().rss;
+  t.log(`${perStrategy * offLoop.length} cut requests over ${offLoop.join(', ')}; RSS baseline ${mib(baseline)} MiB, peak ${mib(peak)} MiB, settled ${mib(settled)} MiB`);
+  t.true(settled - baseline < settledBoundMiB * 2 ** 20, `settled RSS grew by ${mib(settled - baseline)} MiB (bound ${settledBoundMiB} MiB)`);
+  // Still serving every strategy correctly.
+  for (const strategy of offLoop) {
+    const reply = await request(`${url}/sleep/${strategy}?ms=1`);
+    t.is(reply.status, 200, strategy);
+  }
+});
