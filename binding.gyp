@@ -7,6 +7,7 @@
         "native/cpp/blur.cc",
         "native/cpp/memory.cc",
         "native/cpp/pbkdf2.cc",
+        "native/cpp/pool.cc",
         "native/cpp/primes.cc",
         "native/cpp/sha256.cc",
         "native/cpp/sleep.cc"

@@ -12,6 +12,7 @@
 #include "cancel.h"
 #include "kernels.h"
 #include "memory.h"
+#include "pool.h"
 #include "sha256.h"
 #include "task.h"
 
@@ -179,7 +180,10 @@ Napi::Value Sync(const Napi::CallbackInfo& info) {
   return RunNow(info.Env(), task);
 }
 
-template <class Task>
+// Where an asynchronous export runs its task.
+enum class Where { kThreadpool, kPool };
+
+template <class Task, Where where>
 Napi::Value Async(const Napi::CallbackInfo& info) {
   Task task = Task::Parse(info);
   // The token comes right after the task's own arguments.
@@ -188,7 +192,11 @@ Napi::Value Async(const Napi::CallbackInfo& info) {
     return RejectedWithAbort(info.Env());  // queue nothing, copy nothing
   }
   task.Own(info.Env());
-  return QueueOnThreadpool(info.Env(), std::move(task), std::move(token));
+  if constexpr (where == Where::kPool) {
+    return QueueOnPool(info.Env(), std::move(task), std::move(token));
+  } else {
+    return QueueOnThreadpool(info.Env(), std::move(task), std::move(token));
+  }
 }
 
 Napi::Value CreateCancelTokenExport(const Napi::CallbackInfo& info) {
@@ -210,13 +218,25 @@ const ExportEntry kExports[] = {
     {"pbkdf2Sync", Sync<Pbkdf2Task>},
     {"blurSync", Sync<BlurTask>},
     {"sleepSync", Sync<SleepTask>},
-    {"primes", Async<PrimesTask>},
-    {"pbkdf2", Async<Pbkdf2Task>},
-    {"blur", Async<BlurTask>},
-    {"sleep", Async<SleepTask>},
-    {"noop", Async<NoopTask>},
+    {"primes", Async<PrimesTask, Where::kThreadpool>},
+    {"pbkdf2", Async<Pbkdf2Task, Where::kThreadpool>},
+    {"blur", Async<BlurTask, Where::kThreadpool>},
+    {"sleep", Async<SleepTask, Where::kThreadpool>},
+    {"noop", Async<NoopTask, Where::kThreadpool>},
     {"createCancelToken", CreateCancelTokenExport},
     {"cancel", CancelExport},
+};
+
+// exports.pool: the dedicated pool (pool.h), same tasks, another executor.
+const ExportEntry kPoolExports[] = {
+    {"start", PoolStartExport},
+    {"stop", PoolStopExport},
+    {"stats", PoolStatsExport},
+    {"primes", Async<PrimesTask, Where::kPool>},
+    {"pbkdf2", Async<Pbkdf2Task, Where::kPool>},
+    {"blur", Async<BlurTask, Where::kPool>},
+    {"sleep", Async<SleepTask, Where::kPool>},
+    {"noop", Async<NoopTask, Where::kPool>},
 };
 
 }  // namespace
@@ -225,6 +245,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   for (const ExportEntry& e : kExports) {
     exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
   }
+  InitPool(env);  // per environment: this thread's pool slot
+  Napi::Object pool = Napi::Object::New(env);
+  for (const ExportEntry& e : kPoolExports) {
+    pool.Set(e.name, Napi::Function::New(env, e.fn, e.name));
+  }
+  exports.Set("pool", pool);
   // Fixed when the addon loads: reads OFFLOOP_SHA once, process-wide.
   const char* backend = sha256::Active().name;
   exports.DefineProperty(Napi::PropertyDescriptor::Value(

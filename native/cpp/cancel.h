@@ -13,11 +13,14 @@
 namespace offloop {
 namespace binding {
 
-// Something queued that might still be taken back before it starts. Implemented by each
-// executor (libuv async work today). Called on the JS thread only.
+// A pending call a token is attached to. Implemented by each executor (libuv async work,
+// the dedicated pool). Called on the JS thread only.
 class PendingWork {
  public:
-  virtual void TryDequeue() = 0;
+  // cancel(token) has just set the token's flag: take the work back if it is still queued
+  // (it then settles with an AbortError, now or later), else make sure the running kernel
+  // sees the cancellation. The implementation may settle and free itself.
+  virtual void OnCancel() = 0;
 
  protected:
   ~PendingWork() = default;
@@ -79,7 +82,7 @@ inline CancelHandle GetCancelToken(const Napi::CallbackInfo& info, size_t index,
 // cancel(token): sets the flag and takes still-queued work back so it never runs.
 inline void CancelToken(const CancelHandle& handle) {
   handle->cancelled.store(true, std::memory_order_relaxed);
-  if (handle->pending != nullptr) handle->pending->TryDequeue();
+  if (handle->pending != nullptr) handle->pending->OnCancel();
 }
 
 }  // namespace binding

@@ -14,9 +14,10 @@
 //
 // Executors decide where Run happens:
 //   RunNow            - on the calling JS thread (the *Sync exports);
-//   QueueOnThreadpool - one napi async work item on libuv's threadpool, settling a Promise.
-// A second executor (a dedicated pool settling through napi_threadsafe_function) only needs
-// another PendingWork implementation and the same Settle logic.
+//   QueueOnThreadpool - one napi async work item on libuv's threadpool, settling a Promise;
+//   QueueOnPool       - the dedicated pool (pool.h), settling through a threadsafe function.
+// Both asynchronous executors wrap the task in an AsyncCall (below), which owns the Promise
+// and settles it the same way whoever ran it; each only adds a PendingWork implementation.
 #ifndef OFFLOOP_TASK_H_
 #define OFFLOOP_TASK_H_
 
@@ -86,6 +87,75 @@ Napi::Value RunNow(Napi::Env env, Task& task) {
   return task.ToJs(env);
 }
 
+// How an executor finished with a call, for AsyncCall::Settle.
+enum class Outcome {
+  kRan,      // Execute ran (the kernel's result, abort or failure decides)
+  kDropped,  // taken back before it ran, or stopped by the executor: AbortError
+  kFailed,   // the executor itself failed (napi async work status other than ok/cancelled)
+};
+
+// One asynchronous call, whatever executor runs it: the task, its token, the Promise and the
+// kernel's outcome. Execute runs on any thread; Settle on the JS thread, exactly once.
+template <class Task>
+class AsyncCall {
+ public:
+  AsyncCall(Napi::Promise::Deferred deferred, Task&& task, CancelHandle token)
+      : deferred_(deferred), task_(std::move(task)), token_(std::move(token)) {}
+
+  const CancelHandle& token() const { return token_; }
+
+  // Any thread; no V8. `flag` is what the kernel polls.
+  void Execute(CancelFlag flag) { finished_ = RunGuarded(task_, flag, &status_, &error_); }
+
+  // JS thread: detaches the token and resolves or rejects the Promise. A failure to build
+  // the result rejects with an Error instead; only a HandleScope that cannot open throws.
+  void Settle(Napi::Env env, Outcome outcome) {
+    if (token_) token_->pending = nullptr;
+    Napi::HandleScope scope(env);
+    try {
+      SettleOrThrow(env, outcome);
+    } catch (const Napi::Error& e) {
+      try {
+        deferred_.Reject(e.Value());
+      } catch (...) {
+      }
+    } catch (...) {
+      try {
+        deferred_.Reject(
+            Napi::Error::New(env, std::string(Task::kWhat) + ": failed to settle the Promise")
+                .Value());
+      } catch (...) {
+      }
+    }
+  }
+
+ private:
+  void SettleOrThrow(Napi::Env env, Outcome outcome) {
+    // Taken back before it ran, noticed by the kernel, or cancel() called before the Promise
+    // settled: all reject with an AbortError.
+    const bool aborted = outcome == Outcome::kDropped ||
+                         (finished_ && status_ == Status::kAborted) ||
+                         (token_ && token_->cancelled.load(std::memory_order_relaxed));
+    if (aborted) {
+      deferred_.Reject(MakeAbortError(env));
+    } else if (outcome == Outcome::kFailed) {
+      deferred_.Reject(
+          Napi::Error::New(env, std::string(Task::kWhat) + ": async work failed").Value());
+    } else if (!finished_) {
+      deferred_.Reject(Napi::Error::New(env, error_).Value());
+    } else {
+      deferred_.Resolve(task_.ToJs(env));
+    }
+  }
+
+  Napi::Promise::Deferred deferred_;
+  Task task_;
+  CancelHandle token_;
+  bool finished_ = false;
+  Status status_ = Status::kOk;
+  std::string error_;
+};
+
 // Executor 2: one async work item on libuv's threadpool, settling a Promise.
 template <class Task>
 class ThreadpoolWorker final : public Napi::AsyncWorker, private PendingWork {
@@ -97,45 +167,29 @@ class ThreadpoolWorker final : public Napi::AsyncWorker, private PendingWork {
       deferred.Reject(MakeAbortError(env));  // already cancelled: queue nothing
       return promise;
     }
-    auto* worker = new ThreadpoolWorker(env, deferred, std::move(task), std::move(token));
+    auto* worker = new ThreadpoolWorker(env, deferred, std::move(task), token);
     try {
       worker->AsyncWorker::Queue();
     } catch (...) {
       delete worker;
       throw;
     }
-    if (worker->token_) worker->token_->pending = worker;
+    if (token) token->pending = worker;
     return promise;
   }
 
  protected:
   void Execute() override {  // threadpool thread: no V8 here
-    CancelFlag flag = token_ ? &token_->cancelled : nullptr;
-    finished_ = RunGuarded(task_, flag, &status_, &error_);
+    const CancelHandle& token = call_.token();
+    call_.Execute(token ? &token->cancelled : nullptr);
   }
 
   // Replaces node-addon-api's version, which skips OnOK/OnError on napi_cancelled and
   // would leave the Promise pending forever.
   void OnWorkComplete(Napi::Env env, napi_status status) override {
-    if (token_) token_->pending = nullptr;
-    {
-      Napi::HandleScope scope(env);
-      try {
-        Settle(env, status);
-      } catch (const Napi::Error& e) {
-        try {
-          deferred_.Reject(e.Value());
-        } catch (...) {
-        }
-      } catch (...) {
-        try {
-          deferred_.Reject(Napi::Error::New(env, std::string(Task::kWhat) +
-                                                     ": failed to settle the Promise")
-                               .Value());
-        } catch (...) {
-        }
-      }
-    }
+    call_.Settle(env, status == napi_cancelled ? Outcome::kDropped
+                      : status != napi_ok      ? Outcome::kFailed
+                                               : Outcome::kRan);
     Destroy();
   }
 
@@ -143,39 +197,15 @@ class ThreadpoolWorker final : public Napi::AsyncWorker, private PendingWork {
   ThreadpoolWorker(Napi::Env env, Napi::Promise::Deferred deferred, Task&& task,
                    CancelHandle token)
       : Napi::AsyncWorker(env, Task::kName),
-        deferred_(deferred),
-        task_(std::move(task)),
-        token_(std::move(token)) {}
+        call_(deferred, std::move(task), std::move(token)) {}
 
-  void Settle(Napi::Env env, napi_status status) {
-    // Cancelled while queued (napi_cancelled), noticed by the kernel, or cancel() called
-    // before the Promise settled: all reject with an AbortError.
-    const bool aborted = status == napi_cancelled ||
-                         (finished_ && status_ == Status::kAborted) ||
-                         (token_ && token_->cancelled.load(std::memory_order_relaxed));
-    if (aborted) {
-      deferred_.Reject(MakeAbortError(env));
-    } else if (status != napi_ok) {
-      deferred_.Reject(
-          Napi::Error::New(env, std::string(Task::kWhat) + ": async work failed").Value());
-    } else if (!finished_) {
-      deferred_.Reject(Napi::Error::New(env, error_).Value());
-    } else {
-      deferred_.Resolve(task_.ToJs(env));
-    }
-  }
-
-  void TryDequeue() override {
-    // Fails harmlessly (napi_generic_failure) once the work has started.
+  void OnCancel() override {
+    // Fails harmlessly (napi_generic_failure) once the work has started; a running kernel
+    // polls the token's flag itself.
     napi_cancel_async_work(Env(), static_cast<napi_async_work>(*this));
   }
 
-  Napi::Promise::Deferred deferred_;
-  Task task_;
-  CancelHandle token_;
-  bool finished_ = false;
-  Status status_ = Status::kOk;
-  std::string error_;
+  AsyncCall<Task> call_;
 };
 
 template <class Task>

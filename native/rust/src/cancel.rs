@@ -2,8 +2,9 @@
 //! uses it.
 //!
 //! * `cancelled` is the flag kernels poll on pool threads (atomic, relaxed).
-//! * `attached` / `work` say which pending call the token serves; they are touched on the JS
-//!   thread only (atomics just make the state `Sync` without `unsafe impl`).
+//! * `attached` / `work` / `pool_job` say which pending call the token serves (a libuv work item,
+//!   or a job of the dedicated pool); they are touched on the JS thread only (atomics just make
+//!   the state `Sync` without `unsafe impl`).
 //!
 //! The external carries a type tag unique to this addon, so an external from anywhere else
 //! (the C++ addon's token included) is rejected instead of being misread as ours. Its finaliser
@@ -15,7 +16,7 @@ use crate::napi::*;
 use std::ffi::c_void;
 use std::ptr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 /// Tags the externals made by `createCancelToken` (random; distinct from the C++ addon's).
 const TOKEN_TAG: napi_type_tag = napi_type_tag {
@@ -28,6 +29,8 @@ pub struct CancelState {
     cancelled: AtomicBool,
     attached: AtomicBool,
     work: AtomicPtr<napi_async_work__>,
+    /// The id of the pool job this token serves (see `crate::pool`), 0 when none.
+    pool_job: AtomicU64,
 }
 
 pub type Token = Arc<CancelState>;
@@ -53,14 +56,22 @@ impl CancelState {
         self.attached.store(true, Ordering::Relaxed);
     }
 
+    /// JS thread: the token now serves pool job `id` (ids are never 0).
+    pub fn attach_pool(&self, id: u64) {
+        self.pool_job.store(id, Ordering::Relaxed);
+        self.attached.store(true, Ordering::Relaxed);
+    }
+
     /// JS thread: the call has completed; the token is free again.
     pub fn detach(&self) {
         self.work.store(ptr::null_mut(), Ordering::Relaxed);
+        self.pool_job.store(0, Ordering::Relaxed);
         self.attached.store(false, Ordering::Relaxed);
     }
 
     /// JS thread: set the flag; if the attached work is still queued, take it off the queue (its
-    /// completion then runs with `napi_cancelled`). Harmless when repeated or when idle.
+    /// completion then runs with `napi_cancelled`; a pool job is rejected at once). Harmless when
+    /// repeated or when idle.
     pub fn cancel(&self, env: Env) {
         self.cancelled.store(true, Ordering::Relaxed);
         let work = self.work.load(Ordering::Relaxed);
@@ -70,6 +81,12 @@ impl CancelState {
             // SAFETY: `work` is only non-null between attach and detach, i.e. while the work
             // item exists (its completion detaches before deleting it).
             let _ = unsafe { napi_cancel_async_work(env.raw(), work) };
+        }
+        let job = self.pool_job.load(Ordering::Relaxed);
+        if job != 0 {
+            // Queued: removed and rejected now (which detaches us). Running: its own flag is set
+            // and the kernel stops. Finished but not yet settled: `cancelled` above decides.
+            crate::pool::cancel_job(env, job);
         }
     }
 }

@@ -9,11 +9,12 @@
 //! | `cancel`  | cancel tokens |
 //! | `memory`  | native byte buffers (huge-page mappings for big ones) |
 //! | `task`    | the `Task` trait and its executors (inline, libuv async work) |
+//! | `pool`    | the dedicated pool: the third executor, per environment (`exports.pool`) |
 //! | `ops`     | the exported operations |
 //! | `kernels` | pure computation, no Node-API |
 //!
-//! This file registers the module: one table of exports, all dispatched through a single
-//! `extern "C"` trampoline that catches panics.
+//! This file registers the module: two tables of exports (the top level, and `exports.pool`),
+//! all dispatched through a single `extern "C"` trampoline that catches panics.
 
 // The FFI keeps Node's C names (napi_ok, napi_number, ...), constants included.
 #![allow(non_upper_case_globals)]
@@ -25,6 +26,7 @@ mod kernels;
 mod memory;
 mod napi;
 mod ops;
+mod pool;
 mod task;
 
 use js::{Env, JsResult};
@@ -38,55 +40,56 @@ const MAX_ARGS: usize = 6;
 
 struct Export {
     name: &'static CStr,
+    /// How panic messages name it (`name`, or `pool.name`).
+    label: &'static str,
     body: fn(Env, ops::Argv) -> JsResult<napi_value>,
 }
 
-/// The exported functions (`shaBackend`, a value, is added in `init`).
+macro_rules! export {
+    ($name:literal, $body:path) => {
+        Export {
+            name: $name,
+            label: match $name.to_str() {
+                Ok(s) => s,
+                Err(_) => "<export>",
+            },
+            body: $body,
+        }
+    };
+    ($name:literal as $label:literal, $body:path) => {
+        Export {
+            name: $name,
+            label: $label,
+            body: $body,
+        }
+    };
+}
+
+/// The exported functions (`shaBackend`, a value, and `pool`, an object, are added in `init`).
 static EXPORTS: [Export; 11] = [
-    Export {
-        name: c"primesSync",
-        body: ops::primes_sync,
-    },
-    Export {
-        name: c"pbkdf2Sync",
-        body: ops::pbkdf2_sync,
-    },
-    Export {
-        name: c"blurSync",
-        body: ops::blur_sync,
-    },
-    Export {
-        name: c"sleepSync",
-        body: ops::sleep_sync,
-    },
-    Export {
-        name: c"primes",
-        body: ops::primes,
-    },
-    Export {
-        name: c"pbkdf2",
-        body: ops::pbkdf2,
-    },
-    Export {
-        name: c"blur",
-        body: ops::blur,
-    },
-    Export {
-        name: c"sleep",
-        body: ops::sleep,
-    },
-    Export {
-        name: c"noop",
-        body: ops::noop,
-    },
-    Export {
-        name: c"createCancelToken",
-        body: ops::create_cancel_token,
-    },
-    Export {
-        name: c"cancel",
-        body: ops::cancel,
-    },
+    export!(c"primesSync", ops::primes_sync),
+    export!(c"pbkdf2Sync", ops::pbkdf2_sync),
+    export!(c"blurSync", ops::blur_sync),
+    export!(c"sleepSync", ops::sleep_sync),
+    export!(c"primes", ops::primes),
+    export!(c"pbkdf2", ops::pbkdf2),
+    export!(c"blur", ops::blur),
+    export!(c"sleep", ops::sleep),
+    export!(c"noop", ops::noop),
+    export!(c"createCancelToken", ops::create_cancel_token),
+    export!(c"cancel", ops::cancel),
+];
+
+/// The methods of `exports.pool`.
+static POOL_EXPORTS: [Export; 8] = [
+    export!(c"start" as "pool.start", ops::pool_start),
+    export!(c"stop" as "pool.stop", ops::pool_stop),
+    export!(c"stats" as "pool.stats", ops::pool_stats),
+    export!(c"primes" as "pool.primes", ops::pool_primes),
+    export!(c"pbkdf2" as "pool.pbkdf2", ops::pool_pbkdf2),
+    export!(c"blur" as "pool.blur", ops::pool_blur),
+    export!(c"sleep" as "pool.sleep", ops::pool_sleep),
+    export!(c"noop" as "pool.noop", ops::pool_noop),
 ];
 
 /// Every exported function: fetch the arguments and the `Export` (the callback's data), run
@@ -105,7 +108,7 @@ unsafe extern "C" fn trampoline(env: napi_env, info: napi_callback_info) -> napi
         )?;
         // SAFETY: `data` is the `&'static Export` registered with this function in `init`.
         let export = unsafe { &*(data as *const Export) };
-        name = export.name.to_str().unwrap_or("<export>");
+        name = export.label;
         // argv beyond argc was filled with `undefined` by napi_get_cb_info.
         (export.body)(env, &argv)
     }));
@@ -122,10 +125,9 @@ unsafe extern "C" fn trampoline(env: napi_env, info: napi_callback_info) -> napi
     }
 }
 
-fn init(env: Env, exports: napi_value) -> JsResult<napi_value> {
-    let backend = kernels::sha256::backend(); // reads OFFLOOP_SHA, once per process
-    let backend_name = js::string(env, backend.name())?;
-    let mut props: Vec<napi_property_descriptor> = EXPORTS
+/// Property descriptors for a table of exports.
+fn methods(table: &'static [Export]) -> Vec<napi_property_descriptor> {
+    table
         .iter()
         .map(|e| napi_property_descriptor {
             utf8name: e.name.as_ptr(),
@@ -137,7 +139,33 @@ fn init(env: Env, exports: napi_value) -> JsResult<napi_value> {
             attributes: napi_default_jsproperty,
             data: e as *const Export as *mut c_void,
         })
-        .collect();
+        .collect()
+}
+
+fn init(env: Env, exports: napi_value) -> JsResult<napi_value> {
+    let backend = kernels::sha256::backend(); // reads OFFLOOP_SHA, once per process
+    let backend_name = js::string(env, backend.name())?;
+    pool::init_env(env)?; // this environment's (not yet started) pool
+
+    let mut pool_object = ptr::null_mut();
+    js::napi!(env, napi_create_object(&mut pool_object))?;
+    let pool_props = methods(&POOL_EXPORTS);
+    js::napi!(
+        env,
+        napi_define_properties(pool_object, pool_props.len(), pool_props.as_ptr())
+    )?;
+
+    let mut props = methods(&EXPORTS);
+    props.push(napi_property_descriptor {
+        utf8name: c"pool".as_ptr(),
+        name: ptr::null_mut(),
+        method: None,
+        getter: None,
+        setter: None,
+        value: pool_object,
+        attributes: napi_default_jsproperty,
+        data: ptr::null_mut(),
+    });
     props.push(napi_property_descriptor {
         utf8name: c"shaBackend".as_ptr(),
         name: ptr::null_mut(),

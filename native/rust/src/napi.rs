@@ -141,6 +141,26 @@ pub struct napi_async_work__ {
 }
 pub type napi_async_work = *mut napi_async_work__;
 
+#[repr(C)]
+pub struct napi_threadsafe_function__ {
+    _opaque: [u8; 0],
+}
+pub type napi_threadsafe_function = *mut napi_threadsafe_function__;
+
+pub type napi_threadsafe_function_release_mode = c_int;
+pub const napi_tsfn_release: napi_threadsafe_function_release_mode = 0;
+pub const napi_tsfn_abort: napi_threadsafe_function_release_mode = 1;
+
+pub type napi_threadsafe_function_call_mode = c_int;
+pub const napi_tsfn_nonblocking: napi_threadsafe_function_call_mode = 0;
+pub const napi_tsfn_blocking: napi_threadsafe_function_call_mode = 1;
+
+pub type napi_cleanup_hook = Option<unsafe extern "C" fn(arg: *mut c_void)>;
+
+pub type napi_threadsafe_function_call_js = Option<
+    unsafe extern "C" fn(env: napi_env, js_callback: napi_value, context: *mut c_void, data: *mut c_void),
+>;
+
 pub type napi_async_execute_callback = Option<unsafe extern "C" fn(env: napi_env, data: *mut c_void)>;
 pub type napi_async_complete_callback =
     Option<unsafe extern "C" fn(env: napi_env, status: napi_status, data: *mut c_void)>;
@@ -165,6 +185,7 @@ unsafe extern "C" {
     pub fn napi_get_undefined(env: napi_env, result: *mut napi_value) -> napi_status;
     pub fn napi_get_global(env: napi_env, result: *mut napi_value) -> napi_status;
 
+    pub fn napi_create_object(env: napi_env, result: *mut napi_value) -> napi_status;
     pub fn napi_create_double(env: napi_env, value: f64, result: *mut napi_value) -> napi_status;
     pub fn napi_create_string_utf8(
         env: napi_env,
@@ -280,6 +301,15 @@ unsafe extern "C" {
     pub fn napi_reject_deferred(env: napi_env, deferred: napi_deferred, rejection: napi_value)
     -> napi_status;
 
+    // NAPI_VERSION >= 6: instance data
+    pub fn napi_set_instance_data(
+        env: node_api_basic_env,
+        data: *mut c_void,
+        finalize_cb: napi_finalize,
+        finalize_hint: *mut c_void,
+    ) -> napi_status;
+    pub fn napi_get_instance_data(env: node_api_basic_env, data: *mut *mut c_void) -> napi_status;
+
     // NAPI_VERSION >= 7
     pub fn napi_is_detached_arraybuffer(env: napi_env, value: napi_value, result: *mut bool) -> napi_status;
 
@@ -326,4 +356,53 @@ unsafe extern "C" {
     pub fn napi_delete_async_work(env: napi_env, work: napi_async_work) -> napi_status;
     pub fn napi_queue_async_work(env: node_api_basic_env, work: napi_async_work) -> napi_status;
     pub fn napi_cancel_async_work(env: node_api_basic_env, work: napi_async_work) -> napi_status;
+
+    // node_api.h: environment life cycle (NAPI_VERSION >= 3)
+    pub fn napi_add_env_cleanup_hook(
+        env: node_api_basic_env,
+        fun: napi_cleanup_hook,
+        arg: *mut c_void,
+    ) -> napi_status;
+    pub fn napi_remove_env_cleanup_hook(
+        env: node_api_basic_env,
+        fun: napi_cleanup_hook,
+        arg: *mut c_void,
+    ) -> napi_status;
+
+    // node_api.h: calling into JS from other threads (NAPI_VERSION >= 4)
+    pub fn napi_create_threadsafe_function(
+        env: napi_env,
+        func: napi_value,
+        async_resource: napi_value,
+        async_resource_name: napi_value,
+        max_queue_size: usize,
+        initial_thread_count: usize,
+        thread_finalize_data: *mut c_void,
+        thread_finalize_cb: napi_finalize,
+        context: *mut c_void,
+        call_js_cb: napi_threadsafe_function_call_js,
+        result: *mut napi_threadsafe_function,
+    ) -> napi_status;
+    pub fn napi_get_threadsafe_function_context(
+        func: napi_threadsafe_function,
+        result: *mut *mut c_void,
+    ) -> napi_status;
+    pub fn napi_call_threadsafe_function(
+        func: napi_threadsafe_function,
+        data: *mut c_void,
+        is_blocking: napi_threadsafe_function_call_mode,
+    ) -> napi_status;
+    pub fn napi_acquire_threadsafe_function(func: napi_threadsafe_function) -> napi_status;
+    pub fn napi_release_threadsafe_function(
+        func: napi_threadsafe_function,
+        mode: napi_threadsafe_function_release_mode,
+    ) -> napi_status;
+    pub fn napi_unref_threadsafe_function(
+        env: node_api_basic_env,
+        func: napi_threadsafe_function,
+    ) -> napi_status;
+    pub fn napi_ref_threadsafe_function(
+        env: node_api_basic_env,
+        func: napi_threadsafe_function,
+    ) -> napi_status;
 }

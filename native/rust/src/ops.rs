@@ -1,5 +1,7 @@
 //! The exported operations: argument checks (in argument order), the [`Task`] for each kernel,
-//! and the sync / async entry points that hand a task to an executor.
+//! and the sync / async entry points that hand a task to an executor. Each async operation is
+//! exported twice, with the same checks and task: at the top level (libuv's threadpool) and on
+//! `exports.pool` (the dedicated pool); only the [`Executor`] differs.
 //!
 //! Sync calls borrow their byte arguments for the duration of the call (no JS can run
 //! meanwhile); async calls copy them into the task before queuing.
@@ -10,7 +12,8 @@ use crate::js::{self, Env, JsResult};
 use crate::kernels::{self, Stop, sha256};
 use crate::memory::{Bytes, Uninit};
 use crate::napi::napi_value;
-use crate::task::{self, Task};
+use crate::pool;
+use crate::task::{self, Executor, Task};
 use std::sync::atomic::AtomicBool;
 
 /// The arguments of one call (missing ones are `undefined`).
@@ -52,10 +55,18 @@ pub fn primes_sync(env: Env, argv: Argv) -> JsResult<napi_value> {
     task::run_now(env, primes_args(env, argv)?)
 }
 
-pub fn primes(env: Env, argv: Argv) -> JsResult<napi_value> {
+fn primes_on(env: Env, argv: Argv, executor: Executor) -> JsResult<napi_value> {
     let task = primes_args(env, argv)?;
     let token = cancel::optional_token(env, argv[1])?;
-    task::queue(env, token, || Ok(task))
+    task::spawn(env, executor, token, || Ok(task))
+}
+
+pub fn primes(env: Env, argv: Argv) -> JsResult<napi_value> {
+    primes_on(env, argv, Executor::Threadpool)
+}
+
+pub fn pool_primes(env: Env, argv: Argv) -> JsResult<napi_value> {
+    primes_on(env, argv, Executor::Pool)
 }
 
 // ---- pbkdf2 ----------------------------------------------------------------------------------
@@ -111,10 +122,18 @@ pub fn pbkdf2_sync(env: Env, argv: Argv) -> JsResult<napi_value> {
 }
 
 pub fn pbkdf2(env: Env, argv: Argv) -> JsResult<napi_value> {
+    pbkdf2_on(env, argv, Executor::Threadpool)
+}
+
+pub fn pool_pbkdf2(env: Env, argv: Argv) -> JsResult<napi_value> {
+    pbkdf2_on(env, argv, Executor::Pool)
+}
+
+fn pbkdf2_on(env: Env, argv: Argv, executor: Executor) -> JsResult<napi_value> {
     // SAFETY: the borrowed bytes are copied below before anything can run JS.
     let t = unsafe { pbkdf2_args(env, argv)? };
     let token = cancel::optional_token(env, argv[4])?;
-    task::queue(env, token, || {
+    task::spawn(env, executor, token, || {
         Ok(Pbkdf2 {
             password: args::copy(env, t.password, "password")?,
             salt: args::copy(env, t.salt, "salt")?,
@@ -200,10 +219,18 @@ pub fn blur_sync(env: Env, argv: Argv) -> JsResult<napi_value> {
 }
 
 pub fn blur(env: Env, argv: Argv) -> JsResult<napi_value> {
+    blur_on(env, argv, Executor::Threadpool)
+}
+
+pub fn pool_blur(env: Env, argv: Argv) -> JsResult<napi_value> {
+    blur_on(env, argv, Executor::Pool)
+}
+
+fn blur_on(env: Env, argv: Argv, executor: Executor) -> JsResult<napi_value> {
     // SAFETY: the borrowed bytes are copied below before anything can run JS.
     let t = unsafe { blur_args(env, argv)? };
     let token = cancel::optional_token(env, argv[4])?;
-    task::queue(env, token, || {
+    task::spawn(env, executor, token, || {
         Ok(Blur {
             rgba: args::copy(env, t.rgba, "rgba")?,
             width: t.width,
@@ -240,10 +267,18 @@ pub fn sleep_sync(env: Env, argv: Argv) -> JsResult<napi_value> {
     task::run_now(env, sleep_args(env, argv)?)
 }
 
-pub fn sleep(env: Env, argv: Argv) -> JsResult<napi_value> {
+fn sleep_on(env: Env, argv: Argv, executor: Executor) -> JsResult<napi_value> {
     let task = sleep_args(env, argv)?;
     let token = cancel::optional_token(env, argv[1])?;
-    task::queue(env, token, || Ok(task))
+    task::spawn(env, executor, token, || Ok(task))
+}
+
+pub fn sleep(env: Env, argv: Argv) -> JsResult<napi_value> {
+    sleep_on(env, argv, Executor::Threadpool)
+}
+
+pub fn pool_sleep(env: Env, argv: Argv) -> JsResult<napi_value> {
+    sleep_on(env, argv, Executor::Pool)
 }
 
 /// An async work item with an empty body: measures dispatch cost.
@@ -260,9 +295,17 @@ impl Task for Noop {
     }
 }
 
-pub fn noop(env: Env, argv: Argv) -> JsResult<napi_value> {
+fn noop_on(env: Env, argv: Argv, executor: Executor) -> JsResult<napi_value> {
     let token = cancel::optional_token(env, argv[0])?;
-    task::queue(env, token, || Ok(Noop))
+    task::spawn(env, executor, token, || Ok(Noop))
+}
+
+pub fn noop(env: Env, argv: Argv) -> JsResult<napi_value> {
+    noop_on(env, argv, Executor::Threadpool)
+}
+
+pub fn pool_noop(env: Env, argv: Argv) -> JsResult<napi_value> {
+    noop_on(env, argv, Executor::Pool)
 }
 
 // ---- cancellation ----------------------------------------------------------------------------
@@ -274,4 +317,25 @@ pub fn create_cancel_token(env: Env, _argv: Argv) -> JsResult<napi_value> {
 pub fn cancel(env: Env, argv: Argv) -> JsResult<napi_value> {
     cancel::required_token(env, argv[0])?.cancel(env);
     js::undefined(env)
+}
+
+// ---- the dedicated pool ----------------------------------------------------------------------
+
+/// `pool.start(threads, nice)`.
+pub fn pool_start(env: Env, argv: Argv) -> JsResult<napi_value> {
+    let threads = args::integer(env, argv[0], "threads", pool::THREADS_MIN, pool::THREADS_MAX)?;
+    let nice = args::integer(env, argv[1], "nice", pool::NICE_MIN, pool::NICE_MAX)?;
+    pool::start(env, threads as usize, nice as i32)?;
+    js::undefined(env)
+}
+
+/// `pool.stop()`.
+pub fn pool_stop(env: Env, _argv: Argv) -> JsResult<napi_value> {
+    pool::stop(env)?;
+    js::undefined(env)
+}
+
+/// `pool.stats()`.
+pub fn pool_stats(env: Env, _argv: Argv) -> JsResult<napi_value> {
+    pool::stats(env)
 }

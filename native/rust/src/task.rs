@@ -7,9 +7,12 @@
 //! * [`run_now`]: on the calling JS thread; the value is returned, a failure thrown.
 //! * [`queue`]: one libuv async work item (`napi_create_async_work`) on the threadpool,
 //!   settling a Promise (`napi_create_promise`) from the completion callback.
+//! * [`crate::pool::submit`]: the addon's own thread pool (one per environment), settling the
+//!   Promise through the pool's `napi_threadsafe_function`.
 //!
-//! A second executor (a dedicated pool settling through `napi_threadsafe_function`) would be
-//! another function here taking the same `Task`s.
+//! [`spawn`] picks one of the two asynchronous executors. Both settle through
+//! [`outcome_settlement`] and [`settle`], so a task's values and errors are the same wherever it
+//! ran.
 
 use crate::cancel::Token;
 use crate::js::{self, Env, ErrorKind, JsResult, napi};
@@ -32,13 +35,13 @@ pub trait Task {
 }
 
 /// How a `run` ended.
-enum Outcome<O> {
+pub(crate) enum Outcome<O> {
     Done(O),
     Stopped(Stop),
     Panicked(String),
 }
 
-fn run_caught<T: Task>(task: &T, cancel: &AtomicBool) -> Outcome<T::Output> {
+pub(crate) fn run_caught<T: Task>(task: &T, cancel: &AtomicBool) -> Outcome<T::Output> {
     match catch_unwind(AssertUnwindSafe(|| task.run(cancel))) {
         Ok(Ok(out)) => Outcome::Done(out),
         Ok(Err(stop)) => Outcome::Stopped(stop),
@@ -47,7 +50,7 @@ fn run_caught<T: Task>(task: &T, cancel: &AtomicBool) -> Outcome<T::Output> {
 }
 
 /// The JS error for a run that did not produce a value.
-fn failure_error(env: Env, name: &str, why: Result<Stop, String>) -> JsResult<napi_value> {
+pub(crate) fn failure_error(env: Env, name: &str, why: Result<Stop, String>) -> JsResult<napi_value> {
     match why {
         Ok(Stop::Cancelled) => js::abort_error(env),
         Ok(Stop::OutOfMemory { what, bytes }) => js::new_error(
@@ -85,6 +88,74 @@ fn throw_value<T>(env: Env, err: JsResult<napi_value>) -> JsResult<T> {
     Err(js::Pending)
 }
 
+// ---- the asynchronous executors ---------------------------------------------------------------
+
+/// Where an asynchronous call runs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Executor {
+    /// libuv's threadpool (`napi_create_async_work`): the top-level exports.
+    Threadpool,
+    /// The addon's dedicated pool (`exports.pool`), see [`crate::pool`].
+    Pool,
+}
+
+/// A Promise for `make()`'s task, run by `executor`. See [`queue`] and [`crate::pool::submit`]:
+/// both reject at once with an `AbortError` (without calling `make`) when `token` is already
+/// cancelled.
+pub fn spawn<T, F>(env: Env, executor: Executor, token: Option<Token>, make: F) -> JsResult<napi_value>
+where
+    T: Task + Send + 'static,
+    T::Output: Send,
+    F: FnOnce() -> JsResult<T>,
+{
+    match executor {
+        Executor::Threadpool => queue(env, token, make),
+        Executor::Pool => crate::pool::submit(env, token, make),
+    }
+}
+
+/// A Promise already rejected with an `AbortError`: a call given a cancelled token.
+pub(crate) fn aborted_at_once(env: Env) -> JsResult<napi_value> {
+    let (deferred, promise) = create_promise(env)?;
+    reject(env, deferred, js::abort_error(env));
+    Ok(promise)
+}
+
+/// How a call settles: `Ok(value)` resolves, `Err(error)` rejects. Either side may be
+/// `Err(Pending)` (making the value threw): the pending exception is then the rejection.
+pub(crate) type Settlement = Result<JsResult<napi_value>, JsResult<napi_value>>;
+
+/// What a call whose `run` ended with `outcome` settles to (JS thread). `cancelled`: cancel()
+/// (or the pool's `stop()`) came before we could settle, so the call is aborted even if the
+/// kernel happened to finish first: the outcome follows the JS-visible order.
+pub(crate) fn outcome_settlement<T: Task>(
+    env: Env,
+    outcome: Outcome<T::Output>,
+    cancelled: bool,
+) -> Settlement {
+    match outcome {
+        Outcome::Done(_) if cancelled => Err(js::abort_error(env)),
+        Outcome::Done(out) => match catch_unwind(AssertUnwindSafe(|| T::to_js(env, out))) {
+            Ok(value) => Ok(value),
+            Err(payload) => Err(failure_error(env, T::NAME, Err(js::panic_message(&*payload)))),
+        },
+        Outcome::Stopped(stop) => Err(failure_error(env, T::NAME, Ok(stop))),
+        Outcome::Panicked(msg) => Err(failure_error(env, T::NAME, Err(msg))),
+    }
+}
+
+/// Settle `deferred` (exactly once) as `settlement` says.
+pub(crate) fn settle(env: Env, deferred: napi_deferred, settlement: Settlement) {
+    match settlement {
+        Ok(Ok(value)) => {
+            // SAFETY: the caller hands over `deferred`, which is settled exactly once.
+            let _ = unsafe { napi_resolve_deferred(env.raw(), deferred, value) };
+        }
+        Ok(Err(pending)) => reject(env, deferred, Err(pending)),
+        Err(err) => reject(env, deferred, err),
+    }
+}
+
 // ---- executor: libuv threadpool via napi async work ------------------------------------------
 
 /// Everything one queued call owns; boxed, handed to libuv as `data`, reclaimed in `complete`.
@@ -110,9 +181,7 @@ where
     F: FnOnce() -> JsResult<T>,
 {
     if token.as_ref().is_some_and(|t| t.is_cancelled()) {
-        let (deferred, promise) = create_promise(env)?;
-        reject(env, deferred, js::abort_error(env));
-        return Ok(promise);
+        return aborted_at_once(env);
     }
     let task = make()?;
 
@@ -172,7 +241,7 @@ where
     Ok(promise)
 }
 
-fn create_promise(env: Env) -> JsResult<(napi_deferred, napi_value)> {
+pub(crate) fn create_promise(env: Env) -> JsResult<(napi_deferred, napi_value)> {
     let mut deferred = ptr::null_mut();
     let mut promise = ptr::null_mut();
     napi!(env, napi_create_promise(&mut deferred, &mut promise))?;
@@ -180,7 +249,7 @@ fn create_promise(env: Env) -> JsResult<(napi_deferred, napi_value)> {
 }
 
 /// Reject `deferred` with `err`, or with whatever exception making `err` left pending.
-fn reject(env: Env, deferred: napi_deferred, err: JsResult<napi_value>) {
+pub(crate) fn reject(env: Env, deferred: napi_deferred, err: JsResult<napi_value>) {
     let value = match err {
         Ok(v) => Some(v),
         Err(js::Pending) => js::take_exception(env),
@@ -237,15 +306,7 @@ unsafe extern "C" fn complete<T: Task>(env: napi_env, status: napi_status, data:
         let settled = match (status, outcome) {
             // Taken off the queue by cancel(): it never ran.
             (napi_cancelled, _) => Err(js::abort_error(env)),
-            // cancel() was called before we could settle: the call is aborted even if the
-            // kernel happened to finish first, so the outcome follows the JS-visible order.
-            (_, Some(Outcome::Done(_))) if cancelled => Err(js::abort_error(env)),
-            (_, Some(Outcome::Done(out))) => match catch_unwind(AssertUnwindSafe(|| T::to_js(env, out))) {
-                Ok(value) => Ok(value),
-                Err(payload) => Err(failure_error(env, T::NAME, Err(js::panic_message(&*payload)))),
-            },
-            (_, Some(Outcome::Stopped(stop))) => Err(failure_error(env, T::NAME, Ok(stop))),
-            (_, Some(Outcome::Panicked(msg))) => Err(failure_error(env, T::NAME, Err(msg))),
+            (_, Some(outcome)) => outcome_settlement::<T>(env, outcome, cancelled),
             (status, None) => Err(js::new_error(
                 env,
                 ErrorKind::Error,
@@ -256,13 +317,6 @@ unsafe extern "C" fn complete<T: Task>(env: napi_env, status: napi_status, data:
                 ),
             )),
         };
-        match settled {
-            Ok(Ok(value)) => {
-                // SAFETY: `deferred` is settled exactly once.
-                let _ = unsafe { napi_resolve_deferred(env.raw(), deferred, value) };
-            }
-            Ok(Err(pending)) => reject(env, deferred, Err(pending)),
-            Err(err) => reject(env, deferred, err),
-        }
+        settle(env, deferred, settled);
     }));
 }

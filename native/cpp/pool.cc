@@ -1,0 +1,503 @@
+// The dedicated pool: threads, FIFO queue, threadsafe-function completion, start/stop/stats
+// and environment teardown. See pool.h.
+//
+// Lifetimes. A PoolCore is one started pool (start .. stop). It is freed by the finalizer of
+// its threadsafe function, which Node calls only after the function has been released (by
+// stop(), or by our environment cleanup hook) and its queued callbacks have run, so a
+// callback never sees a freed core. Our cleanup hook is registered after the threadsafe
+// function is created, and Node runs cleanup hooks last-in first-out, so on teardown it runs
+// before the function's own hook: the threads are joined before the function can go away,
+// and no thread ever calls into a released function.
+#include "pool.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdio>
+#include <exception>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "args.h"
+
+#if defined(__linux__)
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#elif defined(_WIN32)
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+#elif defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#include <sched.h>
+#endif
+
+namespace offloop {
+namespace binding {
+
+namespace {
+
+constexpr uint64_t kMinThreads = 1;
+constexpr uint64_t kMaxThreads = 256;
+constexpr uint64_t kMinNice = 0;
+constexpr uint64_t kMaxNice = 19;
+constexpr unsigned kDefaultNice = 10;
+
+unsigned DefaultThreads() {
+  const unsigned n = std::thread::hardware_concurrency();
+  if (n < kMinThreads) return static_cast<unsigned>(kMinThreads);
+  if (n > kMaxThreads) return static_cast<unsigned>(kMaxThreads);
+  return n;
+}
+
+// Names the calling thread (shows in /proc, top -H, debuggers) and lowers its scheduling
+// priority. Best effort: failures are ignored.
+void PreparePoolThread(unsigned index, unsigned nice) {
+#if defined(__linux__)
+  char name[16];  // at most 15 characters and the NUL: "offloop-cpp-255"
+  std::snprintf(name, sizeof(name), "offloop-cpp-%u", index);
+  (void)pthread_setname_np(pthread_self(), name);
+  // On Linux a nice value belongs to a thread (a kernel task), addressed by its tid.
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)),
+                    static_cast<int>(nice));
+#elif defined(_WIN32)
+  const int priority = nice == 0    ? THREAD_PRIORITY_NORMAL
+                       : nice < 10  ? THREAD_PRIORITY_BELOW_NORMAL
+                                    : THREAD_PRIORITY_LOWEST;
+  (void)SetThreadPriority(GetCurrentThread(), priority);
+#elif defined(__unix__) || defined(__APPLE__)
+  // setpriority() would renice the whole process here; lower this thread within its policy.
+  int policy = 0;
+  sched_param param{};
+  if (nice > 0 && pthread_getschedparam(pthread_self(), &policy, &param) == 0) {
+    const int lowest = sched_get_priority_min(policy);
+    const int span = param.sched_priority - lowest;
+    if (span > 0) {
+      param.sched_priority -= (span * static_cast<int>(nice) + 18) / 19;
+      (void)pthread_setschedparam(pthread_self(), policy, &param);
+    }
+  }
+#else
+  (void)nice;
+#endif
+  (void)index;
+}
+
+}  // namespace
+
+// An intrusive doubly linked list of jobs (no allocation, O(1) removal on cancel).
+class JobList {
+ public:
+  bool empty() const { return head_ == nullptr; }
+  size_t size() const { return size_; }
+  PoolJob* front() const { return head_; }
+
+  void PushBack(PoolJob* job) {
+    job->prev_ = tail_;
+    job->next_ = nullptr;
+    if (tail_ != nullptr) {
+      tail_->next_ = job;
+    } else {
+      head_ = job;
+    }
+    tail_ = job;
+    ++size_;
+  }
+
+  void Remove(PoolJob* job) {
+    if (job->prev_ != nullptr) {
+      job->prev_->next_ = job->next_;
+    } else {
+      head_ = job->next_;
+    }
+    if (job->next_ != nullptr) {
+      job->next_->prev_ = job->prev_;
+    } else {
+      tail_ = job->prev_;
+    }
+    job->prev_ = job->next_ = nullptr;
+    --size_;
+  }
+
+  PoolJob* PopFront() {
+    PoolJob* job = head_;
+    if (job != nullptr) Remove(job);
+    return job;
+  }
+
+  static PoolJob* Next(const PoolJob* job) { return job->next_; }
+
+ private:
+  PoolJob* head_ = nullptr;
+  PoolJob* tail_ = nullptr;
+  size_t size_ = 0;
+};
+
+// The per-environment slot (napi instance data).
+struct EnvPool {
+  PoolCore* core = nullptr;  // the running pool, if any
+  bool closed = false;       // the environment is being torn down
+};
+
+class PoolCore {
+ public:
+  // JS thread. Throws a Napi::Error if the pool cannot start.
+  static PoolCore* Start(napi_env env, EnvPool* owner, unsigned threads, unsigned nice);
+
+  unsigned threads() const { return threads_; }
+  unsigned nice() const { return nice_; }
+
+  void Submit(std::unique_ptr<PoolJob> job);  // JS thread
+  void Cancel(PoolJob* job);                  // JS thread
+  // JS thread: rejects every pending call with an AbortError, joins the threads and releases
+  // the threadsafe function. The core is freed later, by its finalizer: do not use it after.
+  void Stop();
+  void Counts(size_t* queued, size_t* running);
+
+ private:
+  PoolCore(napi_env env, EnvPool* owner, unsigned threads, unsigned nice)
+      : env_(env), owner_(owner), threads_(threads), nice_(nice) {}
+
+  static void CallJs(napi_env env, napi_value js_callback, void* context, void* data);
+  static void Finalize(napi_env env, void* data, void* hint);
+  static void CleanupHook(void* arg);
+
+  void WorkerMain(unsigned index);
+  void SettleNextDone();
+  void SettleAndFree(PoolJob* job, Outcome outcome);
+  void JoinThreads();
+  std::vector<PoolJob*> TakeUnsettled();
+  void DropUnsettled();
+  void Release(napi_threadsafe_function_release_mode mode);
+
+  const napi_env env_;
+  EnvPool* const owner_;
+  const unsigned threads_;
+  const unsigned nice_;
+  napi_threadsafe_function tsfn_ = nullptr;
+
+  // Shared with the pool threads.
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  JobList queued_;
+  JobList running_;
+  JobList done_;  // ran; a threadsafe-function call is on its way for each
+  bool stopping_ = false;
+
+  // JS thread only.
+  std::vector<std::thread> workers_;
+  uint64_t next_seq_ = 0;
+  size_t pending_ = 0;  // submitted and not yet settled
+  bool referenced_ = false;
+  bool released_ = false;
+  bool hooked_ = false;
+  bool joined_ = false;
+};
+
+void PoolJob::OnCancel() { core_->Cancel(this); }
+
+PoolCore* PoolCore::Start(napi_env env, EnvPool* owner, unsigned threads, unsigned nice) {
+  std::unique_ptr<PoolCore> owned(new PoolCore(env, owner, threads, nice));
+  napi_value name = nullptr;
+  napi_status status = napi_create_string_utf8(env, "offloop:pool", NAPI_AUTO_LENGTH, &name);
+  if (status == napi_ok) {
+    status = napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, owned.get(),
+                                             Finalize, owned.get(), CallJs, &owned->tsfn_);
+  }
+  if (status != napi_ok) {
+    throw Napi::Error::New(env, "pool: failed to create its threadsafe function");
+  }
+  PoolCore* core = owned.release();  // from here on, the finalizer frees it
+  napi_unref_threadsafe_function(env, core->tsfn_);  // idle: nothing pending yet
+  try {
+    core->workers_.reserve(threads);
+    for (unsigned i = 0; i < threads; ++i) {
+      core->workers_.emplace_back([core, i] { core->WorkerMain(i); });
+    }
+  } catch (const std::exception& e) {
+    core->JoinThreads();
+    core->Release(napi_tsfn_release);
+    throw Napi::Error::New(env, "pool: failed to start " + std::to_string(threads) +
+                                    " threads: " + e.what());
+  }
+  // Registered after the threadsafe function's own hook, so it runs before it (LIFO).
+  if (napi_add_env_cleanup_hook(env, CleanupHook, core) == napi_ok) core->hooked_ = true;
+  return core;
+}
+
+void PoolCore::WorkerMain(unsigned index) {
+  PreparePoolThread(index, nice_);
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stopping_ || !queued_.empty(); });
+    if (stopping_) return;  // what is still queued is settled by the JS thread
+    PoolJob* job = queued_.PopFront();
+    job->state_ = PoolJob::State::kRunning;
+    running_.PushBack(job);
+    lock.unlock();
+
+    job->Execute();  // catches everything (RunGuarded)
+
+    lock.lock();
+    running_.Remove(job);
+    job->state_ = PoolJob::State::kDone;
+    done_.PushBack(job);
+    lock.unlock();
+    // One call per completed job, so that each settles in its own callback scope (microtasks
+    // run between them, as after libuv completions). Unbounded queue, non-blocking: never
+    // waits for the JS thread. Fails only once the function is closing (environment
+    // teardown); the job then stays in done_ for the teardown to free.
+    napi_call_threadsafe_function(tsfn_, nullptr, napi_tsfn_nonblocking);
+    lock.lock();
+  }
+}
+
+void PoolCore::Submit(std::unique_ptr<PoolJob> owned) {
+  PoolJob* job = owned.release();
+  job->core_ = this;
+  job->seq_ = next_seq_++;
+  if (pending_++ == 0 && !referenced_) {
+    napi_ref_threadsafe_function(env_, tsfn_);
+    referenced_ = true;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    job->state_ = PoolJob::State::kQueued;
+    queued_.PushBack(job);
+  }
+  wake_.notify_one();
+}
+
+void PoolCore::Cancel(PoolJob* job) {
+  bool dequeued = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (job->state_ == PoolJob::State::kQueued) {
+      queued_.Remove(job);
+      job->state_ = PoolJob::State::kDone;  // in no list: settled right below
+      dequeued = true;
+    } else if (job->state_ == PoolJob::State::kRunning) {
+      job->abort_.store(true, std::memory_order_relaxed);
+    }
+    // kDone: it ran; settling sees the token's flag and rejects with an AbortError.
+  }
+  if (dequeued) SettleAndFree(job, Outcome::kDropped);
+}
+
+void PoolCore::CallJs(napi_env env, napi_value, void* context, void*) {
+  // env is null when Node drops queued calls while freeing the function: nothing to do
+  // (everything pending was settled by stop() or freed by the teardown).
+  if (env == nullptr) return;
+  static_cast<PoolCore*>(context)->SettleNextDone();
+}
+
+// One call per completed job; the oldest completion settles. After stop() (released_) the
+// calls still queued find nothing: stop() has settled every job already.
+void PoolCore::SettleNextDone() {
+  if (released_) return;
+  PoolJob* job;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    job = done_.PopFront();
+  }
+  if (job != nullptr) SettleAndFree(job, Outcome::kRan);
+}
+
+void PoolCore::SettleAndFree(PoolJob* job, Outcome outcome) {
+  std::unique_ptr<PoolJob> owned(job);
+  try {
+    job->Settle(Napi::Env(env_), outcome);
+  } catch (...) {
+    // A HandleScope that could not open: the Promise stays pending; nothing else to do.
+  }
+  owned.reset();
+  if (pending_ > 0 && --pending_ == 0 && referenced_ && !released_) {
+    napi_unref_threadsafe_function(env_, tsfn_);
+    referenced_ = false;
+  }
+}
+
+void PoolCore::JoinThreads() {
+  if (joined_) return;
+  joined_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+    for (PoolJob* job = running_.front(); job != nullptr; job = JobList::Next(job)) {
+      job->abort_.store(true, std::memory_order_relaxed);
+    }
+  }
+  wake_.notify_all();
+  for (std::thread& t : workers_) {
+    if (t.joinable()) t.join();
+  }
+  workers_.clear();
+}
+
+// After JoinThreads: every job not yet settled is queued or done. Returns them in
+// submission order and empties the lists.
+std::vector<PoolJob*> PoolCore::TakeUnsettled() {
+  std::vector<PoolJob*> jobs;
+  std::lock_guard<std::mutex> lock(mutex_);
+  jobs.reserve(queued_.size() + done_.size() + running_.size());
+  for (JobList* list : {&done_, &running_, &queued_}) {
+    while (PoolJob* job = list->PopFront()) jobs.push_back(job);
+  }
+  std::sort(jobs.begin(), jobs.end(),
+            [](const PoolJob* a, const PoolJob* b) { return a->seq_ < b->seq_; });
+  return jobs;
+}
+
+// Teardown: frees every unsettled job without settling (no JS can run now).
+void PoolCore::DropUnsettled() {
+  for (PoolJob* job : TakeUnsettled()) {
+    job->Detach();
+    delete job;
+  }
+  pending_ = 0;
+}
+
+void PoolCore::Stop() {
+  JoinThreads();
+  std::vector<PoolJob*> jobs = TakeUnsettled();
+  for (PoolJob* job : jobs) job->Detach();  // cancel(token) from here on finds nothing
+  for (PoolJob* job : jobs) SettleAndFree(job, Outcome::kDropped);
+  Release(napi_tsfn_release);
+}
+
+void PoolCore::Release(napi_threadsafe_function_release_mode mode) {
+  if (released_) return;
+  released_ = true;
+  if (hooked_) {
+    napi_remove_env_cleanup_hook(env_, CleanupHook, this);
+    hooked_ = false;
+  }
+  if (referenced_) {
+    napi_unref_threadsafe_function(env_, tsfn_);
+    referenced_ = false;
+  }
+  napi_release_threadsafe_function(tsfn_, mode);  // the finalizer frees this, later
+}
+
+void PoolCore::Counts(size_t* queued, size_t* running) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  *queued = queued_.size();
+  *running = running_.size();
+}
+
+// Environment teardown (process exit, worker termination), before the threadsafe function's
+// own hook: join, free what is pending (its Promises can no longer be settled), release.
+void PoolCore::CleanupHook(void* arg) {
+  auto* core = static_cast<PoolCore*>(arg);
+  core->hooked_ = false;  // Node removed it before calling it
+  if (core->owner_->core == core) core->owner_->core = nullptr;
+  core->owner_->closed = true;
+  core->JoinThreads();
+  core->DropUnsettled();
+  core->Release(napi_tsfn_abort);
+}
+
+// The threadsafe function is gone: after stop() or teardown, only the memory is left to free.
+// Anything else is handled defensively (the function closed some other way).
+void PoolCore::Finalize(napi_env env, void* data, void*) {
+  auto* core = static_cast<PoolCore*>(data);
+  core->JoinThreads();
+  core->DropUnsettled();
+  if (core->hooked_) napi_remove_env_cleanup_hook(env, CleanupHook, core);
+  if (!core->released_ && core->owner_->core == core) core->owner_->core = nullptr;
+  delete core;
+}
+
+// ---- per-environment slot and exports ------------------------------------------------------
+
+namespace {
+
+EnvPool* GetEnvPool(Napi::Env env) {
+  void* data = nullptr;
+  if (napi_get_instance_data(env, &data) != napi_ok || data == nullptr) {
+    throw Napi::Error::New(env, "pool: the addon is not initialised in this environment");
+  }
+  return static_cast<EnvPool*>(data);
+}
+
+EnvPool* GetOpenEnvPool(Napi::Env env) {
+  EnvPool* slot = GetEnvPool(env);
+  if (slot->closed) throw Napi::Error::New(env, "pool: the environment is shutting down");
+  return slot;
+}
+
+}  // namespace
+
+void InitPool(Napi::Env env) {
+  auto* slot = new EnvPool();
+  const napi_status status = napi_set_instance_data(
+      env, slot, [](napi_env, void* data, void*) { delete static_cast<EnvPool*>(data); },
+      nullptr);
+  if (status != napi_ok) {
+    delete slot;
+    throw Napi::Error::New(env, "pool: failed to set up per-environment state");
+  }
+}
+
+PoolCore* AcquirePool(Napi::Env env) {
+  EnvPool* slot = GetOpenEnvPool(env);
+  if (slot->core == nullptr) {
+    slot->core = PoolCore::Start(env, slot, DefaultThreads(), kDefaultNice);
+  }
+  return slot->core;
+}
+
+void SubmitToPool(PoolCore* pool, std::unique_ptr<PoolJob> job) { pool->Submit(std::move(job)); }
+
+Napi::Value PoolStartExport(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto threads =
+      static_cast<unsigned>(GetInteger(info, 0, "threads", kMinThreads, kMaxThreads));
+  const auto nice = static_cast<unsigned>(GetInteger(info, 1, "nice", kMinNice, kMaxNice));
+  EnvPool* slot = GetOpenEnvPool(env);
+  if (slot->core != nullptr) {
+    if (slot->core->threads() == threads && slot->core->nice() == nice) return env.Undefined();
+    throw Napi::Error::New(
+        env, "offloop_cpp: the pool is already running with " +
+                 std::to_string(slot->core->threads()) + " threads at nice " +
+                 std::to_string(slot->core->nice()) + "; stop() it before starting it with " +
+                 std::to_string(threads) + " threads at nice " + std::to_string(nice));
+  }
+  slot->core = PoolCore::Start(env, slot, threads, nice);
+  return env.Undefined();
+}
+
+Napi::Value PoolStopExport(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvPool* slot = GetEnvPool(env);
+  if (PoolCore* core = slot->core) {
+    slot->core = nullptr;  // a call made while stopping starts a fresh pool
+    core->Stop();
+  }
+  return env.Undefined();
+}
+
+Napi::Value PoolStatsExport(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvPool* slot = GetEnvPool(env);
+  size_t queued = 0, running = 0;
+  unsigned threads = 0, nice = 0;
+  if (PoolCore* core = slot->core) {
+    threads = core->threads();
+    nice = core->nice();
+    core->Counts(&queued, &running);
+  }
+  Napi::Object stats = Napi::Object::New(env);
+  stats.Set("threads", Napi::Number::New(env, threads));
+  stats.Set("nice", Napi::Number::New(env, nice));
+  stats.Set("queued", Napi::Number::New(env, static_cast<double>(queued)));
+  stats.Set("running", Napi::Number::New(env, static_cast<double>(running)));
+  return stats;
+}
+
+}  // namespace binding
+}  // namespace offloop

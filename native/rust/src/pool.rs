@@ -1,0 +1,709 @@
+//! The dedicated pool (`exports.pool`): the second asynchronous executor.
+//!
+//! Each environment that loads the addon (the main thread, each worker thread) gets its own
+//! pool, kept in the addon's instance data ([`EnvState`]). A pool is:
+//!
+//! * `threads` plain `std::thread`s that lower their own priority (`nice`) when they start and
+//!   then take [`Job`]s from a FIFO queue (mutex + condition variable);
+//! * one `napi_threadsafe_function` through which a finished job travels back to the JS thread,
+//!   where [`call_js`] settles its Promise exactly as the libuv path does ([`task::settle`]);
+//! * [`Books`]: the JS-thread side of that tsfn — how many jobs are pending (the tsfn is
+//!   referenced while there are any, so an idle pool never keeps the event loop alive but a
+//!   pending Promise does) and whether the pool has been stopped.
+//!
+//! The jobs are the same [`Task`]s the libuv path runs; only where `run` happens and how the
+//! result comes back differ.
+//!
+//! Life cycle and teardown (all on the JS thread):
+//!
+//! * start: create the tsfn (context = `Books`, freed by the tsfn's finaliser), spawn the
+//!   threads, then register an env cleanup hook. Hooks run in reverse order of registration, so
+//!   ours — added after the tsfn, which registers its own — runs *before* Node closes the tsfn:
+//!   our threads are joined while the tsfn they call is still alive.
+//! * stop / teardown: take the pool out of the instance data, mark the queue stopping, take the
+//!   queued jobs, set the abort flag of the running ones, wake and join every thread, then
+//!   release the tsfn (nothing calls it afterwards). `stop()` rejects the queued jobs with an
+//!   `AbortError`; the running ones were already handed to the tsfn and settle (as aborted) when
+//!   it delivers them. Teardown cannot run JS: it drops the queued jobs and releases the tsfn
+//!   with `napi_tsfn_abort`; Node then hands any undelivered job to [`call_js`] with a null env,
+//!   which only frees it.
+
+use crate::cancel::Token;
+use crate::js::{self, Env, ErrorKind, JsResult, napi};
+use crate::napi::*;
+use crate::task::{self, Outcome, Settlement, Task};
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::ffi::c_void;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+
+/// `pool.start(threads, nice)` bounds.
+pub const THREADS_MIN: u64 = 1;
+pub const THREADS_MAX: u64 = 256;
+pub const NICE_MIN: u64 = 0;
+pub const NICE_MAX: u64 = 19;
+/// The nice value of a pool started by its first task.
+pub const DEFAULT_NICE: i32 = 10;
+
+/// The threads of a pool started by its first task: the CPUs this process may use.
+fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(THREADS_MIN as usize, THREADS_MAX as usize)
+}
+
+/// Job ids: unique in the process (never reused across pools or environments, never 0), and
+/// increasing, so the queue, ordered by id, is FIFO.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+// ---- per-environment state -------------------------------------------------------------------
+
+/// The addon's instance data: the pool of this environment, if one runs. JS thread only.
+pub struct EnvState {
+    pool: RefCell<Option<Rc<Pool>>>,
+}
+
+/// Module init: give this environment its (empty) state.
+pub fn init_env(env: Env) -> JsResult<()> {
+    let state = Box::into_raw(Box::new(EnvState {
+        pool: RefCell::new(None),
+    }));
+    // SAFETY: on success Node owns the box and hands it back to `finalize_env` once.
+    let status =
+        unsafe { napi_set_instance_data(env.raw(), state.cast(), Some(finalize_env), ptr::null_mut()) };
+    if status != napi_ok {
+        // SAFETY: not handed over.
+        drop(unsafe { Box::from_raw(state) });
+        js::check(env, status, "napi_set_instance_data")?;
+    }
+    Ok(())
+}
+
+fn state_ptr(env: Env) -> *mut EnvState {
+    let mut data = ptr::null_mut();
+    // SAFETY: a plain query on a live env.
+    let status = unsafe { napi_get_instance_data(env.raw(), &mut data) };
+    if status == napi_ok {
+        data.cast()
+    } else {
+        ptr::null_mut()
+    }
+}
+
+/// This environment's state. The reference is used within the current JS-thread callback only.
+fn env_state<'a>(env: Env) -> JsResult<&'a EnvState> {
+    let state = state_ptr(env);
+    if state.is_null() {
+        return js::throw(
+            env,
+            ErrorKind::Error,
+            None,
+            "offloop_rust: pool: the addon has no instance data",
+        );
+    }
+    // SAFETY: set in `init_env`; freed only by `finalize_env` when the environment goes away,
+    // which cannot happen during a callback from it.
+    Ok(unsafe { &*state })
+}
+
+/// Instance-data finaliser (environment teardown, after our cleanup hook has normally stopped
+/// the pool already).
+unsafe extern "C" fn finalize_env(env: napi_env, data: *mut c_void, _hint: *mut c_void) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: the box leaked in `init_env`; Node finalises it once.
+        let state = unsafe { Box::from_raw(data as *mut EnvState) };
+        let pool = state.pool.try_borrow_mut().ok().and_then(|mut p| p.take());
+        if let Some(pool) = pool {
+            // The hook would otherwise run later with a dangling `data`.
+            // SAFETY: the (fun, arg) pair registered in `start_pool`.
+            unsafe { napi_remove_env_cleanup_hook(env, Some(teardown_hook), data) };
+            drop(shutdown(&pool, How::Teardown));
+        }
+    }));
+}
+
+/// Env cleanup hook (process exit, worker termination): stop the pool without running JS.
+unsafe extern "C" fn teardown_hook(arg: *mut c_void) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: `arg` is this environment's `EnvState`, which outlives the hook (it is freed by
+        // the instance-data finaliser, which runs after it or removes it).
+        let state = unsafe { &*(arg as *const EnvState) };
+        let pool = state.pool.try_borrow_mut().ok().and_then(|mut p| p.take());
+        if let Some(pool) = pool {
+            // The queued jobs are dropped unsettled: their environment is going away.
+            drop(shutdown(&pool, How::Teardown));
+        }
+    }));
+}
+
+// ---- the pool --------------------------------------------------------------------------------
+
+/// One running pool (JS-thread handle).
+struct Pool {
+    threads: usize,
+    nice: i32,
+    shared: Arc<Shared>,
+    handles: RefCell<Vec<JoinHandle<()>>>,
+    /// Owned by the tsfn; valid until it is released in `shutdown` (Node frees it after that).
+    books: *const Books,
+    /// Cleared by `shutdown`.
+    live: Cell<bool>,
+}
+
+impl Pool {
+    fn books(&self) -> &Books {
+        assert!(self.live.get(), "offloop_rust: pool used after shutdown");
+        // SAFETY: the tsfn that owns `books` is released only in `shutdown`.
+        unsafe { &*self.books }
+    }
+}
+
+/// What the pool threads share.
+struct Shared {
+    queue: Mutex<Queue>,
+    ready: Condvar,
+    tsfn: Tsfn,
+}
+
+struct Tsfn(napi_threadsafe_function);
+// SAFETY: a threadsafe function may be called from any thread; the pool threads only ever call
+// `napi_call_threadsafe_function` with it, and only before it is released (they are joined
+// first).
+unsafe impl Send for Tsfn {}
+unsafe impl Sync for Tsfn {}
+
+#[derive(Default)]
+struct Queue {
+    /// Waiting jobs by id: FIFO (ids increase), and O(log n) removal by `cancel(token)`.
+    waiting: BTreeMap<u64, Job>,
+    /// The jobs being run: their ids and abort flags (for `cancel` and `stop`).
+    running: Vec<(u64, Arc<AtomicBool>)>,
+    stopping: bool,
+}
+
+fn lock(shared: &Shared) -> MutexGuard<'_, Queue> {
+    // Nothing panics while holding the lock; should it, the queue is still consistent.
+    shared.queue.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The JS-thread side of one pool's tsfn: its context, freed by its finaliser.
+struct Books {
+    tsfn: napi_threadsafe_function,
+    /// Jobs submitted and not yet settled.
+    pending: Cell<usize>,
+    /// The tsfn was released: do not ref/unref it any more.
+    released: Cell<bool>,
+    /// The pool was stopped: whatever it still delivers is settled as aborted.
+    stopped: Cell<bool>,
+    /// The environment is being torn down: settle nothing.
+    torn_down: Cell<bool>,
+}
+
+impl Books {
+    /// JS thread: one more pending job; the first one references the tsfn.
+    fn add_pending(&self, env: Env) {
+        let n = self.pending.get() + 1;
+        self.pending.set(n);
+        if n == 1 && !self.released.get() {
+            // SAFETY: JS thread; the tsfn is alive (not released).
+            let _ = unsafe { napi_ref_threadsafe_function(env.raw(), self.tsfn) };
+        }
+    }
+
+    /// JS thread: one job fewer; the last one unreferences the tsfn.
+    fn sub_pending(&self, env: Env) {
+        let n = self.pending.get().saturating_sub(1);
+        self.pending.set(n);
+        if n == 0 && !self.released.get() {
+            // SAFETY: as above.
+            let _ = unsafe { napi_unref_threadsafe_function(env.raw(), self.tsfn) };
+        }
+    }
+}
+
+/// tsfn finaliser: free the `Books`.
+unsafe extern "C" fn finalize_books(_env: napi_env, data: *mut c_void, _hint: *mut c_void) {
+    let _ = catch_unwind(|| {
+        // SAFETY: the box leaked in `start_pool`, finalised once, after which `call_js` no longer
+        // reads it (Node passes it a null env).
+        drop(unsafe { Box::from_raw(data as *mut Books) });
+    });
+}
+
+// ---- jobs ------------------------------------------------------------------------------------
+
+/// One call waiting for, running on, or coming back from a pool thread.
+struct Job {
+    id: u64,
+    /// What the kernel polls: set by `cancel(token)` (through the token) or by `stop()`. The
+    /// user's token is not the kernel's flag, so `stop()` aborts calls without cancelling
+    /// their tokens.
+    abort: Arc<AtomicBool>,
+    token: Option<Token>,
+    deferred: Deferred,
+    stage: Stage,
+}
+
+/// Where a job is: its task before running, its outcome after. (Two boxes rather than one
+/// struct holding `Option<Outcome>`: every byte a drop may look at is then initialised, which
+/// keeps memcheck quiet about LLVM testing an unset payload before the variant.)
+enum Stage {
+    Queued(Box<dyn Work>),
+    Ran(Box<dyn Finished>),
+}
+
+struct Deferred(napi_deferred);
+// SAFETY: the deferred is only used (settled) on the JS thread; pool threads just carry it.
+unsafe impl Send for Deferred {}
+
+/// A task to run, type-erased.
+trait Work: Send {
+    /// Pool thread: run the task; its inputs are freed here, on the pool thread.
+    fn run(self: Box<Self>, cancel: &AtomicBool) -> Box<dyn Finished>;
+}
+
+/// How a task's run ended, type-erased.
+trait Finished: Send {
+    /// JS thread: what the call settles to.
+    fn settlement(self: Box<Self>, env: Env, cancelled: bool) -> Settlement;
+}
+
+struct Runs<T>(T);
+
+struct Ran<T: Task>(Outcome<T::Output>);
+
+impl<T> Work for Runs<T>
+where
+    T: Task + Send + 'static,
+    T::Output: Send,
+{
+    fn run(self: Box<Self>, cancel: &AtomicBool) -> Box<dyn Finished> {
+        // `run_caught` inside: a panicking task is an outcome, not a dead thread.
+        let outcome = task::run_caught(&self.0, cancel);
+        drop(self);
+        Box::new(Ran::<T>(outcome))
+    }
+}
+
+impl<T> Finished for Ran<T>
+where
+    T: Task + Send,
+    T::Output: Send,
+{
+    fn settlement(self: Box<Self>, env: Env, cancelled: bool) -> Settlement {
+        task::outcome_settlement::<T>(env, self.0, cancelled)
+    }
+}
+
+impl Job {
+    /// JS thread: settle the call's Promise and free the job. `stopped`: its pool was stopped.
+    fn settle(self, env: Env, stopped: bool) {
+        let Job {
+            abort,
+            token,
+            deferred,
+            stage,
+            ..
+        } = self;
+        let mut cancelled = stopped || abort.load(Ordering::Relaxed);
+        if let Some(token) = &token {
+            // Before settling (which may run JS), so the token can be reused from there.
+            token.detach();
+            cancelled |= token.is_cancelled();
+        }
+        let settlement = match stage {
+            Stage::Ran(finished) => finished.settlement(env, cancelled),
+            // Taken off the queue (cancel, stop): it never ran.
+            Stage::Queued(_) => Err(js::abort_error(env)),
+        };
+        task::settle(env, deferred.0, settlement);
+    }
+}
+
+/// A pool thread.
+fn worker(shared: Arc<Shared>, nice: i32) {
+    sys::renice(nice);
+    loop {
+        let mut job = {
+            let mut queue = lock(&shared);
+            loop {
+                if queue.stopping {
+                    return;
+                }
+                if let Some((_, job)) = queue.waiting.pop_first() {
+                    queue.running.push((job.id, job.abort.clone()));
+                    break job;
+                }
+                queue = shared.ready.wait(queue).unwrap_or_else(PoisonError::into_inner);
+            }
+        };
+        if let Stage::Queued(work) = job.stage {
+            job.stage = Stage::Ran(work.run(&job.abort));
+        }
+        {
+            let mut queue = lock(&shared);
+            if let Some(i) = queue.running.iter().position(|(id, _)| *id == job.id) {
+                queue.running.swap_remove(i);
+            }
+        }
+        let data = Box::into_raw(Box::new(job));
+        // SAFETY: the tsfn is alive: it is released only after this thread has been joined.
+        // Unbounded queue + nonblocking: this never waits on the JS thread.
+        let status =
+            unsafe { napi_call_threadsafe_function(shared.tsfn.0, data.cast(), napi_tsfn_nonblocking) };
+        if status != napi_ok {
+            // napi_closing: the environment is going away; nobody will settle it.
+            // SAFETY: not handed over.
+            drop(unsafe { Box::from_raw(data) });
+        }
+    }
+}
+
+/// tsfn callback (JS thread): settle a finished job. A null env means the tsfn is being
+/// finalised (teardown) and `context` is already freed: only free the job.
+unsafe extern "C" fn call_js(
+    env: napi_env,
+    _js_callback: napi_value,
+    context: *mut c_void,
+    data: *mut c_void,
+) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        if data.is_null() {
+            return;
+        }
+        // SAFETY: the box a pool thread handed to `napi_call_threadsafe_function`, delivered once.
+        let job = unsafe { Box::from_raw(data as *mut Job) };
+        if env.is_null() || context.is_null() {
+            return;
+        }
+        // SAFETY: the tsfn's context, alive while the tsfn delivers with a non-null env.
+        let books = unsafe { &*(context as *const Books) };
+        if books.torn_down.get() {
+            return;
+        }
+        // SAFETY: Node calls us on the JS thread with its env.
+        let env = unsafe { Env::new(env) };
+        books.sub_pending(env);
+        (*job).settle(env, books.stopped.get());
+    }));
+}
+
+// ---- start / stop ----------------------------------------------------------------------------
+
+/// Start a pool for this environment and record it in `state`.
+fn start_pool(env: Env, state: &EnvState, threads: usize, nice: i32) -> JsResult<Rc<Pool>> {
+    let name = js::string(env, "offloop_rust.pool")?;
+    let books = Box::into_raw(Box::new(Books {
+        tsfn: ptr::null_mut(),
+        pending: Cell::new(0),
+        released: Cell::new(false),
+        stopped: Cell::new(false),
+        torn_down: Cell::new(false),
+    }));
+    let mut tsfn = ptr::null_mut();
+    // SAFETY: on success the tsfn owns `books` and frees it through `finalize_books`.
+    let status = unsafe {
+        napi_create_threadsafe_function(
+            env.raw(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+            name,
+            0, // unbounded: pool threads never block on the JS thread
+            1, // held by the JS thread until `shutdown` releases it
+            books.cast(),
+            Some(finalize_books),
+            books.cast(),
+            Some(call_js),
+            &mut tsfn,
+        )
+    };
+    if status != napi_ok {
+        // SAFETY: not handed over.
+        drop(unsafe { Box::from_raw(books) });
+        js::check(env, status, "napi_create_threadsafe_function")?;
+    }
+    // SAFETY: nothing else sees `books` yet.
+    unsafe { (*books).tsfn = tsfn };
+    // Idle: must not keep the event loop alive.
+    // SAFETY: JS thread, live tsfn.
+    let _ = unsafe { napi_unref_threadsafe_function(env.raw(), tsfn) };
+
+    let pool = Rc::new(Pool {
+        threads,
+        nice,
+        shared: Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            ready: Condvar::new(),
+            tsfn: Tsfn(tsfn),
+        }),
+        handles: RefCell::new(Vec::with_capacity(threads)),
+        books,
+        live: Cell::new(true),
+    });
+    for i in 0..threads {
+        let shared = pool.shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("offloop-rs-{i}"))
+            .spawn(move || worker(shared, nice));
+        match spawned {
+            Ok(handle) => pool.handles.borrow_mut().push(handle),
+            Err(err) => {
+                drop(shutdown(&pool, How::Stop));
+                return js::throw(
+                    env,
+                    ErrorKind::Error,
+                    None,
+                    &format!(
+                        "offloop_rust: pool: could not start thread {} of {threads}: {err}",
+                        i + 1
+                    ),
+                );
+            }
+        }
+    }
+    // After the tsfn exists, so that at teardown our hook runs before Node closes the tsfn.
+    let arg = state as *const EnvState as *mut c_void;
+    // SAFETY: removed in `stop` (or by `finalize_env`); `arg` outlives it.
+    let status = unsafe { napi_add_env_cleanup_hook(env.raw(), Some(teardown_hook), arg) };
+    if status != napi_ok {
+        drop(shutdown(&pool, How::Stop));
+        js::check(env, status, "napi_add_env_cleanup_hook")?;
+    }
+    *state.pool.borrow_mut() = Some(pool.clone());
+    Ok(pool)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum How {
+    /// `pool.stop()`: JS may run afterwards; what the tsfn still delivers settles as aborted.
+    Stop,
+    /// Environment teardown: no JS; undelivered jobs are freed unsettled.
+    Teardown,
+}
+
+/// Stop `pool` (already taken out of the instance data): cancel the running jobs, join the
+/// threads, release the tsfn. Returns the jobs that were still queued, unsettled.
+fn shutdown(pool: &Pool, how: How) -> Vec<Job> {
+    if !pool.live.get() {
+        return Vec::new();
+    }
+    let waiting = {
+        let mut queue = lock(&pool.shared);
+        queue.stopping = true;
+        for (_, abort) in &queue.running {
+            abort.store(true, Ordering::Relaxed);
+        }
+        std::mem::take(&mut queue.waiting)
+    };
+    pool.shared.ready.notify_all();
+    let handles = std::mem::take(&mut *pool.handles.borrow_mut());
+    for handle in handles {
+        // Kernels poll their abort flag at least every ~millisecond, so this is quick.
+        let _ = handle.join();
+    }
+    let books = pool.books();
+    books.stopped.set(true);
+    books.released.set(true);
+    if how == How::Teardown {
+        books.torn_down.set(true);
+    }
+    let mode = match how {
+        How::Stop => napi_tsfn_release,
+        How::Teardown => napi_tsfn_abort,
+    };
+    pool.live.set(false);
+    // SAFETY: every thread that called the tsfn has been joined; this drops the JS thread's
+    // (the only) hold on it, after which Node delivers what is queued and then finalises it.
+    let _ = unsafe { napi_release_threadsafe_function(books.tsfn, mode) };
+    waiting.into_values().collect()
+}
+
+/// The running pool, started (with the defaults) if there is none.
+fn running_pool(env: Env) -> JsResult<Rc<Pool>> {
+    let state = env_state(env)?;
+    let current = state.pool.borrow().clone();
+    match current {
+        Some(pool) => Ok(pool),
+        None => start_pool(env, state, default_threads(), DEFAULT_NICE),
+    }
+}
+
+/// `pool.start(threads, nice)`, arguments already validated.
+pub fn start(env: Env, threads: usize, nice: i32) -> JsResult<()> {
+    let state = env_state(env)?;
+    let current = state.pool.borrow().clone();
+    match current {
+        Some(pool) if pool.threads == threads && pool.nice == nice => Ok(()),
+        Some(pool) => js::throw(
+            env,
+            ErrorKind::Error,
+            None,
+            &format!(
+                "offloop_rust: the pool is already running with {} threads at nice {}; \
+                 stop() it before starting it with {threads} threads at nice {nice}",
+                pool.threads, pool.nice
+            ),
+        ),
+        None => start_pool(env, state, threads, nice).map(drop),
+    }
+}
+
+/// `pool.stop()`: reject the queued calls with an `AbortError`, abort the running ones, join
+/// the threads. Harmless when no pool runs.
+pub fn stop(env: Env) -> JsResult<()> {
+    let state = env_state(env)?;
+    let taken = state.pool.borrow_mut().take();
+    let Some(pool) = taken else {
+        return Ok(());
+    };
+    // SAFETY: the (fun, arg) pair registered in `start_pool`.
+    let _ = unsafe {
+        napi_remove_env_cleanup_hook(
+            env.raw(),
+            Some(teardown_hook),
+            state as *const EnvState as *mut c_void,
+        )
+    };
+    let waiting = shutdown(&pool, How::Stop);
+    drop(pool);
+    // Last, as settling may run JS (a user's DOMException), which may even start a new pool.
+    for job in waiting {
+        job.settle(env, true);
+    }
+    Ok(())
+}
+
+/// `pool.stats()`: `{ threads, nice, queued, running }`, all 0 when no pool runs.
+pub fn stats(env: Env) -> JsResult<napi_value> {
+    let state = env_state(env)?;
+    let current = state.pool.borrow().clone();
+    let (threads, nice, queued, running) = match &current {
+        Some(pool) => {
+            let queue = lock(&pool.shared);
+            (pool.threads, pool.nice, queue.waiting.len(), queue.running.len())
+        }
+        None => (0, 0, 0, 0),
+    };
+    let mut object = ptr::null_mut();
+    napi!(env, napi_create_object(&mut object))?;
+    for (key, value) in [
+        (c"threads", threads as f64),
+        (c"nice", nice as f64),
+        (c"queued", queued as f64),
+        (c"running", running as f64),
+    ] {
+        let value = js::number(env, value)?;
+        napi!(env, napi_set_named_property(object, key.as_ptr(), value))?;
+    }
+    Ok(object)
+}
+
+/// The pool executor: a Promise for `make()`'s task, run on this environment's pool (started
+/// with the defaults if need be). A token that is already cancelled rejects at once, without
+/// calling `make` or starting the pool.
+pub fn submit<T, F>(env: Env, token: Option<Token>, make: F) -> JsResult<napi_value>
+where
+    T: Task + Send + 'static,
+    T::Output: Send,
+    F: FnOnce() -> JsResult<T>,
+{
+    if token.as_ref().is_some_and(|t| t.is_cancelled()) {
+        return task::aborted_at_once(env);
+    }
+    let task = make()?;
+    let pool = running_pool(env)?;
+    let (deferred, promise) = task::create_promise(env)?;
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    if let Some(token) = &token {
+        token.attach_pool(id);
+    }
+    let job = Job {
+        id,
+        abort: Arc::new(AtomicBool::new(false)),
+        token,
+        deferred: Deferred(deferred),
+        stage: Stage::Queued(Box::new(Runs(task))),
+    };
+    pool.books().add_pending(env);
+    lock(&pool.shared).waiting.insert(id, job);
+    pool.shared.ready.notify_one();
+    Ok(promise)
+}
+
+/// `cancel(token)` for a token attached to pool job `id`: a queued job is taken off the queue
+/// and rejected with an `AbortError` now; a running one gets its abort flag set. (A job that
+/// has finished but not yet been settled sees the token's own flag when it is.)
+pub fn cancel_job(env: Env, id: u64) {
+    let state = state_ptr(env);
+    if state.is_null() {
+        return;
+    }
+    // SAFETY: see `env_state`.
+    let state = unsafe { &*state };
+    let Some(pool) = state.pool.try_borrow().ok().and_then(|p| p.clone()) else {
+        return;
+    };
+    let removed = {
+        let mut queue = lock(&pool.shared);
+        let removed = queue.waiting.remove(&id);
+        if removed.is_none() {
+            if let Some((_, abort)) = queue.running.iter().find(|(job, _)| *job == id) {
+                abort.store(true, Ordering::Relaxed);
+            }
+        }
+        removed
+    };
+    if let Some(job) = removed {
+        pool.books().sub_pending(env);
+        job.settle(env, true);
+    }
+}
+
+// ---- thread priority -------------------------------------------------------------------------
+
+#[cfg(target_os = "linux")]
+mod sys {
+    use std::ffi::{c_int, c_long, c_uint};
+
+    // <sys/resource.h>
+    const PRIO_PROCESS: c_int = 0;
+
+    // <sys/syscall.h>: SYS_gettid. Elsewhere `who = 0`, which Linux also reads as "the calling
+    // thread" (nice values are per thread there).
+    #[cfg(target_arch = "x86_64")]
+    const SYS_GETTID: Option<c_long> = Some(186);
+    #[cfg(any(target_arch = "aarch64", target_arch = "riscv64"))]
+    const SYS_GETTID: Option<c_long> = Some(178);
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64")))]
+    const SYS_GETTID: Option<c_long> = None;
+
+    unsafe extern "C" {
+        fn setpriority(which: c_int, who: c_uint, prio: c_int) -> c_int;
+        fn syscall(number: c_long, ...) -> c_long;
+    }
+
+    /// `setpriority(PRIO_PROCESS, gettid(), nice)` for the calling thread. A failure (e.g. a
+    /// process already niced above `nice`, without CAP_SYS_NICE) is ignored.
+    pub fn renice(nice: i32) {
+        let tid = match SYS_GETTID {
+            // SAFETY: gettid takes no arguments and cannot fail.
+            Some(number) => unsafe { syscall(number) },
+            None => 0,
+        };
+        if tid >= 0 {
+            // SAFETY: a plain system call on our own thread.
+            unsafe { setpriority(PRIO_PROCESS, tid as c_uint, nice) };
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod sys {
+    /// Elsewhere: nothing (a process-wide `setpriority` would slow the event loop too).
+    pub fn renice(_nice: i32) {}
+}
