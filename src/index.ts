@@ -2,9 +2,9 @@
  * offloop: the same CPU kernels in TypeScript, C++ and Rust, runnable on the event loop, on a
  * worker_threads pool, or on libuv's threadpool — so you can choose where work runs.
  */
-import { cpp, js, rust, workers } from './engines/index.js';
+import { cpp, cppPool, js, rust, rustPool, workers } from './engines/index.js';
 
-export { cpp, js, rust, workers };
+export { cpp, cppPool, js, rust, rustPool, workers };
 export { createWorkers, AddonLoadError } from './engines/index.js';
 export type {
   AsyncKernels,
@@ -13,7 +13,10 @@ export type {
   EngineName,
   KernelName,
   NativeEngine,
+  NativePoolEngine,
   Pixels,
+  PoolOptions,
+  PoolStats,
   SyncKernels,
   TaskOptions,
   WorkerEngine,
@@ -23,4 +26,4 @@ export { kernelNames } from './engines/index.js';
 export { limits } from './kernels/limits.js';
 
 /** Every engine by name. */
-export const engines = { js, workers, cpp, rust } as const;
+export const engines = { js, workers, cpp, rust, 'cpp-pool': cppPool, 'rust-pool': rustPool } as const;

@@ -26,6 +26,7 @@ function banner(config: ServerConfig, url: string, pids: number[], libuvThreads:
     `  processes     ${pids.length} (pid ${pids.join(', ')})`,
     `  libuv pool    ${libuvThreads} threads${perProcess} (UV_THREADPOOL_SIZE; cpp, rust, builtin, fs, dns)`,
     `  worker pool   ${config.workers} threads${perProcess} (piscina; worker, /good-ping)`,
+    `  native pools  ${config.poolThreads} threads each${perProcess}, nice ${config.poolNice} (cpp-pool, rust-pool)`,
     `  strategies    ${strategyNames.join(', ')}`,
     `  try           curl ${url}/ping   ·   curl '${url}/primes/cpp?limit=10000000'   ·   --help for options`,
   ].join('\n');

@@ -1,11 +1,8 @@
 import test from 'ava';
 import { pbkdf2Sync } from 'node:crypto';
-import { availableParallelism } from 'node:os';
 import type { AsyncKernels } from '../src/index.js';
-import { asyncEngines, offloadEngines } from './helpers/engines.js';
+import { asyncEngines, offloadEngines, poolSize } from './helpers/engines.js';
 
-/** Threads behind each off-loop engine: libuv's pool (UV_THREADPOOL_SIZE, default 4) or the worker pool. */
-const poolSize = (name: string) => (name === 'workers' ? availableParallelism() : Number(process.env.UV_THREADPOOL_SIZE ?? 4));
 
 const isAbortError = (error: unknown) => error instanceof DOMException && error.name === 'AbortError';
 

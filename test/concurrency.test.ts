@@ -1,11 +1,9 @@
 import test from 'ava';
 import { pbkdf2Sync } from 'node:crypto';
-import { availableParallelism } from 'node:os';
-import { offloadEngines } from './helpers/engines.js';
+import { offloadEngines, poolSize } from './helpers/engines.js';
 import { naiveBlur, naivePrimeCounts } from './helpers/oracle.js';
 import { rng } from './helpers/random.js';
 
-const poolSize = (name: string) => (name === 'workers' ? availableParallelism() : Number(process.env.UV_THREADPOOL_SIZE ?? 4));
 const counts = naivePrimeCounts(200_000);
 
 for (const engine of offloadEngines) {

@@ -20,6 +20,21 @@ export interface NativeBinding {
   createCancelToken(): CancelToken;
   cancel(token: CancelToken): void;
   readonly shaBackend: 'sha-ni' | 'portable';
+  /** The addon's own thread pool (native/README.md, "The dedicated pool"). */
+  readonly pool: NativePool;
+}
+
+export interface PoolStats {
+  threads: number;
+  nice: number;
+  queued: number;
+  running: number;
+}
+
+export interface NativePool extends Pick<NativeBinding, 'primes' | 'pbkdf2' | 'blur' | 'sleep' | 'noop'> {
+  start(threads: number, nice: number): undefined;
+  stop(): undefined;
+  stats(): PoolStats;
 }
 
 export type AddonName = 'cpp' | 'rust';

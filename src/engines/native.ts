@@ -1,11 +1,35 @@
+import { availableParallelism } from 'node:os';
+import { invalidArgType } from '../errors.js';
 import { defineAsync, defineSync } from './define.js';
-import { type AddonName, type NativeBinding, loadAddon } from './addon.js';
-import type { Engine } from './types.js';
+import { type AddonName, type NativeBinding, type NativePool, type PoolStats, loadAddon } from './addon.js';
+import type { Engine, EngineName } from './types.js';
+import { integer } from './validate.js';
 
 export interface NativeEngine extends Engine {
-  readonly name: AddonName;
+  readonly name: EngineName;
   /** Which SHA-256 compression the addon chose: the x86 SHA extensions or the portable code. */
   readonly shaBackend: 'sha-ni' | 'portable';
+}
+
+export interface PoolOptions {
+  /** Threads in the pool. Default: the number of cores (`os.availableParallelism()`). */
+  threads?: number;
+  /** The threads' nice value, 0..19: higher yields the CPU to the event loop. Default 10. */
+  nice?: number;
+}
+
+/** An engine whose Promise forms run on its addon's own thread pool instead of libuv's. */
+export interface NativePoolEngine extends NativeEngine {
+  readonly name: 'cpp-pool' | 'rust-pool';
+  /**
+   * Sets the pool's size and priority. It takes effect when the pool starts (on first use, or
+   * now if it is idle); a pool with tasks pending keeps its settings and this throws.
+   */
+  configure(options: PoolOptions): void;
+  /** The pool's threads and nice value (0 until it starts), and its queued and running tasks. */
+  stats(): PoolStats;
+  /** Stops the pool's threads; pending tasks reject with AbortError. The next call starts it again. */
+  close(): Promise<void>;
 }
 
 type AnyNative = (...args: unknown[]) => never;
@@ -15,12 +39,12 @@ const bytes = (args: readonly unknown[]) => args.map((arg) => (typeof arg === 's
 
 /**
  * An engine over one addon, loaded on first use. The Promise forms run as native async work on
- * libuv's threadpool; an abort cancels the work if it is still queued, or sets the flag that the
- * running kernel polls.
+ * `executor` — libuv's threadpool, or the addon's own pool; an abort cancels the work if it is
+ * still queued, or sets the flag that the running kernel polls.
  */
-export function nativeEngine(name: AddonName): NativeEngine {
+function engineOver(addonName: AddonName, name: EngineName, executor: (b: NativeBinding) => Pick<NativeBinding, 'primes' | 'pbkdf2' | 'blur' | 'sleep' | 'noop'>): NativeEngine {
   let addon: NativeBinding | undefined;
-  const binding = () => (addon ??= loadAddon(name));
+  const binding = () => (addon ??= loadAddon(addonName));
   return {
     name,
     get shaBackend() {
@@ -30,7 +54,7 @@ export function nativeEngine(name: AddonName): NativeEngine {
     ...defineAsync({
       run(task, args, signal) {
         const b = binding();
-        const start = b[task] as AnyNative;
+        const start = executor(b)[task] as AnyNative;
         if (signal === undefined) return start(...bytes(args));
         const token = b.createCancelToken();
         const onAbort = () => b.cancel(token);
@@ -39,4 +63,46 @@ export function nativeEngine(name: AddonName): NativeEngine {
       },
     }),
   };
+}
+
+/** The addon's kernels, with Promise forms on libuv's threadpool. */
+export function nativeEngine(name: AddonName): NativeEngine {
+  return engineOver(name, name, (b) => b);
+}
+
+/** The addon's kernels, with Promise forms on its dedicated, lower-priority pool. */
+export function nativePoolEngine(addonName: AddonName): NativePoolEngine {
+  let settings = { threads: availableParallelism(), nice: 10 };
+  let pool: NativePool | undefined;
+  /** The pool, started with our settings before its first task (so both addons agree on them). */
+  const started = (b: NativeBinding): NativePool => {
+    if (pool === undefined) {
+      b.pool.start(settings.threads, settings.nice);
+      pool = b.pool;
+    }
+    return pool;
+  };
+  const engine = engineOver(addonName, `${addonName}-pool`, started);
+  return Object.assign(engine, {
+    name: `${addonName}-pool` as const,
+    configure(options: PoolOptions) {
+      if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
+      const next = {
+        threads: options.threads === undefined ? settings.threads : integer('options.threads', options.threads, { min: 1, max: 256 }),
+        nice: options.nice === undefined ? settings.nice : integer('options.nice', options.nice, { min: 0, max: 19 }),
+      };
+      const stats = pool?.stats();
+      if (stats && (stats.threads !== next.threads || stats.nice !== next.nice)) {
+        if (stats.queued + stats.running > 0) throw new Error(`offloop: the ${addonName}-pool has tasks pending; configure it when it is idle`);
+        pool!.stop();
+        pool = undefined; // restarts with the new settings on its next task
+      }
+      settings = next;
+    },
+    stats: () => pool?.stats() ?? { threads: 0, nice: 0, queued: 0, running: 0 },
+    async close() {
+      pool?.stop();
+      pool = undefined;
+    },
+  }) as NativePoolEngine;
 }

@@ -10,7 +10,7 @@ export interface TaskOptions {
   signal?: AbortSignal | undefined;
 }
 
-export type EngineName = 'js' | 'workers' | 'cpp' | 'rust';
+export type EngineName = 'js' | 'workers' | 'cpp' | 'rust' | 'cpp-pool' | 'rust-pool';
 export const kernelNames = ['primes', 'pbkdf2', 'blur', 'sleep'] as const;
 export type KernelName = (typeof kernelNames)[number];
 

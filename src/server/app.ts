@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import uWS from 'uWebSockets.js';
-import { createWorkers, type WorkerEngine } from '../index.js';
+import { cppPool, createWorkers, rustPool, type WorkerEngine } from '../index.js';
 import { Gate, OverloadedError } from './admission.js';
 import { type ServerConfig, libuvThreadpoolSize, resolveConfig } from './config.js';
 import { Exchange, HttpError } from './http.js';
@@ -56,13 +56,24 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
       ...(config.workerHeapMb > 0 ? { resourceLimits: { maxOldGenerationSizeMb: config.workerHeapMb } } : {}),
     });
   await workers.noop(); // start the worker threads now, not on the first request
+  // The addons' own pools: sized and reniced as configured, started now rather than on first use.
+  for (const pool of [cppPool, rustPool]) {
+    pool.configure({ threads: config.poolThreads, nice: config.poolNice });
+    await pool.noop();
+  }
   const strategies = createStrategies(workers);
-  const poolSize = (s: Strategy) => (s.pool === 'workers' ? workers.threads : libuvThreads);
+  const threads: Record<Exclude<Strategy['pool'], 'loop'>, number> = {
+    libuv: libuvThreads,
+    workers: workers.threads,
+    'cpp-pool': config.poolThreads,
+    'rust-pool': config.poolThreads,
+  };
+  const poolSize = (s: Strategy) => (s.pool === 'loop' ? 1 : threads[s.pool]);
   const gates = new Map<StrategyName, Gate>();
   for (const s of strategies.values()) {
     if (!s.blocksLoop) gates.set(s.name, new Gate(config.maxInFlight || poolSize(s), config.maxQueue || 4 * poolSize(s)));
   }
-  const metrics = createMetrics({ gates, pools: () => ({ libuv: libuvThreads, workers: workers.threads }) });
+  const metrics = createMetrics({ gates, pools: () => threads });
   const ctx: ServerContext = { config, strategies, gates, workers, metrics, pongFile };
 
   const active = new Set<Exchange>();
@@ -178,6 +189,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
     app.close();
     metrics.close();
     if (!workerPool) await workers.close();
+    await Promise.all([cppPool.close(), rustPool.close()]);
   }
 
   return {

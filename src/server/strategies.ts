@@ -2,18 +2,18 @@ import { pbkdf2 as cryptoPbkdf2 } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { abortError } from '../kernels/cancel.js';
-import { cpp, js, rust, type AsyncKernels, type KernelName, type SyncKernels, type WorkerEngine } from '../index.js';
+import { cpp, cppPool, js, rust, rustPool, type AsyncKernels, type KernelName, type SyncKernels, type WorkerEngine } from '../index.js';
 import type { KernelArgs, KernelResults } from '../engines/types.js';
 
 /**
  * The strategies: where a request's work runs. This table is the one definition that routes,
  * metrics, the benchmarks, the live page and the docs all read.
  */
-export const strategyNames = ['blocking', 'cpp-sync', 'rust-sync', 'worker', 'cpp', 'rust', 'builtin'] as const;
+export const strategyNames = ['blocking', 'cpp-sync', 'rust-sync', 'worker', 'cpp', 'rust', 'cpp-pool', 'rust-pool', 'builtin'] as const;
 export type StrategyName = (typeof strategyNames)[number];
 
 /** The thread(s) a strategy's work occupies. */
-export type PoolName = 'loop' | 'libuv' | 'workers';
+export type PoolName = 'loop' | 'libuv' | 'workers' | 'cpp-pool' | 'rust-pool';
 
 export interface Strategy {
   readonly name: StrategyName;
@@ -82,6 +82,8 @@ export function createStrategies(workers: WorkerEngine): ReadonlyMap<StrategyNam
     offLoop('worker', workers, 'workers', 'TypeScript kernel on a worker_threads pool (piscina)'),
     offLoop('cpp', cpp, 'libuv', "C++ kernel as async work on libuv's threadpool"),
     offLoop('rust', rust, 'libuv', "Rust kernel as async work on libuv's threadpool"),
+    offLoop('cpp-pool', cppPool, 'cpp-pool', "C++ kernel on the addon's own lower-priority thread pool (libuv's stays free for I/O)"),
+    offLoop('rust-pool', rustPool, 'rust-pool', "Rust kernel on the addon's own lower-priority thread pool (libuv's stays free for I/O)"),
     builtin,
   ];
   return new Map(list.map((s) => [s.name, s]));
