@@ -8,6 +8,7 @@ import type { Gate } from './admission.js';
 import type { ServerConfig } from './config.js';
 import { type Exchange, HttpError } from './http.js';
 import type { Metrics } from './metrics.js';
+import { staticRoutes } from './static.js';
 import type { Strategy, StrategyName } from './strategies.js';
 
 /** What every route handler may use. */
@@ -168,6 +169,11 @@ export const routes: readonly Route[] = [
     },
   },
   {
+    method: 'get', pattern: '/strategies', summary: 'GET /strategies — the strategy table: [{name, where, blocksLoop, pool, kernels}]',
+    handle: (ex, ctx) =>
+      void ex.json(200, [...ctx.strategies.values()].map(({ name, where, blocksLoop, pool, kernels }) => ({ name, where, blocksLoop, pool, kernels }))),
+  },
+  {
     method: 'get', pattern: '/terrible-ping', timed: true,
     summary: "GET /terrible-ping?ms=10000 — a blocking sleep and a blocking DB read on the event loop: everyone waits",
     handle(ex, ctx) {
@@ -197,4 +203,5 @@ export const routes: readonly Route[] = [
     },
   },
   ...kernelRoutes.map((spec) => kernelRoute(spec as KernelRoute<KernelName>)),
+  ...staticRoutes,
 ];
