@@ -43,7 +43,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
   const { workerPool, ...settings } = options;
   const config = resolveConfig(settings);
   const libuvThreads = libuvThreadpoolSize();
-  if (libuvThreads !== config.threadpool) {
+  if (settings.threadpool !== undefined && libuvThreads !== config.threadpool) {
     process.emitWarning(
       `libuv's threadpool has ${libuvThreads} threads, not the ${config.threadpool} asked for: UV_THREADPOOL_SIZE must be set before Node starts (npm start does this for you)`,
       { code: 'OFFLOOP_THREADPOOL' },
