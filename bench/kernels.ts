@@ -1,0 +1,205 @@
+import { pbkdf2 as pbkdf2Callback, pbkdf2Sync as opensslPbkdf2Sync } from 'node:crypto';
+import { promisify } from 'node:util';
+import { Worker } from 'node:worker_threads';
+import { Bench, type BenchOptions, type Fn, type FnOptions } from 'tinybench';
+import { cpp, createWorkers, js, rust, type SyncKernels } from '../src/index.js';
+import { describeMachine, endOfPart } from './machine.js';
+import type { Profile } from './profile.js';
+import type { Step } from './progress.js';
+import type { DispatchRow, KernelRow, KernelsResult, OpensslRow, ScalingRow, TaskStats } from './results.js';
+import { fmt } from './stats.js';
+
+/**
+ * The kernel suite (tinybench, in this process): the same inputs through every engine's
+ * kernels (speed-ups over TypeScript), pbkdf2 against OpenSSL, the round-trip cost of each way
+ * of leaving the loop, and how async throughput grows with tasks in flight.
+ */
+
+/** One turn of the event loop: Node frees external buffers (native blur's output) only then. */
+const loopTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Deterministic pseudo-random bytes (xorshift32), so every run blurs the same image. */
+function pseudoRandomBytes(length: number, seed = 0x9e3779b9): Uint8Array {
+  const bytes = new Uint8Array(length);
+  let x = seed >>> 0;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    bytes[i] = x & 0xff;
+  }
+  return bytes;
+}
+
+/** Runs one tinybench task and reduces it to the figures we keep. */
+async function measure(fn: Fn, bench: BenchOptions, task: FnOptions = {}): Promise<TaskStats> {
+  const b = new Bench({ throws: true, ...bench });
+  b.add('task', fn, task);
+  await b.run();
+  const result = b.getTask('task')!.result;
+  if (result.state !== 'completed') throw new Error(`tinybench task ended ${result.state}`);
+  const l = result.latency;
+  return { opsPerSec: 1000 / l.mean, meanMs: l.mean, p50Ms: l.p50, p99Ms: l.p99, rme: l.rme, samples: l.samplesCount };
+}
+
+const syncEngines: Record<KernelRow['engine'], SyncKernels> = { js, cpp, rust };
+const engineWords: Record<KernelRow['engine'], string> = { js: 'TypeScript', cpp: 'C++', rust: 'Rust' };
+
+export interface Plan {
+  steps: Step[];
+  result(): KernelsResult;
+  cleanup(): Promise<void>;
+}
+
+export function kernelPlan(profile: Profile): Plan {
+  const p = profile.kernels;
+  const started = performance.now();
+  const machine = describeMachine();
+  const password = Buffer.from('correct horse battery staple');
+  const salt = Buffer.from('offloop-bench-salt');
+  const { width, height, radius } = p.blur;
+  const pixels = pseudoRandomBytes(width * height * 4);
+  const workers = createWorkers(); // one thread per core, as the library's default
+  let echo: Worker | undefined;
+
+  const sequential: BenchOptions = { time: p.timeMs, iterations: p.iterations, warmupTime: p.warmupMs, warmupIterations: p.warmupIterations };
+  // Kernels are called synchronously and timed alone; the loop turns between calls (untimed).
+  const kernelTask: FnOptions = { async: false, afterEach: loopTurn };
+
+  const kernels: KernelRow[] = [];
+  const openssl: OpensslRow[] = [];
+  const dispatch: DispatchRow[] = [];
+  const scaling: ScalingRow[] = [];
+  const steps: Step[] = [];
+  const perSec = (s: TaskStats) => `${fmt(s.opsPerSec)} ops/s (${fmt(s.meanMs)} ms ± ${fmt(s.rme, 2)}%, n=${s.samples})`;
+
+  // 1. Each kernel under each engine's sync form, on the same inputs.
+  const calls: Record<KernelRow['kernel'], (e: SyncKernels) => unknown> = {
+    primes: (e) => e.primesSync(p.primesLimit),
+    pbkdf2: (e) => e.pbkdf2Sync(password, salt, p.pbkdf2.iterations, p.pbkdf2.keylen),
+    blur: (e) => e.blurSync(pixels, width, height, radius),
+  };
+  for (const kernel of Object.keys(calls) as KernelRow['kernel'][]) {
+    for (const engine of Object.keys(syncEngines) as KernelRow['engine'][]) {
+      steps.push({
+        label: `kernels · ${kernel} · ${engine} (${engineWords[engine]}, ${kernel}Sync)`,
+        async run() {
+          const e = syncEngines[engine];
+          const stats = await measure(() => calls[kernel](e), sequential, kernelTask);
+          kernels.push({ kernel, engine, ...stats });
+          return perSec(stats);
+        },
+      });
+    }
+  }
+
+  // 2. pbkdf2 against OpenSSL (node:crypto), sync and async; the engines' sync rows come from 1.
+  const pbkdf2Async = promisify(pbkdf2Callback);
+  const { iterations, keylen } = p.pbkdf2;
+  const versus: Array<Omit<OpensslRow, keyof TaskStats> & { fn: Fn; async: boolean }> = [
+    { name: 'crypto.pbkdf2Sync', engine: 'openssl', form: 'sync', async: false, fn: () => opensslPbkdf2Sync(password, salt, iterations, keylen, 'sha256') },
+    { name: 'crypto.pbkdf2', engine: 'openssl', form: 'async', async: true, fn: () => pbkdf2Async(password, salt, iterations, keylen, 'sha256') },
+    { name: 'cpp.pbkdf2', engine: 'cpp', form: 'async', async: true, fn: () => cpp.pbkdf2(password, salt, iterations, keylen) },
+    { name: 'rust.pbkdf2', engine: 'rust', form: 'async', async: true, fn: () => rust.pbkdf2(password, salt, iterations, keylen) },
+  ];
+  for (const { fn, async, ...row } of versus) {
+    steps.push({
+      label: `kernels · pbkdf2 vs OpenSSL · ${row.name}`,
+      async run() {
+        const stats = await measure(fn, sequential, { async, afterEach: loopTurn });
+        openssl.push({ ...row, ...stats });
+        return perSec(stats);
+      },
+    });
+  }
+
+  // 3. Dispatch: a round trip that does no work, one at a time.
+  const roundTrips: Array<{ name: string; what: string; fn: () => Promise<unknown> }> = [
+    { name: 'cpp', what: "cpp.noop(): async work on libuv's pool (node-addon-api)", fn: () => cpp.noop() },
+    { name: 'rust', what: "rust.noop(): async work on libuv's pool (raw Node-API)", fn: () => rust.noop() },
+    { name: 'workers', what: 'workers.noop(): a piscina task', fn: () => workers.noop() },
+    { name: 'postmessage', what: 'a bare worker_threads postMessage ping-pong', fn: () => pingPong() },
+  ];
+  let pending: (() => void) | undefined;
+  const pingPong = () =>
+    new Promise<void>((resolve) => {
+      echo ??= new Worker(new URL('./echo-worker.js', import.meta.url)).on('message', () => {
+        const settle = pending;
+        pending = undefined;
+        settle?.();
+      });
+      pending = resolve;
+      echo.postMessage(0);
+    });
+  for (const trip of roundTrips) {
+    steps.push({
+      label: `kernels · dispatch · ${trip.name}: ${trip.what}`,
+      async run() {
+        const stats = await measure(trip.fn, { ...sequential, time: p.dispatchTimeMs, iterations: 100, warmupIterations: 100 }, { async: true });
+        dispatch.push({ name: trip.name, what: trip.what, ...stats });
+        return `${fmt(stats.p50Ms * 1000)} µs median round trip (n=${stats.samples})`;
+      },
+    });
+  }
+
+  // 4. Scaling: async throughput with k tasks in flight (tinybench keeps k running at once).
+  const asyncPrimes: Record<ScalingRow['engine'], () => Promise<unknown>> = {
+    cpp: () => cpp.primes(p.scalingPrimesLimit),
+    rust: () => rust.primes(p.scalingPrimesLimit),
+    workers: () => workers.primes(p.scalingPrimesLimit),
+  };
+  for (const engine of Object.keys(asyncPrimes) as ScalingRow['engine'][]) {
+    for (const inFlight of p.inFlight) {
+      steps.push({
+        label: `kernels · scaling · ${engine}.primes(${p.scalingPrimesLimit.toExponential()}) with ${inFlight} in flight`,
+        async run() {
+          let start = 0;
+          let end = 0;
+          let cpu = process.cpuUsage();
+          const bench = new Bench({
+            concurrency: 'task', threshold: inFlight, iterations: 0, time: p.scalingTimeMs,
+            warmupTime: p.warmupMs, warmupIterations: Math.max(p.warmupIterations, inFlight), throws: true,
+          });
+          // Throughput is completions over the wall time of the whole window, not 1 ÷ latency.
+          bench.add('task', asyncPrimes[engine], {
+            async: true,
+            beforeAll: (mode) => {
+              if (mode === 'run') [start, cpu] = [performance.now(), process.cpuUsage()];
+            },
+            afterAll: (mode) => {
+              if (mode === 'run') [end, cpu] = [performance.now(), process.cpuUsage(cpu)];
+            },
+          });
+          await bench.run();
+          const result = bench.getTask('task')!.result;
+          if (result.state !== 'completed') throw new Error(`tinybench task ended ${result.state}`);
+          const completed = result.latency.samplesCount;
+          const wallMs = end - start;
+          const row = { engine, inFlight, completed, wallMs, opsPerSec: (completed * 1000) / wallMs, cpuCores: (cpu.user + cpu.system) / 1000 / wallMs };
+          scaling.push(row);
+          return `${fmt(row.opsPerSec)} ops/s (${completed} in ${fmt(wallMs)} ms), this process used ${fmt(row.cpuCores, 2)} cores`;
+        },
+      });
+    }
+  }
+
+  return {
+    steps,
+    result: () => ({
+      part: 'kernels',
+      profile: profile.name,
+      machine: endOfPart(machine),
+      durationS: (performance.now() - started) / 1000,
+      inputs: { primesLimit: p.primesLimit, pbkdf2: p.pbkdf2, blur: p.blur, scalingPrimesLimit: p.scalingPrimesLimit, workerThreads: workers.threads },
+      shaBackend: { cpp: cpp.shaBackend, rust: rust.shaBackend },
+      kernels,
+      openssl,
+      dispatch,
+      scaling,
+    }),
+    async cleanup() {
+      await echo?.terminate();
+      await workers.close();
+    },
+  };
+}

@@ -1,0 +1,38 @@
+/** Latency summaries: every figure we publish is one of these, in milliseconds. */
+export interface LatencySummary {
+  n: number;
+  mean: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** Nearest-rank percentile of an ascending array (no interpolation: every value was observed). */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+}
+
+export function summarize(values: readonly number[]): LatencySummary {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mean = sorted.reduce((sum, v) => sum + v, 0) / sorted.length;
+  return { n: sorted.length, mean, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? NaN };
+}
+
+/** a ÷ b, or NaN when either is missing or b is 0 — a NaN ratio is reported, never hidden. */
+export function ratio(a: number | undefined, b: number | undefined): number {
+  return a === undefined || b === undefined || b === 0 ? NaN : a / b;
+}
+
+/** Rounds for storage: enough digits to compare runs, not so many that diffs are noise. */
+export function round(value: number, digits = 4): number {
+  return Number.isFinite(value) ? Number(value.toPrecision(digits)) : value;
+}
+
+/** A short human figure: 0.0123 ms, 12.3 ms, 1234 ms. */
+export function fmt(value: number | undefined, digits = 3): string {
+  if (value === undefined || !Number.isFinite(value)) return '—';
+  if (value !== 0 && Math.abs(value) < 1e-3) return value.toExponential(1);
+  return Math.abs(value) >= 10 ** digits ? Math.round(value).toLocaleString('en-US') : String(Number(value.toPrecision(digits)));
+}
