@@ -2,16 +2,9 @@ import test from 'ava';
 import { pbkdf2Sync } from 'node:crypto';
 import type { AsyncKernels } from '../src/index.js';
 import { asyncEngines, offloadEngines, poolSize } from './helpers/engines.js';
+import { isAbortError, settle } from './helpers/outcome.js';
 
 
-const isAbortError = (error: unknown) => error instanceof DOMException && error.name === 'AbortError';
-
-/** What a promise settled with: ava's throwsAsync wants an Error, and a DOMException is none. */
-const outcome = (promise: Promise<unknown>) =>
-  promise.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
 
 /** Records the order in which promises settle. */
 function journal() {
@@ -39,7 +32,7 @@ for (const engine of asyncEngines) {
   test(`${engine.name}: a pre-aborted signal rejects every kernel with AbortError`, async (t) => {
     const signal = AbortSignal.abort();
     for (const [kernel, start] of Object.entries(starts)) {
-      const { error } = (await outcome(start(engine, signal))) as { error?: unknown };
+      const { error } = (await settle(() => start(engine, signal))) as { error?: unknown };
       t.true(isAbortError(error), kernel);
     }
     t.is(await engine.primes(100), 25);
@@ -56,7 +49,7 @@ for (const engine of offloadEngines) {
     const queued = new AbortController();
     const victim = track('queued', engine.pbkdf2('pw', 'salt', 2_000_000, 32, { signal: queued.signal }));
     queued.abort();
-    const { error } = (await outcome(victim)) as { error?: unknown };
+    const { error } = (await settle(() => victim)) as { error?: unknown };
     t.true(isAbortError(error));
     // It was dropped from the queue: rejected before any thread came free to run it.
     t.deepEqual(order, ['queued:abort']);
@@ -74,7 +67,7 @@ for (const engine of offloadEngines) {
       // Long enough for the task to have started; native blur of this image takes only ~50 ms.
       await new Promise((resolve) => setTimeout(resolve, kernel === 'blur' ? 10 : 150));
       running.abort();
-      const { error } = (await outcome(long)) as { error?: unknown };
+      const { error } = (await settle(() => long)) as { error?: unknown };
       t.true(isAbortError(error), String(error));
       t.deepEqual(order, [`${kernel}:abort`]);
       t.is((await engine.pbkdf2('pw', 'salt', 1000, 32)).toString('hex'), pbkdf2Sync('pw', 'salt', 1000, 32, 'sha256').toString('hex'));

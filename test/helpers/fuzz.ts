@@ -100,15 +100,7 @@ export function tooCostly(kernel: KernelName, args: unknown[]): boolean {
   }
 }
 
-export type Outcome = { value: unknown } | { error: unknown };
-export const settle = async (run: () => unknown): Promise<Outcome> => {
-  try {
-    return { value: await run() };
-  } catch (error) {
-    return { error };
-  }
-};
-export const isAbortError = (e: unknown) => e instanceof DOMException && e.name === 'AbortError';
-export const errorClass = (e: unknown) => (e instanceof RangeError ? 'RangeError' : e instanceof TypeError ? 'TypeError' : isAbortError(e) ? 'AbortError' : `other: ${String(e)}`);
 export const same = (a: unknown, b: unknown) =>
   a instanceof Uint8Array && b instanceof Uint8Array ? Buffer.compare(a, b) === 0 : Object.is(a, b);
+
+export { type Outcome, errorClass, isAbortError, settle } from './outcome.js';
