@@ -5,6 +5,7 @@
       "sources": [
         "native/cpp/addon.cc",
         "native/cpp/blur.cc",
+        "native/cpp/env.cc",
         "native/cpp/memory.cc",
         "native/cpp/pbkdf2.cc",
         "native/cpp/pool.cc",

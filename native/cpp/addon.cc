@@ -10,6 +10,7 @@
 
 #include "args.h"
 #include "cancel.h"
+#include "env.h"
 #include "kernels.h"
 #include "memory.h"
 #include "pool.h"
@@ -245,7 +246,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   for (const ExportEntry& e : kExports) {
     exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
   }
-  InitPool(env);  // per environment: this thread's pool slot
+  InitEnv(env);  // per environment: this thread's pool slot and in-flight threadpool work
   Napi::Object pool = Napi::Object::New(env);
   for (const ExportEntry& e : kPoolExports) {
     pool.Set(e.name, Napi::Function::New(env, e.fn, e.name));

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "args.h"
+#include "env.h"
 
 #if defined(__linux__)
 #include <pthread.h>
@@ -137,16 +138,10 @@ class JobList {
   size_t size_ = 0;
 };
 
-// The per-environment slot (napi instance data).
-struct EnvPool {
-  PoolCore* core = nullptr;  // the running pool, if any
-  bool closed = false;       // the environment is being torn down
-};
-
 class PoolCore {
  public:
   // JS thread. Throws a Napi::Error if the pool cannot start.
-  static PoolCore* Start(napi_env env, EnvPool* owner, unsigned threads, unsigned nice);
+  static PoolCore* Start(napi_env env, EnvState* owner, unsigned threads, unsigned nice);
 
   unsigned threads() const { return threads_; }
   unsigned nice() const { return nice_; }
@@ -159,7 +154,7 @@ class PoolCore {
   void Counts(size_t* queued, size_t* running);
 
  private:
-  PoolCore(napi_env env, EnvPool* owner, unsigned threads, unsigned nice)
+  PoolCore(napi_env env, EnvState* owner, unsigned threads, unsigned nice)
       : env_(env), owner_(owner), threads_(threads), nice_(nice) {}
 
   static void CallJs(napi_env env, napi_value js_callback, void* context, void* data);
@@ -175,7 +170,7 @@ class PoolCore {
   void Release(napi_threadsafe_function_release_mode mode);
 
   const napi_env env_;
-  EnvPool* const owner_;
+  EnvState* const owner_;
   const unsigned threads_;
   const unsigned nice_;
   napi_threadsafe_function tsfn_ = nullptr;
@@ -200,7 +195,7 @@ class PoolCore {
 
 void PoolJob::OnCancel() { core_->Cancel(this); }
 
-PoolCore* PoolCore::Start(napi_env env, EnvPool* owner, unsigned threads, unsigned nice) {
+PoolCore* PoolCore::Start(napi_env env, EnvState* owner, unsigned threads, unsigned nice) {
   std::unique_ptr<PoolCore> owned(new PoolCore(env, owner, threads, nice));
   napi_value name = nullptr;
   napi_status status = napi_create_string_utf8(env, "offloop:pool", NAPI_AUTO_LENGTH, &name);
@@ -394,8 +389,8 @@ void PoolCore::Counts(size_t* queued, size_t* running) {
 void PoolCore::CleanupHook(void* arg) {
   auto* core = static_cast<PoolCore*>(arg);
   core->hooked_ = false;  // Node removed it before calling it
-  if (core->owner_->core == core) core->owner_->core = nullptr;
-  core->owner_->closed = true;
+  if (core->owner_->pool == core) core->owner_->pool = nullptr;
+  core->owner_->pool_closed = true;
   core->JoinThreads();
   core->DropUnsettled();
   core->Release(napi_tsfn_abort);
@@ -408,7 +403,7 @@ void PoolCore::Finalize(napi_env env, void* data, void*) {
   core->JoinThreads();
   core->DropUnsettled();
   if (core->hooked_) napi_remove_env_cleanup_hook(env, CleanupHook, core);
-  if (!core->released_ && core->owner_->core == core) core->owner_->core = nullptr;
+  if (!core->released_ && core->owner_->pool == core) core->owner_->pool = nullptr;
   delete core;
 }
 
@@ -416,39 +411,20 @@ void PoolCore::Finalize(napi_env env, void* data, void*) {
 
 namespace {
 
-EnvPool* GetEnvPool(Napi::Env env) {
-  void* data = nullptr;
-  if (napi_get_instance_data(env, &data) != napi_ok || data == nullptr) {
-    throw Napi::Error::New(env, "pool: the addon is not initialised in this environment");
-  }
-  return static_cast<EnvPool*>(data);
-}
-
-EnvPool* GetOpenEnvPool(Napi::Env env) {
-  EnvPool* slot = GetEnvPool(env);
-  if (slot->closed) throw Napi::Error::New(env, "pool: the environment is shutting down");
+EnvState* GetOpenEnvState(Napi::Env env) {
+  EnvState* slot = GetEnvState(env);
+  if (slot->pool_closed) throw Napi::Error::New(env, "pool: the environment is shutting down");
   return slot;
 }
 
 }  // namespace
 
-void InitPool(Napi::Env env) {
-  auto* slot = new EnvPool();
-  const napi_status status = napi_set_instance_data(
-      env, slot, [](napi_env, void* data, void*) { delete static_cast<EnvPool*>(data); },
-      nullptr);
-  if (status != napi_ok) {
-    delete slot;
-    throw Napi::Error::New(env, "pool: failed to set up per-environment state");
-  }
-}
-
 PoolCore* AcquirePool(Napi::Env env) {
-  EnvPool* slot = GetOpenEnvPool(env);
-  if (slot->core == nullptr) {
-    slot->core = PoolCore::Start(env, slot, DefaultThreads(), kDefaultNice);
+  EnvState* slot = GetOpenEnvState(env);
+  if (slot->pool == nullptr) {
+    slot->pool = PoolCore::Start(env, slot, DefaultThreads(), kDefaultNice);
   }
-  return slot->core;
+  return slot->pool;
 }
 
 void SubmitToPool(PoolCore* pool, std::unique_ptr<PoolJob> job) { pool->Submit(std::move(job)); }
@@ -458,24 +434,24 @@ Napi::Value PoolStartExport(const Napi::CallbackInfo& info) {
   const auto threads =
       static_cast<unsigned>(GetInteger(info, 0, "threads", kMinThreads, kMaxThreads));
   const auto nice = static_cast<unsigned>(GetInteger(info, 1, "nice", kMinNice, kMaxNice));
-  EnvPool* slot = GetOpenEnvPool(env);
-  if (slot->core != nullptr) {
-    if (slot->core->threads() == threads && slot->core->nice() == nice) return env.Undefined();
+  EnvState* slot = GetOpenEnvState(env);
+  if (slot->pool != nullptr) {
+    if (slot->pool->threads() == threads && slot->pool->nice() == nice) return env.Undefined();
     throw Napi::Error::New(
         env, "offloop_cpp: the pool is already running with " +
-                 std::to_string(slot->core->threads()) + " threads at nice " +
-                 std::to_string(slot->core->nice()) + "; stop() it before starting it with " +
+                 std::to_string(slot->pool->threads()) + " threads at nice " +
+                 std::to_string(slot->pool->nice()) + "; stop() it before starting it with " +
                  std::to_string(threads) + " threads at nice " + std::to_string(nice));
   }
-  slot->core = PoolCore::Start(env, slot, threads, nice);
+  slot->pool = PoolCore::Start(env, slot, threads, nice);
   return env.Undefined();
 }
 
 Napi::Value PoolStopExport(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  EnvPool* slot = GetEnvPool(env);
-  if (PoolCore* core = slot->core) {
-    slot->core = nullptr;  // a call made while stopping starts a fresh pool
+  EnvState* slot = GetEnvState(env);
+  if (PoolCore* core = slot->pool) {
+    slot->pool = nullptr;  // a call made while stopping starts a fresh pool
     core->Stop();
   }
   return env.Undefined();
@@ -483,10 +459,10 @@ Napi::Value PoolStopExport(const Napi::CallbackInfo& info) {
 
 Napi::Value PoolStatsExport(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  EnvPool* slot = GetEnvPool(env);
+  EnvState* slot = GetEnvState(env);
   size_t queued = 0, running = 0;
   unsigned threads = 0, nice = 0;
-  if (PoolCore* core = slot->core) {
+  if (PoolCore* core = slot->pool) {
     threads = core->threads();
     nice = core->nice();
     core->Counts(&queued, &running);

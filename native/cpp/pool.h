@@ -106,9 +106,6 @@ Napi::Value QueueOnPool(Napi::Env env, Task&& task, CancelHandle token) {
   return promise;
 }
 
-// Module init, once per environment: the per-environment pool slot (instance data).
-void InitPool(Napi::Env env);
-
 // pool.start(threads, nice), pool.stop(), pool.stats()
 Napi::Value PoolStartExport(const Napi::CallbackInfo& info);
 Napi::Value PoolStopExport(const Napi::CallbackInfo& info);

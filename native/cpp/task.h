@@ -29,6 +29,7 @@
 #include <utility>
 
 #include "cancel.h"
+#include "env.h"
 #include "kernels.h"
 
 namespace offloop {
@@ -167,26 +168,28 @@ class ThreadpoolWorker final : public Napi::AsyncWorker, private PendingWork {
       deferred.Reject(MakeAbortError(env));  // already cancelled: queue nothing
       return promise;
     }
-    auto* worker = new ThreadpoolWorker(env, deferred, std::move(task), token);
+    std::shared_ptr<InFlight> in_flight = GetEnvState(env)->threadpool;
+    auto* worker = new ThreadpoolWorker(env, deferred, std::move(task), token, in_flight);
     try {
       worker->AsyncWorker::Queue();
     } catch (...) {
       delete worker;
       throw;
     }
+    in_flight->Add(&worker->abort_);
     if (token) token->pending = worker;
     return promise;
   }
 
  protected:
-  void Execute() override {  // threadpool thread: no V8 here
-    const CancelHandle& token = call_.token();
-    call_.Execute(token ? &token->cancelled : nullptr);
-  }
+  // Threadpool thread: no V8 here. The kernel polls our own flag, which cancel(token) and
+  // environment teardown (InFlight) both set.
+  void Execute() override { call_.Execute(&abort_); }
 
   // Replaces node-addon-api's version, which skips OnOK/OnError on napi_cancelled and
   // would leave the Promise pending forever.
   void OnWorkComplete(Napi::Env env, napi_status status) override {
+    in_flight_->Remove(&abort_);
     call_.Settle(env, status == napi_cancelled ? Outcome::kDropped
                       : status != napi_ok      ? Outcome::kFailed
                                                : Outcome::kRan);
@@ -195,17 +198,20 @@ class ThreadpoolWorker final : public Napi::AsyncWorker, private PendingWork {
 
  private:
   ThreadpoolWorker(Napi::Env env, Napi::Promise::Deferred deferred, Task&& task,
-                   CancelHandle token)
+                   CancelHandle token, std::shared_ptr<InFlight> in_flight)
       : Napi::AsyncWorker(env, Task::kName),
-        call_(deferred, std::move(task), std::move(token)) {}
+        call_(deferred, std::move(task), std::move(token)),
+        in_flight_(std::move(in_flight)) {}
 
   void OnCancel() override {
-    // Fails harmlessly (napi_generic_failure) once the work has started; a running kernel
-    // polls the token's flag itself.
+    abort_.store(true, std::memory_order_relaxed);  // a running kernel stops
+    // Fails harmlessly (napi_generic_failure) once the work has started.
     napi_cancel_async_work(Env(), static_cast<napi_async_work>(*this));
   }
 
   AsyncCall<Task> call_;
+  std::shared_ptr<InFlight> in_flight_;  // JS thread only
+  std::atomic<bool> abort_{false};
 };
 
 template <class Task>

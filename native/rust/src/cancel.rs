@@ -1,10 +1,11 @@
 //! Cancel tokens: a JS external wrapping an `Arc<CancelState>`, shared with the async work that
 //! uses it.
 //!
-//! * `cancelled` is the flag kernels poll on pool threads (atomic, relaxed).
-//! * `attached` / `work` / `pool_job` say which pending call the token serves (a libuv work item,
-//!   or a job of the dedicated pool); they are touched on the JS thread only (atomics just make
-//!   the state `Sync` without `unsafe impl`).
+//! * `cancelled`: `cancel(token)` was called (atomic, relaxed). Kernels poll their call's own
+//!   abort flag, which `cancel` sets too (and so may an ending environment or a stopped pool).
+//! * `attached` / `work` / `work_abort` / `pool_job` say which pending call the token serves (a
+//!   libuv work item, or a job of the dedicated pool); they are touched on the JS thread only
+//!   (atomics and a mutex just make the state `Sync` without `unsafe impl`).
 //!
 //! The external carries a type tag unique to this addon, so an external from anywhere else
 //! (the C++ addon's token included) is rejected instead of being misread as ours. Its finaliser
@@ -15,8 +16,8 @@ use crate::js::{self, Env, JsResult, napi};
 use crate::napi::*;
 use std::ffi::c_void;
 use std::ptr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Tags the externals made by `createCancelToken` (random; distinct from the C++ addon's).
 const TOKEN_TAG: napi_type_tag = napi_type_tag {
@@ -29,6 +30,8 @@ pub struct CancelState {
     cancelled: AtomicBool,
     attached: AtomicBool,
     work: AtomicPtr<napi_async_work__>,
+    /// The flag the attached libuv work's kernel polls.
+    work_abort: Mutex<Option<Arc<AtomicBool>>>,
     /// The id of the pool job this token serves (see `crate::pool`), 0 when none.
     pool_job: AtomicU64,
 }
@@ -36,11 +39,6 @@ pub struct CancelState {
 pub type Token = Arc<CancelState>;
 
 impl CancelState {
-    /// The flag kernels poll.
-    pub fn flag(&self) -> &AtomicBool {
-        &self.cancelled
-    }
-
     pub fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::Relaxed)
     }
@@ -49,10 +47,11 @@ impl CancelState {
         self.attached.load(Ordering::Relaxed)
     }
 
-    /// JS thread: the token now serves a pending call; `work` (may be null) is the libuv work
-    /// item to cancel if it is still queued.
-    pub fn attach(&self, work: napi_async_work) {
+    /// JS thread: the token now serves a pending call: `work`, the libuv work item to cancel if
+    /// it is still queued, whose kernel polls `abort`.
+    pub fn attach(&self, work: napi_async_work, abort: Arc<AtomicBool>) {
         self.work.store(work, Ordering::Relaxed);
+        *self.work_abort.lock().unwrap_or_else(PoisonError::into_inner) = Some(abort);
         self.attached.store(true, Ordering::Relaxed);
     }
 
@@ -65,6 +64,7 @@ impl CancelState {
     /// JS thread: the call has completed; the token is free again.
     pub fn detach(&self) {
         self.work.store(ptr::null_mut(), Ordering::Relaxed);
+        *self.work_abort.lock().unwrap_or_else(PoisonError::into_inner) = None;
         self.pool_job.store(0, Ordering::Relaxed);
         self.attached.store(false, Ordering::Relaxed);
     }
@@ -74,6 +74,9 @@ impl CancelState {
     /// repeated or when idle.
     pub fn cancel(&self, env: Env) {
         self.cancelled.store(true, Ordering::Relaxed);
+        if let Some(abort) = &*self.work_abort.lock().unwrap_or_else(PoisonError::into_inner) {
+            abort.store(true, Ordering::Relaxed); // a running kernel stops
+        }
         let work = self.work.load(Ordering::Relaxed);
         if !work.is_null() {
             // Fails with napi_generic_failure once the work has started (or was already

@@ -7,6 +7,7 @@
 //! | `js`      | status checks, values, errors, buffers over the FFI |
 //! | `args`    | argument validation → `TypeError` / `RangeError` |
 //! | `cancel`  | cancel tokens |
+//! | `inflight`| libuv-path calls in flight, stopped when their environment ends |
 //! | `memory`  | native byte buffers (huge-page mappings for big ones) |
 //! | `task`    | the `Task` trait and its executors (inline, libuv async work) |
 //! | `pool`    | the dedicated pool: the third executor, per environment (`exports.pool`) |
@@ -21,6 +22,7 @@
 
 mod args;
 mod cancel;
+mod inflight;
 mod js;
 mod kernels;
 mod memory;

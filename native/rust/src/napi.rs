@@ -157,6 +157,20 @@ pub const napi_tsfn_blocking: napi_threadsafe_function_call_mode = 1;
 
 pub type napi_cleanup_hook = Option<unsafe extern "C" fn(arg: *mut c_void)>;
 
+#[repr(C)]
+pub struct napi_async_cleanup_hook_handle__ {
+    _private: [u8; 0],
+}
+pub type napi_async_cleanup_hook_handle = *mut napi_async_cleanup_hook_handle__;
+pub type napi_async_cleanup_hook =
+    Option<unsafe extern "C" fn(handle: napi_async_cleanup_hook_handle, arg: *mut c_void)>;
+
+#[repr(C)]
+pub struct napi_handle_scope__ {
+    _private: [u8; 0],
+}
+pub type napi_handle_scope = *mut napi_handle_scope__;
+
 pub type napi_threadsafe_function_call_js = Option<
     unsafe extern "C" fn(env: napi_env, js_callback: napi_value, context: *mut c_void, data: *mut c_void),
 >;
@@ -242,6 +256,30 @@ unsafe extern "C" {
         properties: *const napi_property_descriptor,
     ) -> napi_status;
 
+    pub fn napi_open_handle_scope(env: napi_env, result: *mut napi_handle_scope) -> napi_status;
+    pub fn napi_close_handle_scope(env: napi_env, scope: napi_handle_scope) -> napi_status;
+    pub fn napi_strict_equals(
+        env: napi_env,
+        lhs: napi_value,
+        rhs: napi_value,
+        result: *mut bool,
+    ) -> napi_status;
+    pub fn napi_create_function(
+        env: napi_env,
+        utf8name: *const c_char,
+        length: usize,
+        cb: napi_callback,
+        data: *mut c_void,
+        result: *mut napi_value,
+    ) -> napi_status;
+    pub fn napi_call_function(
+        env: napi_env,
+        recv: napi_value,
+        func: napi_value,
+        argc: usize,
+        argv: *const napi_value,
+        result: *mut napi_value,
+    ) -> napi_status;
     pub fn napi_new_instance(
         env: napi_env,
         constructor: napi_value,
@@ -368,6 +406,16 @@ unsafe extern "C" {
         fun: napi_cleanup_hook,
         arg: *mut c_void,
     ) -> napi_status;
+    // NAPI_VERSION >= 8
+    pub fn napi_add_async_cleanup_hook(
+        env: node_api_basic_env,
+        hook: napi_async_cleanup_hook,
+        arg: *mut c_void,
+        remove_handle: *mut napi_async_cleanup_hook_handle,
+    ) -> napi_status;
+    pub fn napi_remove_async_cleanup_hook(remove_handle: napi_async_cleanup_hook_handle) -> napi_status;
+    // NAPI_VERSION >= 2
+    pub fn napi_get_uv_event_loop(env: node_api_basic_env, loop_: *mut *mut uv_loop_t) -> napi_status;
 
     // node_api.h: calling into JS from other threads (NAPI_VERSION >= 4)
     pub fn napi_create_threadsafe_function(
@@ -405,4 +453,32 @@ unsafe extern "C" {
         env: node_api_basic_env,
         func: napi_threadsafe_function,
     ) -> napi_status;
+}
+
+// ---- uv.h: the few libuv calls used to watch the event loop (see `crate::inflight`) ----------
+
+#[repr(C)]
+pub struct uv_loop_t {
+    _private: [u8; 0],
+}
+/// Any libuv handle (opaque: allocated with `uv_handle_size`).
+#[repr(C)]
+pub struct uv_handle_t {
+    _private: [u8; 0],
+}
+pub type uv_handle_type = c_int;
+/// `UV_PREPARE` in uv.h's `uv_handle_type`.
+pub const UV_PREPARE: uv_handle_type = 9;
+pub type uv_prepare_cb = Option<unsafe extern "C" fn(handle: *mut uv_handle_t)>;
+pub type uv_close_cb = Option<unsafe extern "C" fn(handle: *mut uv_handle_t)>;
+
+unsafe extern "C" {
+    pub fn uv_handle_size(kind: uv_handle_type) -> usize;
+    pub fn uv_handle_get_data(handle: *const uv_handle_t) -> *mut c_void;
+    pub fn uv_handle_set_data(handle: *mut uv_handle_t, data: *mut c_void);
+    pub fn uv_prepare_init(loop_: *mut uv_loop_t, prepare: *mut uv_handle_t) -> c_int;
+    pub fn uv_prepare_start(prepare: *mut uv_handle_t, cb: uv_prepare_cb) -> c_int;
+    pub fn uv_prepare_stop(prepare: *mut uv_handle_t) -> c_int;
+    pub fn uv_unref(handle: *mut uv_handle_t);
+    pub fn uv_close(handle: *mut uv_handle_t, close_cb: uv_close_cb);
 }

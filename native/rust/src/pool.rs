@@ -29,6 +29,7 @@
 //!   which only frees it.
 
 use crate::cancel::Token;
+use crate::inflight::InFlight;
 use crate::js::{self, Env, ErrorKind, JsResult, napi};
 use crate::napi::*;
 use crate::task::{self, Outcome, Settlement, Task};
@@ -66,12 +67,15 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// The addon's instance data: the pool of this environment, if one runs. JS thread only.
 pub struct EnvState {
     pool: RefCell<Option<Rc<Pool>>>,
+    /// This environment's calls on libuv's threadpool (see `crate::inflight`).
+    threadpool: Rc<InFlight>,
 }
 
 /// Module init: give this environment its (empty) state.
 pub fn init_env(env: Env) -> JsResult<()> {
     let state = Box::into_raw(Box::new(EnvState {
         pool: RefCell::new(None),
+        threadpool: InFlight::init(env)?,
     }));
     // SAFETY: on success Node owns the box and hands it back to `finalize_env` once.
     let status =
@@ -109,6 +113,11 @@ fn env_state<'a>(env: Env) -> JsResult<&'a EnvState> {
     // SAFETY: set in `init_env`; freed only by `finalize_env` when the environment goes away,
     // which cannot happen during a callback from it.
     Ok(unsafe { &*state })
+}
+
+/// This environment's threadpool calls in flight.
+pub fn in_flight(env: Env) -> JsResult<Rc<InFlight>> {
+    Ok(env_state(env)?.threadpool.clone())
 }
 
 /// Instance-data finaliser (environment teardown, after our cleanup hook has normally stopped

@@ -15,12 +15,15 @@
 //! ran.
 
 use crate::cancel::Token;
+use crate::inflight::InFlight;
 use crate::js::{self, Env, ErrorKind, JsResult, napi};
 use crate::kernels::Stop;
 use crate::napi::*;
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
+use std::rc::Rc;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 pub trait Task {
@@ -164,6 +167,10 @@ struct Work<T: Task> {
     /// the event loop; still here in `complete` only if the work never ran.
     task: Option<T>,
     token: Option<Token>,
+    /// What the kernel polls: set by `cancel(token)` and when the environment ends.
+    abort: Arc<AtomicBool>,
+    /// Where `abort` is registered while the call is in flight (JS thread only).
+    in_flight: Rc<InFlight>,
     deferred: napi_deferred,
     work: napi_async_work,
     outcome: Option<Outcome<T::Output>>,
@@ -186,9 +193,13 @@ where
     let task = make()?;
 
     let name = js::string(env, T::NAME)?;
+    let in_flight = crate::pool::in_flight(env)?;
+    let abort = Arc::new(AtomicBool::new(false));
     let data = Box::into_raw(Box::new(Work {
         task: Some(task),
         token,
+        abort: abort.clone(),
+        in_flight: in_flight.clone(),
         deferred: ptr::null_mut(),
         work: ptr::null_mut(),
         outcome: None,
@@ -226,9 +237,11 @@ where
         (*data).token.clone()
     };
     if let Some(token) = &token {
-        token.attach(work);
+        token.attach(work, abort.clone());
     }
+    in_flight.add(&abort);
     if napi!(env, napi_queue_async_work(work)).is_err() {
+        in_flight.remove(&abort);
         if let Some(token) = &token {
             token.detach();
         }
@@ -271,9 +284,8 @@ unsafe extern "C" fn execute<T: Task>(_env: napi_env, data: *mut c_void) {
     let _ = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: `data` is our `Work<T>`; the JS thread does not touch it until `complete`.
         let work = unsafe { &mut *(data as *mut Work<T>) };
-        let flag = work.token.as_deref().map_or(&NEVER, |t| t.flag());
         if let Some(task) = work.task.take() {
-            work.outcome = Some(run_caught(&task, flag));
+            work.outcome = Some(run_caught(&task, &work.abort));
         }
     }));
 }
@@ -288,10 +300,13 @@ unsafe extern "C" fn complete<T: Task>(env: napi_env, status: napi_status, data:
         let Work {
             task,
             token,
+            abort,
+            in_flight,
             deferred,
             work: handle,
             outcome,
         } = *work;
+        in_flight.remove(&abort);
         // Detach before deleting, so a later cancel() never sees a dead handle.
         let cancelled = match &token {
             Some(t) => {
