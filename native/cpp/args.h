@@ -15,6 +15,7 @@
 #include <new>
 #include <string>
 
+#include "env.h"
 #include "memory.h"
 
 namespace offloop {
@@ -124,6 +125,19 @@ struct ByteView {
   size_t length;
 };
 
+// Whether `view` (reported empty) lies outside its ArrayBuffer: V8 reports a view as empty once
+// its resizable buffer has shrunk below it. The built-in `at`, captured when the addon loaded
+// (so no user code runs), throws on such a view and returns undefined on a truly empty one.
+inline bool OutOfBounds(Napi::Value view) {
+  Napi::Env env = view.Env();
+  try {
+    GetEnvState(env)->typed_array_at.Call(view, {Napi::Number::New(env, 0)});
+    return false;
+  } catch (const Napi::Error&) {
+    return true;  // the TypeError `at` threw (now cleared)
+  }
+}
+
 inline ByteView GetBytes(const Napi::CallbackInfo& info, size_t index, const char* name,
                          bool allow_clamped) {
   Napi::Env env = info.Env();
@@ -147,8 +161,11 @@ inline ByteView GetBytes(const Napi::CallbackInfo& info, size_t index, const cha
   bool detached = false;
   status = napi_is_detached_arraybuffer(env, arraybuffer, &detached);
   NAPI_THROW_IF_FAILED(env, status, ByteView{});
-  if (detached) {
-    ThrowTypeError(env, ArgPrefix(name) + " must not be backed by a detached ArrayBuffer");
+  if (detached || (length == 0 && OutOfBounds(value))) {
+    ThrowTypeError(env, ArgPrefix(name) +
+                            " must be within its ArrayBuffer (it was detached, or resized below "
+                            "the view). " +
+                            DescribeReceived(value));
   }
   if (length == 0) data = nullptr;
   return ByteView{static_cast<const uint8_t*>(data), length};

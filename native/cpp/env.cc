@@ -111,6 +111,15 @@ void InitEnv(Napi::Env env) {
     delete state;
     throw Napi::Error::New(env, "offloop_cpp: failed to set up per-environment state");
   }
+  state->typed_array_at = Napi::Persistent(env.Global()
+                                                .Get("Uint8Array")
+                                                .As<Napi::Object>()
+                                                .Get("prototype")
+                                                .As<Napi::Object>()
+                                                .Get("__proto__")
+                                                .As<Napi::Object>()
+                                                .Get("at")
+                                                .As<Napi::Function>());
   // Node frees the instance data after the cleanup hooks have run: `state` outlives this one.
   if (napi_add_async_cleanup_hook(env, CloseHook, state, nullptr) != napi_ok) {
     throw Napi::Error::New(env, "offloop_cpp: failed to add an environment cleanup hook");

@@ -56,6 +56,8 @@ struct EnvState {
   PoolCore* pool = nullptr;  // the running dedicated pool, if any (pool.cc)
   bool pool_closed = false;  // the pool's teardown ran: start no other
   std::shared_ptr<InFlight> threadpool;
+  // %TypedArray%.prototype.at, captured when the addon loads (see GetBytes in args.h).
+  Napi::FunctionReference typed_array_at;
 };
 
 // Module init, once per environment: the state, its cleanup hook and the 'exit' listener.

@@ -14,13 +14,18 @@ export function integer(name: string, value: unknown, range: Range): number {
   return value;
 }
 
-/** A typed array whose buffer was transferred or detached can no longer be viewed. */
-function isDetached(view: ArrayBufferView): boolean {
+/** The built-in `at`, captured before user code could replace it: it runs none. */
+const typedArrayAt = Object.getPrototypeOf(Uint8Array.prototype).at as (this: ArrayBufferView, index: number) => unknown;
+
+/**
+ * A view whose buffer was detached (transferred), or whose resizable buffer shrank below it, can
+ * no longer be read: V8 then reports it as empty, and `at` throws on it (while a truly empty view
+ * returns undefined).
+ */
+function isOutOfBounds(view: ArrayBufferView): boolean {
   if (view.byteLength !== 0) return false;
-  const buffer = view.buffer as ArrayBuffer & { detached?: boolean };
-  if (typeof buffer.detached === 'boolean') return buffer.detached;
   try {
-    new Uint8Array(buffer);
+    typedArrayAt.call(view, 0);
     return false;
   } catch {
     return true;
@@ -31,7 +36,7 @@ function bytes(name: string, value: unknown, accepted: string, allowClamped: boo
   const ok = value instanceof Uint8Array || (allowClamped && value instanceof Uint8ClampedArray);
   if (!ok) throw invalidArgType(name, accepted, value);
   const view = value as Uint8Array | Uint8ClampedArray;
-  if (isDetached(view)) throw invalidArgType(name, 'backed by an attached ArrayBuffer (it was detached)', value);
+  if (isOutOfBounds(view)) throw invalidArgType(name, 'within its ArrayBuffer (it was detached, or resized below the view)', value);
   return view instanceof Uint8Array ? view : new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }
 

@@ -7,6 +7,7 @@
 //! and every message starts with `The "<name>" argument`. Callers check arguments in order and
 //! stop at the first failure.
 
+use crate::env;
 use crate::js::{self, Env, ErrorKind, JsResult, napi};
 use crate::memory::Bytes;
 use crate::napi::*;
@@ -219,13 +220,13 @@ pub unsafe fn bytes<'a>(env: Env, v: napi_value, name: &str, accept: Accept) -> 
     };
     let mut detached = false;
     napi!(env, napi_is_detached_arraybuffer(info.arraybuffer, &mut detached))?;
-    if detached {
+    if detached || (info.length == 0 && out_of_bounds(env, v)?) {
         let got = describe(env, v)?;
         return type_error(
             env,
             &format!(
-                "The \"{name}\" argument must be backed by an attached ArrayBuffer (it was detached). \
-                 Received {got}"
+                "The \"{name}\" argument must be within its ArrayBuffer (it was detached, or resized \
+                 below the view). Received {got}"
             ),
         );
     }
@@ -235,6 +236,23 @@ pub unsafe fn bytes<'a>(env: Env, v: napi_value, name: &str, accept: Accept) -> 
     // SAFETY: Node reports `length` bytes at `data` (already offset into the buffer), valid
     // until JS next runs (see the function's contract).
     Ok(unsafe { std::slice::from_raw_parts(info.data, info.length) })
+}
+
+/// Whether `view` (reported empty) lies outside its ArrayBuffer: V8 reports a view as empty once
+/// its resizable buffer has shrunk below it. The built-in `at`, captured when the addon loaded
+/// (so no user code runs), throws on such a view and returns `undefined` on a truly empty one.
+fn out_of_bounds(env: Env, view: napi_value) -> JsResult<bool> {
+    let at = env::state(env)?.typed_array_at(env)?;
+    let index = js::number(env, 0.0)?;
+    let mut ignored = ptr::null_mut();
+    // SAFETY: a built-in function called on a live value with one argument.
+    let status = unsafe { napi_call_function(env.raw(), view, at, 1, &index, &mut ignored) };
+    if status == napi_pending_exception {
+        let _ = js::take_exception(env); // the TypeError `at` threw: out of bounds
+        return Ok(true);
+    }
+    js::check(env, status, "napi_call_function")?;
+    Ok(false)
 }
 
 /// A native copy of an argument's bytes, or a thrown `Error` if memory runs out.

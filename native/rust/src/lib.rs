@@ -7,6 +7,7 @@
 //! | `js`      | status checks, values, errors, buffers over the FFI |
 //! | `args`    | argument validation → `TypeError` / `RangeError` |
 //! | `cancel`  | cancel tokens |
+//! | `env`     | per-environment state (instance data) |
 //! | `inflight`| libuv-path calls in flight, stopped when their environment ends |
 //! | `memory`  | native byte buffers (huge-page mappings for big ones) |
 //! | `task`    | the `Task` trait and its executors (inline, libuv async work) |
@@ -22,6 +23,7 @@
 
 mod args;
 mod cancel;
+mod env;
 mod inflight;
 mod js;
 mod kernels;
@@ -147,7 +149,7 @@ fn methods(table: &'static [Export]) -> Vec<napi_property_descriptor> {
 fn init(env: Env, exports: napi_value) -> JsResult<napi_value> {
     let backend = kernels::sha256::backend(); // reads OFFLOOP_SHA, once per process
     let backend_name = js::string(env, backend.name())?;
-    pool::init_env(env)?; // this environment's (not yet started) pool
+    env::init(env)?; // this environment's state: no pool yet, no work in flight
 
     let mut pool_object = ptr::null_mut();
     js::napi!(env, napi_create_object(&mut pool_object))?;

@@ -166,6 +166,12 @@ pub type napi_async_cleanup_hook =
     Option<unsafe extern "C" fn(handle: napi_async_cleanup_hook_handle, arg: *mut c_void)>;
 
 #[repr(C)]
+pub struct napi_ref__ {
+    _private: [u8; 0],
+}
+pub type napi_ref = *mut napi_ref__;
+
+#[repr(C)]
 pub struct napi_handle_scope__ {
     _private: [u8; 0],
 }
@@ -256,6 +262,19 @@ unsafe extern "C" {
         properties: *const napi_property_descriptor,
     ) -> napi_status;
 
+    pub fn napi_get_prototype(env: napi_env, object: napi_value, result: *mut napi_value) -> napi_status;
+    pub fn napi_create_reference(
+        env: napi_env,
+        value: napi_value,
+        initial_refcount: u32,
+        result: *mut napi_ref,
+    ) -> napi_status;
+    pub fn napi_delete_reference(env: napi_env, reference: napi_ref) -> napi_status;
+    pub fn napi_get_reference_value(
+        env: napi_env,
+        reference: napi_ref,
+        result: *mut napi_value,
+    ) -> napi_status;
     pub fn napi_open_handle_scope(env: napi_env, result: *mut napi_handle_scope) -> napi_status;
     pub fn napi_close_handle_scope(env: napi_env, scope: napi_handle_scope) -> napi_status;
     pub fn napi_strict_equals(

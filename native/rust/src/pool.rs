@@ -1,7 +1,7 @@
 //! The dedicated pool (`exports.pool`): the second asynchronous executor.
 //!
 //! Each environment that loads the addon (the main thread, each worker thread) gets its own
-//! pool, kept in the addon's instance data ([`EnvState`]). A pool is:
+//! pool, kept in the addon's instance data ([`crate::env`]). A pool is:
 //!
 //! * `threads` plain `std::thread`s that lower their own priority (`nice`) when they start and
 //!   then take [`Job`]s from a FIFO queue (mutex + condition variable);
@@ -29,10 +29,11 @@
 //!   which only frees it.
 
 use crate::cancel::Token;
-use crate::inflight::InFlight;
+use crate::env::{self, EnvState, PoolSlot};
 use crate::js::{self, Env, ErrorKind, JsResult, napi};
 use crate::napi::*;
 use crate::task::{self, Outcome, Settlement, Task};
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::ffi::c_void;
@@ -62,78 +63,36 @@ fn default_threads() -> usize {
 /// increasing, so the queue, ordered by id, is FIFO.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-// ---- per-environment state -------------------------------------------------------------------
+// ---- per-environment slot ---------------------------------------------------------------------
 
-/// The addon's instance data: the pool of this environment, if one runs. JS thread only.
-pub struct EnvState {
-    pool: RefCell<Option<Rc<Pool>>>,
-    /// This environment's calls on libuv's threadpool (see `crate::inflight`).
-    threadpool: Rc<InFlight>,
-}
+/// What this module keeps in the environment's state: the running pool.
+struct Running(Rc<Pool>);
 
-/// Module init: give this environment its (empty) state.
-pub fn init_env(env: Env) -> JsResult<()> {
-    let state = Box::into_raw(Box::new(EnvState {
-        pool: RefCell::new(None),
-        threadpool: InFlight::init(env)?,
-    }));
-    // SAFETY: on success Node owns the box and hands it back to `finalize_env` once.
-    let status =
-        unsafe { napi_set_instance_data(env.raw(), state.cast(), Some(finalize_env), ptr::null_mut()) };
-    if status != napi_ok {
-        // SAFETY: not handed over.
-        drop(unsafe { Box::from_raw(state) });
-        js::check(env, status, "napi_set_instance_data")?;
+impl PoolSlot for Running {
+    fn teardown(&self, env: napi_env, state: *mut c_void) {
+        // The hook would otherwise run later with a dangling `state`.
+        // SAFETY: the (fun, arg) pair registered in `start_pool`.
+        unsafe { napi_remove_env_cleanup_hook(env, Some(teardown_hook), state) };
+        drop(shutdown(&self.0, How::Teardown));
     }
-    Ok(())
-}
-
-fn state_ptr(env: Env) -> *mut EnvState {
-    let mut data = ptr::null_mut();
-    // SAFETY: a plain query on a live env.
-    let status = unsafe { napi_get_instance_data(env.raw(), &mut data) };
-    if status == napi_ok {
-        data.cast()
-    } else {
-        ptr::null_mut()
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 }
 
-/// This environment's state. The reference is used within the current JS-thread callback only.
-fn env_state<'a>(env: Env) -> JsResult<&'a EnvState> {
-    let state = state_ptr(env);
-    if state.is_null() {
-        return js::throw(
-            env,
-            ErrorKind::Error,
-            None,
-            "offloop_rust: pool: the addon has no instance data",
-        );
-    }
-    // SAFETY: set in `init_env`; freed only by `finalize_env` when the environment goes away,
-    // which cannot happen during a callback from it.
-    Ok(unsafe { &*state })
+/// The pool running in `state`, if any.
+fn current(state: &EnvState) -> Option<Rc<Pool>> {
+    let slot = state.pool.try_borrow().ok()?;
+    slot.as_ref()?
+        .as_any()
+        .downcast_ref::<Running>()
+        .map(|r| r.0.clone())
 }
 
-/// This environment's threadpool calls in flight.
-pub fn in_flight(env: Env) -> JsResult<Rc<InFlight>> {
-    Ok(env_state(env)?.threadpool.clone())
-}
-
-/// Instance-data finaliser (environment teardown, after our cleanup hook has normally stopped
-/// the pool already).
-unsafe extern "C" fn finalize_env(env: napi_env, data: *mut c_void, _hint: *mut c_void) {
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: the box leaked in `init_env`; Node finalises it once.
-        let state = unsafe { Box::from_raw(data as *mut EnvState) };
-        let pool = state.pool.try_borrow_mut().ok().and_then(|mut p| p.take());
-        if let Some(pool) = pool {
-            // The hook would otherwise run later with a dangling `data`.
-            // SAFETY: the (fun, arg) pair registered in `start_pool`.
-            unsafe { napi_remove_env_cleanup_hook(env, Some(teardown_hook), data) };
-            drop(shutdown(&pool, How::Teardown));
-        }
-    }));
+/// Takes the pool out of `state`, if one runs.
+fn take(state: &EnvState) -> Option<Rc<Pool>> {
+    let slot = state.pool.try_borrow_mut().ok()?.take()?;
+    slot.as_any().downcast_ref::<Running>().map(|r| r.0.clone())
 }
 
 /// Env cleanup hook (process exit, worker termination): stop the pool without running JS.
@@ -142,8 +101,7 @@ unsafe extern "C" fn teardown_hook(arg: *mut c_void) {
         // SAFETY: `arg` is this environment's `EnvState`, which outlives the hook (it is freed by
         // the instance-data finaliser, which runs after it or removes it).
         let state = unsafe { &*(arg as *const EnvState) };
-        let pool = state.pool.try_borrow_mut().ok().and_then(|mut p| p.take());
-        if let Some(pool) = pool {
+        if let Some(pool) = take(state) {
             // The queued jobs are dropped unsettled: their environment is going away.
             drop(shutdown(&pool, How::Teardown));
         }
@@ -483,7 +441,7 @@ fn start_pool(env: Env, state: &EnvState, threads: usize, nice: i32) -> JsResult
         drop(shutdown(&pool, How::Stop));
         js::check(env, status, "napi_add_env_cleanup_hook")?;
     }
-    *state.pool.borrow_mut() = Some(pool.clone());
+    *state.pool.borrow_mut() = Some(Box::new(Running(pool.clone())));
     Ok(pool)
 }
 
@@ -534,9 +492,8 @@ fn shutdown(pool: &Pool, how: How) -> Vec<Job> {
 
 /// The running pool, started (with the defaults) if there is none.
 fn running_pool(env: Env) -> JsResult<Rc<Pool>> {
-    let state = env_state(env)?;
-    let current = state.pool.borrow().clone();
-    match current {
+    let state = env::state(env)?;
+    match current(state) {
         Some(pool) => Ok(pool),
         None => start_pool(env, state, default_threads(), DEFAULT_NICE),
     }
@@ -544,9 +501,8 @@ fn running_pool(env: Env) -> JsResult<Rc<Pool>> {
 
 /// `pool.start(threads, nice)`, arguments already validated.
 pub fn start(env: Env, threads: usize, nice: i32) -> JsResult<()> {
-    let state = env_state(env)?;
-    let current = state.pool.borrow().clone();
-    match current {
+    let state = env::state(env)?;
+    match current(state) {
         Some(pool) if pool.threads == threads && pool.nice == nice => Ok(()),
         Some(pool) => js::throw(
             env,
@@ -565,9 +521,8 @@ pub fn start(env: Env, threads: usize, nice: i32) -> JsResult<()> {
 /// `pool.stop()`: reject the queued calls with an `AbortError`, abort the running ones, join
 /// the threads. Harmless when no pool runs.
 pub fn stop(env: Env) -> JsResult<()> {
-    let state = env_state(env)?;
-    let taken = state.pool.borrow_mut().take();
-    let Some(pool) = taken else {
+    let state = env::state(env)?;
+    let Some(pool) = take(state) else {
         return Ok(());
     };
     // SAFETY: the (fun, arg) pair registered in `start_pool`.
@@ -589,9 +544,8 @@ pub fn stop(env: Env) -> JsResult<()> {
 
 /// `pool.stats()`: `{ threads, nice, queued, running }`, all 0 when no pool runs.
 pub fn stats(env: Env) -> JsResult<napi_value> {
-    let state = env_state(env)?;
-    let current = state.pool.borrow().clone();
-    let (threads, nice, queued, running) = match &current {
+    let state = env::state(env)?;
+    let (threads, nice, queued, running) = match &current(state) {
         Some(pool) => {
             let queue = lock(&pool.shared);
             (pool.threads, pool.nice, queue.waiting.len(), queue.running.len())
@@ -648,13 +602,13 @@ where
 /// and rejected with an `AbortError` now; a running one gets its abort flag set. (A job that
 /// has finished but not yet been settled sees the token's own flag when it is.)
 pub fn cancel_job(env: Env, id: u64) {
-    let state = state_ptr(env);
+    let state = env::state_ptr(env);
     if state.is_null() {
         return;
     }
-    // SAFETY: see `env_state`.
+    // SAFETY: see `env::state`.
     let state = unsafe { &*state };
-    let Some(pool) = state.pool.try_borrow().ok().and_then(|p| p.clone()) else {
+    let Some(pool) = current(state) else {
         return;
     };
     let removed = {

@@ -193,7 +193,7 @@ where
     let task = make()?;
 
     let name = js::string(env, T::NAME)?;
-    let in_flight = crate::pool::in_flight(env)?;
+    let in_flight = crate::env::state(env)?.threadpool.clone();
     let abort = Arc::new(AtomicBool::new(false));
     let data = Box::into_raw(Box::new(Work {
         task: Some(task),
