@@ -123,16 +123,16 @@ struct BlurTask {
     t.height = static_cast<uint32_t>(GetInteger(info, 2, "height", kBlurMinSide, kBlurMaxSide));
     const uint64_t pixels = static_cast<uint64_t>(t.width) * t.height;
     if (pixels > kBlurMaxPixels) {
-      ThrowRangeError(env, ArgPrefix("height") + " is out of range. width * height must be <= " +
-                               std::to_string(kBlurMaxPixels) + ". Received " +
-                               std::to_string(t.width) + " * " + std::to_string(t.height) +
-                               " = " + std::to_string(pixels));
+      ThrowOutOfRange(info[2], "height",
+                      "at most " + std::to_string(kBlurMaxPixels / t.width) + " for width " +
+                          std::to_string(t.width) + " (width\u00b7height \u2264 " +
+                          std::to_string(kBlurMaxPixels) + " pixels)");
     }
     t.radius = static_cast<uint32_t>(GetInteger(info, 3, "radius", 0, kBlurMaxRadius));
     const uint64_t expected = pixels * 4;
     if (rgba.length != expected) {
-      ThrowRangeError(env, ArgPrefix("rgba") + " must have length width * height * 4 (" +
-                               std::to_string(expected) + "). Received length " +
+      ThrowRangeError(env, ArgPrefix("rgba") + " must be of length width\u00b7height\u00b74 = " +
+                               std::to_string(expected) + ". Received length " +
                                std::to_string(rgba.length));
     }
     t.rgba = Bytes(env, rgba, Mode::kBorrow);

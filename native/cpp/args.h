@@ -10,10 +10,12 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "env.h"
 #include "memory.h"
@@ -54,66 +56,118 @@ inline const char* TypedArrayName(napi_typedarray_type type) {
   return "TypedArray";
 }
 
-// Number -> its JS string form (side-effect free for a number primitive).
-inline std::string NumberToString(Napi::Env env, napi_value number) {
+// String(v) for a primitive whose stringification runs no user code (number, bigint), at most
+// `max` bytes of it (cut at a character boundary).
+inline std::string Display(Napi::Env env, napi_value value, size_t max = 64) {
   napi_value str;
-  if (napi_coerce_to_string(env, number, &str) != napi_ok) return "?";
-  char buf[64];
+  if (napi_coerce_to_string(env, value, &str) != napi_ok) return "?";
+  std::string buf(max + 1, '\0');
   size_t len = 0;
-  if (napi_get_value_string_utf8(env, str, buf, sizeof(buf), &len) != napi_ok) return "?";
-  return std::string(buf, len);
+  if (napi_get_value_string_utf8(env, str, &buf[0], buf.size(), &len) != napi_ok) return "?";
+  buf.resize(len < max ? len : max);
+  return buf;
 }
 
-// "Received ..." in the style of Node's ERR_INVALID_ARG_TYPE, without running user code
-// (no getters, no toString, no Proxy traps).
-inline std::string DescribeReceived(Napi::Value value) {
+// A number as String(n) shows it, except -0.
+inline std::string NumberShown(Napi::Env env, Napi::Value value) {
+  const double d = value.As<Napi::Number>().DoubleValue();
+  if (d == 0 && std::signbit(d)) return "-0";
+  return Display(env, value);
+}
+
+// JSON.stringify of the string, cut to 25 characters + "..." beyond 28 (characters being
+// Unicode code points, as in the Rust addon).
+inline std::string Quote(const std::string& utf8) {
+  std::vector<size_t> starts;  // byte offset of each code point
+  for (size_t i = 0; i < utf8.size(); ++i) {
+    if ((static_cast<unsigned char>(utf8[i]) & 0xC0) != 0x80) starts.push_back(i);
+  }
+  std::string shown = utf8;
+  if (starts.size() > 28) shown = utf8.substr(0, starts[25]) + "...";
+  std::string out = "\"";
+  for (char c : shown) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char escaped[8];
+          std::snprintf(escaped, sizeof(escaped), "\\u%04x", static_cast<unsigned>(c));
+          out += escaped;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+// How a value is shown after "Received", in the style of Node's own argument errors (and of the
+// TypeScript layer's and the Rust addon's), without running user code (no getters, no
+// toString, no Proxy traps).
+inline std::string Describe(Napi::Value value) {
   Napi::Env env = value.Env();
   switch (value.Type()) {
-    case napi_undefined: return "Received undefined";
-    case napi_null: return "Received null";
-    case napi_boolean:
-      return std::string("Received type boolean (") +
-             (value.As<Napi::Boolean>().Value() ? "true" : "false") + ")";
-    case napi_number: return "Received type number (" + NumberToString(env, value) + ")";
+    case napi_undefined: return "undefined";
+    case napi_null: return "null";
+    case napi_boolean: return "type boolean";
+    case napi_number: return NumberShown(env, value);
     case napi_string: {
-      std::string s = value.As<Napi::String>().Utf8Value();
-      if (s.size() > 25) s = s.substr(0, 25) + "...";
-      return "Received type string ('" + s + "')";
+      std::string s(4 * 29 + 1, '\0');
+      size_t len = 0;
+      if (napi_get_value_string_utf8(env, value, &s[0], s.size(), &len) != napi_ok) len = 0;
+      s.resize(len);
+      return "type string (" + Quote(s) + ")";
     }
-    case napi_symbol: return "Received type symbol";
-    case napi_bigint: return "Received type bigint";
-    case napi_function: return "Received function";
-    case napi_external: return "Received an external";
+    case napi_symbol: return "type symbol";
+    case napi_bigint: return "type bigint (" + Display(env, value) + "n)";
+    case napi_function: return "function";
+    case napi_external: return "an external";
     case napi_object: {
       if (value.IsTypedArray()) {
-        return std::string("Received an instance of ") +
+        return std::string("an instance of ") +
                TypedArrayName(value.As<Napi::TypedArray>().TypedArrayType());
       }
-      if (value.IsArrayBuffer()) return "Received an instance of ArrayBuffer";
-      if (value.IsDataView()) return "Received an instance of DataView";
-      if (value.IsArray()) return "Received an instance of Array";
-      if (value.IsPromise()) return "Received an instance of Promise";
-      return "Received type object";
+      if (value.IsArray()) return "an instance of Array";
+      if (value.IsArrayBuffer()) return "an instance of ArrayBuffer";
+      if (value.IsDataView()) return "an instance of DataView";
+      if (value.IsPromise()) return "an instance of Promise";
+      return "type object";
     }
-    default: return "Received type unknown";
+    default: return "type unknown";
   }
+}
+
+inline std::string DescribeReceived(Napi::Value value) { return "Received " + Describe(value); }
+
+// TypeError: `The "<name>" argument must be <expected>. Received <value>`.
+[[noreturn]] inline void ThrowInvalidType(Napi::Value value, const char* name,
+                                          const std::string& expected) {
+  ThrowTypeError(value.Env(),
+                 ArgPrefix(name) + " must be " + expected + ". " + DescribeReceived(value));
+}
+
+// RangeError: `The "<name>" argument must be <expected>. Received <value>`.
+[[noreturn]] inline void ThrowOutOfRange(Napi::Value value, const char* name,
+                                         const std::string& expected) {
+  ThrowRangeError(value.Env(),
+                  ArgPrefix(name) + " must be " + expected + ". " + DescribeReceived(value));
 }
 
 // An integer argument in [min, max]. Not a number: TypeError. NaN, +-Infinity, fractions
 // and values outside the bounds: RangeError.
 inline uint64_t GetInteger(const Napi::CallbackInfo& info, size_t index, const char* name,
                            uint64_t min, uint64_t max) {
-  Napi::Env env = info.Env();
   Napi::Value value = info[index];
-  if (!value.IsNumber()) {
-    ThrowTypeError(env, ArgPrefix(name) + " must be of type number. " + DescribeReceived(value));
-  }
+  if (!value.IsNumber()) ThrowInvalidType(value, name, "of type number");
   const double d = value.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(d) || std::floor(d) != d || d < static_cast<double>(min) ||
       d > static_cast<double>(max)) {
-    ThrowRangeError(env, ArgPrefix(name) + " is out of range. It must be an integer >= " +
-                             std::to_string(min) + " and <= " + std::to_string(max) +
-                             ". Received " + NumberToString(env, value));
+    ThrowOutOfRange(value, name,
+                    "an integer from " + std::to_string(min) + " to " + std::to_string(max));
   }
   return static_cast<uint64_t>(d);
 }
@@ -142,11 +196,9 @@ inline ByteView GetBytes(const Napi::CallbackInfo& info, size_t index, const cha
                          bool allow_clamped) {
   Napi::Env env = info.Env();
   Napi::Value value = info[index];
-  const char* expected = allow_clamped ? " must be an instance of Uint8Array or Uint8ClampedArray. "
-                                       : " must be an instance of Uint8Array. ";
-  if (!value.IsTypedArray()) {
-    ThrowTypeError(env, ArgPrefix(name) + expected + DescribeReceived(value));
-  }
+  const char* expected = allow_clamped ? "an instance of Uint8Array or Uint8ClampedArray"
+                                       : "an instance of Uint8Array";
+  if (!value.IsTypedArray()) ThrowInvalidType(value, name, expected);
   napi_typedarray_type type;
   size_t length = 0;
   void* data = nullptr;
@@ -156,16 +208,14 @@ inline ByteView GetBytes(const Napi::CallbackInfo& info, size_t index, const cha
       napi_get_typedarray_info(env, value, &type, &length, &data, &arraybuffer, &byte_offset);
   NAPI_THROW_IF_FAILED(env, status, ByteView{});
   if (type != napi_uint8_array && !(allow_clamped && type == napi_uint8_clamped_array)) {
-    ThrowTypeError(env, ArgPrefix(name) + expected + DescribeReceived(value));
+    ThrowInvalidType(value, name, expected);
   }
   bool detached = false;
   status = napi_is_detached_arraybuffer(env, arraybuffer, &detached);
   NAPI_THROW_IF_FAILED(env, status, ByteView{});
   if (detached || (length == 0 && OutOfBounds(value))) {
-    ThrowTypeError(env, ArgPrefix(name) +
-                            " must be within its ArrayBuffer (it was detached, or resized below "
-                            "the view). " +
-                            DescribeReceived(value));
+    ThrowInvalidType(value, name,
+                     "within its ArrayBuffer (it was detached, or resized below the view)");
   }
   if (length == 0) data = nullptr;
   return ByteView{static_cast<const uint8_t*>(data), length};

@@ -65,16 +65,13 @@ inline CancelHandle GetCancelToken(const Napi::CallbackInfo& info, size_t index,
   Napi::Value value = info[index];
   if (use == TokenUse::kCall && value.IsUndefined()) return nullptr;
   if (!value.IsExternal() || !value.As<Napi::External<CancelHandle>>().CheckTypeTag(CancelTokenTag())) {
-    ThrowTypeError(env, std::string("The \"token\" argument must be a cancel token from "
-                                    "createCancelToken()") +
-                            (use == TokenUse::kCall ? " or undefined. " : ". ") +
-                            DescribeReceived(value));
+    ThrowInvalidType(value, "token",
+                     use == TokenUse::kCall ? "a token from createCancelToken() or undefined"
+                                            : "a token from createCancelToken()");
   }
   CancelHandle handle = *value.As<Napi::External<CancelHandle>>().Data();
   if (use == TokenUse::kCall && handle->pending != nullptr) {
-    ThrowTypeError(env,
-                   "The \"token\" argument is attached to a pending call; a cancel token "
-                   "serves one call at a time");
+    ThrowTypeError(env, "The \"token\" argument is already attached to a pending call");
   }
   return handle;
 }
