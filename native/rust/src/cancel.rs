@@ -1,11 +1,12 @@
 //! Cancel tokens: a JS external wrapping an `Arc<CancelState>`, shared with the async work that
-//! uses it.
+//! uses it. Like `cancel.h` in the C++ addon:
 //!
 //! * `cancelled`: `cancel(token)` was called (atomic, relaxed). Kernels poll their call's own
-//!   abort flag, which `cancel` sets too (and so may an ending environment or a stopped pool).
-//! * `attached` / `work` / `work_abort` / `pool_job` say which pending call the token serves (a
-//!   libuv work item, or a job of the dedicated pool); they are touched on the JS thread only
-//!   (atomics and a mutex just make the state `Sync` without `unsafe impl`).
+//!   abort flag, which the executor's [`PendingWork::on_cancel`] sets (as may an ending
+//!   environment or a stopped pool).
+//! * `pending`: the call the token serves, until it settles — one slot that the executor running
+//!   the call fills ([`CancelState::attach`]). This module knows no executor; each implements
+//!   [`PendingWork`]. Touched on the JS thread only (the mutex just makes the state `Sync`).
 //!
 //! The external carries a type tag unique to this addon, so an external from anywhere else
 //! (the C++ addon's token included) is rejected instead of being misread as ours. Its finaliser
@@ -16,8 +17,8 @@ use crate::js::{self, Env, JsResult, napi};
 use crate::napi::*;
 use std::ffi::c_void;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// Tags the externals made by `createCancelToken` (random; distinct from the C++ addon's).
 const TOKEN_TAG: napi_type_tag = napi_type_tag {
@@ -25,15 +26,18 @@ const TOKEN_TAG: napi_type_tag = napi_type_tag {
     upper: 0x9c1e_52d4_3b7a_e061,
 };
 
+/// A pending call a token is attached to, implemented by each executor. JS thread only.
+pub trait PendingWork: Send + Sync {
+    /// `cancel(token)` has just set the token's flag: take the work back if it is still queued
+    /// (it then settles with an `AbortError`, now or later), else make sure the running kernel
+    /// sees the cancellation. May settle the call (which detaches the token).
+    fn on_cancel(&self, env: Env);
+}
+
 #[derive(Default)]
 pub struct CancelState {
     cancelled: AtomicBool,
-    attached: AtomicBool,
-    work: AtomicPtr<napi_async_work__>,
-    /// The flag the attached libuv work's kernel polls.
-    work_abort: Mutex<Option<Arc<AtomicBool>>>,
-    /// The id of the pool job this token serves (see `crate::pool`), 0 when none.
-    pool_job: AtomicU64,
+    pending: Mutex<Option<Arc<dyn PendingWork>>>,
 }
 
 pub type Token = Arc<CancelState>;
@@ -43,53 +47,31 @@ impl CancelState {
         self.cancelled.load(Ordering::Relaxed)
     }
 
+    fn slot(&self) -> MutexGuard<'_, Option<Arc<dyn PendingWork>>> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub fn is_attached(&self) -> bool {
-        self.attached.load(Ordering::Relaxed)
+        self.slot().is_some()
     }
 
-    /// JS thread: the token now serves a pending call: `work`, the libuv work item to cancel if
-    /// it is still queued, whose kernel polls `abort`.
-    pub fn attach(&self, work: napi_async_work, abort: Arc<AtomicBool>) {
-        self.work.store(work, Ordering::Relaxed);
-        *self.work_abort.lock().unwrap_or_else(PoisonError::into_inner) = Some(abort);
-        self.attached.store(true, Ordering::Relaxed);
+    /// JS thread: the token now serves `work`.
+    pub fn attach(&self, work: Arc<dyn PendingWork>) {
+        *self.slot() = Some(work);
     }
 
-    /// JS thread: the token now serves pool job `id` (ids are never 0).
-    pub fn attach_pool(&self, id: u64) {
-        self.pool_job.store(id, Ordering::Relaxed);
-        self.attached.store(true, Ordering::Relaxed);
-    }
-
-    /// JS thread: the call has completed; the token is free again.
+    /// JS thread: the call has settled (or is being dropped); the token is free again.
     pub fn detach(&self) {
-        self.work.store(ptr::null_mut(), Ordering::Relaxed);
-        *self.work_abort.lock().unwrap_or_else(PoisonError::into_inner) = None;
-        self.pool_job.store(0, Ordering::Relaxed);
-        self.attached.store(false, Ordering::Relaxed);
+        *self.slot() = None;
     }
 
-    /// JS thread: set the flag; if the attached work is still queued, take it off the queue (its
-    /// completion then runs with `napi_cancelled`; a pool job is rejected at once). Harmless when
-    /// repeated or when idle.
+    /// JS thread: set the flag and tell the pending call, if any. Harmless when repeated or
+    /// when idle.
     pub fn cancel(&self, env: Env) {
         self.cancelled.store(true, Ordering::Relaxed);
-        if let Some(abort) = &*self.work_abort.lock().unwrap_or_else(PoisonError::into_inner) {
-            abort.store(true, Ordering::Relaxed); // a running kernel stops
-        }
-        let work = self.work.load(Ordering::Relaxed);
-        if !work.is_null() {
-            // Fails with napi_generic_failure once the work has started (or was already
-            // cancelled); the flag covers that case.
-            // SAFETY: `work` is only non-null between attach and detach, i.e. while the work
-            // item exists (its completion detaches before deleting it).
-            let _ = unsafe { napi_cancel_async_work(env.raw(), work) };
-        }
-        let job = self.pool_job.load(Ordering::Relaxed);
-        if job != 0 {
-            // Queued: removed and rejected now (which detaches us). Running: its own flag is set
-            // and the kernel stops. Finished but not yet settled: `cancelled` above decides.
-            crate::pool::cancel_job(env, job);
+        let pending = self.slot().clone(); // not held while the call settles (it detaches)
+        if let Some(work) = pending {
+            work.on_cancel(env);
         }
     }
 }

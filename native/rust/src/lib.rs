@@ -12,7 +12,7 @@
 //! | `memory`  | native byte buffers (huge-page mappings for big ones) |
 //! | `task`    | the `Task` trait and its executors (inline, libuv async work) |
 //! | `pool`    | the dedicated pool: the third executor, per environment (`exports.pool`) |
-//! | `ops`     | the exported operations |
+//! | `ops`     | each kernel's task and argument checks, and the generic exports (`sync`, `run_async` on a `Where`) |
 //! | `kernels` | pure computation, no Node-API |
 //!
 //! This file registers the module: two tables of exports (the top level, and `exports.pool`),
@@ -35,6 +35,7 @@ mod task;
 
 use js::{Env, JsResult};
 use napi::*;
+use ops::{Blur, Noop, Pbkdf2, Pool, Primes, Sleep, Threadpool};
 use std::ffi::{CStr, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
@@ -50,7 +51,7 @@ struct Export {
 }
 
 macro_rules! export {
-    ($name:literal, $body:path) => {
+    ($name:literal, $body:expr) => {
         Export {
             name: $name,
             label: match $name.to_str() {
@@ -60,7 +61,7 @@ macro_rules! export {
             body: $body,
         }
     };
-    ($name:literal as $label:literal, $body:path) => {
+    ($name:literal as $label:literal, $body:expr) => {
         Export {
             name: $name,
             label: $label,
@@ -71,29 +72,29 @@ macro_rules! export {
 
 /// The exported functions (`shaBackend`, a value, and `pool`, an object, are added in `init`).
 static EXPORTS: [Export; 11] = [
-    export!(c"primesSync", ops::primes_sync),
-    export!(c"pbkdf2Sync", ops::pbkdf2_sync),
-    export!(c"blurSync", ops::blur_sync),
-    export!(c"sleepSync", ops::sleep_sync),
-    export!(c"primes", ops::primes),
-    export!(c"pbkdf2", ops::pbkdf2),
-    export!(c"blur", ops::blur),
-    export!(c"sleep", ops::sleep),
-    export!(c"noop", ops::noop),
+    export!(c"primesSync", ops::sync::<Primes>),
+    export!(c"pbkdf2Sync", ops::sync::<Pbkdf2>),
+    export!(c"blurSync", ops::sync::<Blur>),
+    export!(c"sleepSync", ops::sync::<Sleep>),
+    export!(c"primes", ops::run_async::<Primes, Threadpool>),
+    export!(c"pbkdf2", ops::run_async::<Pbkdf2, Threadpool>),
+    export!(c"blur", ops::run_async::<Blur, Threadpool>),
+    export!(c"sleep", ops::run_async::<Sleep, Threadpool>),
+    export!(c"noop", ops::run_async::<Noop, Threadpool>),
     export!(c"createCancelToken", ops::create_cancel_token),
     export!(c"cancel", ops::cancel),
 ];
 
-/// The methods of `exports.pool`.
+/// The methods of `exports.pool`: the dedicated pool, same tasks, another executor.
 static POOL_EXPORTS: [Export; 8] = [
     export!(c"start" as "pool.start", ops::pool_start),
     export!(c"stop" as "pool.stop", ops::pool_stop),
     export!(c"stats" as "pool.stats", ops::pool_stats),
-    export!(c"primes" as "pool.primes", ops::pool_primes),
-    export!(c"pbkdf2" as "pool.pbkdf2", ops::pool_pbkdf2),
-    export!(c"blur" as "pool.blur", ops::pool_blur),
-    export!(c"sleep" as "pool.sleep", ops::pool_sleep),
-    export!(c"noop" as "pool.noop", ops::pool_noop),
+    export!(c"primes" as "pool.primes", ops::run_async::<Primes, Pool>),
+    export!(c"pbkdf2" as "pool.pbkdf2", ops::run_async::<Pbkdf2, Pool>),
+    export!(c"blur" as "pool.blur", ops::run_async::<Blur, Pool>),
+    export!(c"sleep" as "pool.sleep", ops::run_async::<Sleep, Pool>),
+    export!(c"noop" as "pool.noop", ops::run_async::<Noop, Pool>),
 ];
 
 /// Every exported function: fetch the arguments and the `Export` (the callback's data), run

@@ -1,23 +1,81 @@
-//! The exported operations: argument checks (in argument order), the [`Task`] for each kernel,
-//! and the sync / async entry points that hand a task to an executor. Each async operation is
-//! exported twice, with the same checks and task: at the top level (libuv's threadpool) and on
-//! `exports.pool` (the dedicated pool); only the [`Executor`] differs.
+//! The exported operations, like `addon.cc` in the C++ addon: for each kernel a [`Task`] and
+//! its [`Args`] (checks in argument order; byte inputs borrowed, then copied for async calls),
+//! and the generic entry points the export tables in `lib.rs` instantiate —
+//! [`sync`]`::<K>` runs now, [`run_async`]`::<K, W>` hands the task to the executor `W`
+//! ([`Threadpool`] or [`Pool`]), as `Sync<Task>` / `Async<Task, Where>` do in C++.
 //!
 //! Sync calls borrow their byte arguments for the duration of the call (no JS can run
 //! meanwhile); async calls copy them into the task before queuing.
 
 use crate::args::{self, Accept};
-use crate::cancel;
+use crate::cancel::{self, Token};
 use crate::js::{self, Env, JsResult};
 use crate::kernels::{self, Stop, sha256};
 use crate::memory::{Bytes, Uninit};
 use crate::napi::napi_value;
 use crate::pool;
-use crate::task::{self, Executor, Task};
+use crate::task::{self, Task};
 use std::sync::atomic::AtomicBool;
 
 /// The arguments of one call (missing ones are `undefined`).
 pub type Argv<'a> = &'a [napi_value];
+
+/// How a kernel's task is made from JS arguments. Implemented by the task with owned inputs.
+pub trait Args: Task<Output: Send> + Send + Sized + 'static {
+    /// The JS arguments before the optional `token`.
+    const ARITY: usize;
+    /// The task with its byte inputs borrowed from JS.
+    type Borrowed<'a>: Task;
+    /// Checks the arguments in order; borrows byte inputs.
+    ///
+    /// # Safety
+    /// The borrowed bytes are valid only while no JS runs (see [`args::bytes`]).
+    unsafe fn parse<'a>(env: Env, argv: Argv) -> JsResult<Self::Borrowed<'a>>;
+    /// Copies the borrowed inputs to native memory, for another thread.
+    fn own(env: Env, task: Self::Borrowed<'_>) -> JsResult<Self>;
+}
+
+/// Where an asynchronous export runs its task.
+pub trait Where {
+    /// A Promise for `task`; `token`, if any, is not cancelled.
+    fn queue<T: Args>(env: Env, task: T, token: Option<Token>) -> JsResult<napi_value>;
+}
+
+/// libuv's threadpool: one async work item per call (the top-level exports).
+pub struct Threadpool;
+/// The addon's own pool (`exports.pool`).
+pub struct Pool;
+
+impl Where for Threadpool {
+    fn queue<T: Args>(env: Env, task: T, token: Option<Token>) -> JsResult<napi_value> {
+        task::queue(env, task, token)
+    }
+}
+
+impl Where for Pool {
+    fn queue<T: Args>(env: Env, task: T, token: Option<Token>) -> JsResult<napi_value> {
+        pool::submit(env, task, token)
+    }
+}
+
+/// A `*Sync` export: check, run on the calling thread, return or throw.
+pub fn sync<K: Args>(env: Env, argv: Argv) -> JsResult<napi_value> {
+    // SAFETY: the borrow ends with this call and nothing here runs JS.
+    let task = unsafe { K::parse(env, argv)? };
+    task::run_now(env, task)
+}
+
+/// An asynchronous export: check (the token too), copy the inputs, queue on `W`. A token that
+/// is already cancelled rejects at once, before anything is copied or queued.
+pub fn run_async<K: Args, W: Where>(env: Env, argv: Argv) -> JsResult<napi_value> {
+    // SAFETY: the borrowed bytes are copied by `own` before anything can run JS.
+    let task = unsafe { K::parse(env, argv)? };
+    let token = cancel::optional_token(env, argv[K::ARITY])?;
+    if token.as_ref().is_some_and(|t| t.is_cancelled()) {
+        return task::aborted_at_once(env);
+    }
+    W::queue(env, K::own(env, task)?, token)
+}
 
 // ---- bounds (native/README.md) ---------------------------------------------------------------
 
@@ -46,33 +104,23 @@ impl Task for Primes {
     }
 }
 
-fn primes_args(env: Env, argv: Argv) -> JsResult<Primes> {
-    let limit = args::integer(env, argv[0], "limit", 0, LIMIT_MAX)? as u32;
-    Ok(Primes { limit })
-}
-
-pub fn primes_sync(env: Env, argv: Argv) -> JsResult<napi_value> {
-    task::run_now(env, primes_args(env, argv)?)
-}
-
-fn primes_on(env: Env, argv: Argv, executor: Executor) -> JsResult<napi_value> {
-    let task = primes_args(env, argv)?;
-    let token = cancel::optional_token(env, argv[1])?;
-    task::spawn(env, executor, token, || Ok(task))
-}
-
-pub fn primes(env: Env, argv: Argv) -> JsResult<napi_value> {
-    primes_on(env, argv, Executor::Threadpool)
-}
-
-pub fn pool_primes(env: Env, argv: Argv) -> JsResult<napi_value> {
-    primes_on(env, argv, Executor::Pool)
+impl Args for Primes {
+    const ARITY: usize = 1;
+    type Borrowed<'a> = Primes;
+    unsafe fn parse<'a>(env: Env, argv: Argv) -> JsResult<Self::Borrowed<'a>> {
+        let limit = args::integer(env, argv[0], "limit", 0, LIMIT_MAX)? as u32;
+        Ok(Primes { limit })
+    }
+    fn own(_env: Env, task: Primes) -> JsResult<Primes> {
+        Ok(task)
+    }
 }
 
 // ---- pbkdf2 ----------------------------------------------------------------------------------
 
-/// Generic over the byte storage: borrowed for sync calls, owned copies for async ones.
-pub struct Pbkdf2<B> {
+/// Generic over the byte storage: borrowed for sync calls, owned copies (the default) for
+/// async ones.
+pub struct Pbkdf2<B = Bytes> {
     password: B,
     salt: B,
     iterations: u32,
@@ -99,53 +147,36 @@ impl<B: AsRef<[u8]>> Task for Pbkdf2<B> {
     }
 }
 
-/// # Safety
-/// The returned slices borrow JS memory; see [`args::bytes`].
-unsafe fn pbkdf2_args<'a>(env: Env, argv: Argv) -> JsResult<Pbkdf2<&'a [u8]>> {
-    // SAFETY: forwarded to our caller.
-    let password = unsafe { args::bytes(env, argv[0], "password", Accept::Uint8Array)? };
-    let salt = unsafe { args::bytes(env, argv[1], "salt", Accept::Uint8Array)? };
-    let iterations = args::integer(env, argv[2], "iterations", 1, ITERATIONS_MAX)? as u32;
-    let keylen = args::integer(env, argv[3], "keylen", 1, KEYLEN_MAX)? as usize;
-    Ok(Pbkdf2 {
-        password,
-        salt,
-        iterations,
-        keylen,
-    })
-}
-
-pub fn pbkdf2_sync(env: Env, argv: Argv) -> JsResult<napi_value> {
-    // SAFETY: the borrow ends with this call and nothing here runs JS.
-    let task = unsafe { pbkdf2_args(env, argv)? };
-    task::run_now(env, task)
-}
-
-pub fn pbkdf2(env: Env, argv: Argv) -> JsResult<napi_value> {
-    pbkdf2_on(env, argv, Executor::Threadpool)
-}
-
-pub fn pool_pbkdf2(env: Env, argv: Argv) -> JsResult<napi_value> {
-    pbkdf2_on(env, argv, Executor::Pool)
-}
-
-fn pbkdf2_on(env: Env, argv: Argv, executor: Executor) -> JsResult<napi_value> {
-    // SAFETY: the borrowed bytes are copied below before anything can run JS.
-    let t = unsafe { pbkdf2_args(env, argv)? };
-    let token = cancel::optional_token(env, argv[4])?;
-    task::spawn(env, executor, token, || {
+impl Args for Pbkdf2 {
+    const ARITY: usize = 4;
+    type Borrowed<'a> = Pbkdf2<&'a [u8]>;
+    unsafe fn parse<'a>(env: Env, argv: Argv) -> JsResult<Pbkdf2<&'a [u8]>> {
+        // SAFETY: forwarded to our caller.
+        let password = unsafe { args::bytes(env, argv[0], "password", Accept::Uint8Array)? };
+        let salt = unsafe { args::bytes(env, argv[1], "salt", Accept::Uint8Array)? };
+        let iterations = args::integer(env, argv[2], "iterations", 1, ITERATIONS_MAX)? as u32;
+        let keylen = args::integer(env, argv[3], "keylen", 1, KEYLEN_MAX)? as usize;
+        Ok(Pbkdf2 {
+            password,
+            salt,
+            iterations,
+            keylen,
+        })
+    }
+    fn own(env: Env, t: Pbkdf2<&[u8]>) -> JsResult<Pbkdf2> {
         Ok(Pbkdf2 {
             password: args::copy(env, t.password, "password")?,
             salt: args::copy(env, t.salt, "salt")?,
             iterations: t.iterations,
             keylen: t.keylen,
         })
-    })
+    }
 }
 
 // ---- blur ------------------------------------------------------------------------------------
 
-pub struct Blur<B> {
+/// Generic over the byte storage, as [`Pbkdf2`].
+pub struct Blur<B = Bytes> {
     rgba: B,
     width: usize,
     height: usize,
@@ -177,67 +208,49 @@ impl<B: AsRef<[u8]>> Task for Blur<B> {
     }
 }
 
-/// # Safety
-/// The returned slice borrows JS memory; see [`args::bytes`].
-unsafe fn blur_args<'a>(env: Env, argv: Argv) -> JsResult<Blur<&'a [u8]>> {
-    // SAFETY: forwarded to our caller.
-    let rgba = unsafe { args::bytes(env, argv[0], "rgba", Accept::Uint8OrClamped)? };
-    let width = args::integer(env, argv[1], "width", 1, SIDE_MAX)?;
-    let height = args::integer(env, argv[2], "height", 1, SIDE_MAX)?;
-    if width * height > PIXELS_MAX {
-        let most = PIXELS_MAX / width;
-        return args::out_of_range(
-            env,
-            argv[2],
-            "height",
-            &format!("at most {most} for width {width} (width·height ≤ {PIXELS_MAX} pixels)"),
-        );
+impl Args for Blur {
+    const ARITY: usize = 4;
+    type Borrowed<'a> = Blur<&'a [u8]>;
+    unsafe fn parse<'a>(env: Env, argv: Argv) -> JsResult<Blur<&'a [u8]>> {
+        // SAFETY: forwarded to our caller.
+        let rgba = unsafe { args::bytes(env, argv[0], "rgba", Accept::Uint8OrClamped)? };
+        let width = args::integer(env, argv[1], "width", 1, SIDE_MAX)?;
+        let height = args::integer(env, argv[2], "height", 1, SIDE_MAX)?;
+        if width * height > PIXELS_MAX {
+            let most = PIXELS_MAX / width;
+            return args::out_of_range(
+                env,
+                argv[2],
+                "height",
+                &format!("at most {most} for width {width} (width·height ≤ {PIXELS_MAX} pixels)"),
+            );
+        }
+        let radius = args::integer(env, argv[3], "radius", 0, RADIUS_MAX)?;
+        let expected = width * height * 4;
+        if rgba.len() as u64 != expected {
+            return args::range_error(
+                env,
+                &format!(
+                    "The \"rgba\" argument must be of length width·height·4 = {expected}. Received length {}",
+                    rgba.len()
+                ),
+            );
+        }
+        Ok(Blur {
+            rgba,
+            width: width as usize,
+            height: height as usize,
+            radius: radius as usize,
+        })
     }
-    let radius = args::integer(env, argv[3], "radius", 0, RADIUS_MAX)?;
-    let expected = width * height * 4;
-    if rgba.len() as u64 != expected {
-        return args::range_error(
-            env,
-            &format!(
-                "The \"rgba\" argument must be of length width·height·4 = {expected}. Received length {}",
-                rgba.len()
-            ),
-        );
-    }
-    Ok(Blur {
-        rgba,
-        width: width as usize,
-        height: height as usize,
-        radius: radius as usize,
-    })
-}
-
-pub fn blur_sync(env: Env, argv: Argv) -> JsResult<napi_value> {
-    // SAFETY: the borrow ends with this call and nothing here runs JS.
-    let task = unsafe { blur_args(env, argv)? };
-    task::run_now(env, task)
-}
-
-pub fn blur(env: Env, argv: Argv) -> JsResult<napi_value> {
-    blur_on(env, argv, Executor::Threadpool)
-}
-
-pub fn pool_blur(env: Env, argv: Argv) -> JsResult<napi_value> {
-    blur_on(env, argv, Executor::Pool)
-}
-
-fn blur_on(env: Env, argv: Argv, executor: Executor) -> JsResult<napi_value> {
-    // SAFETY: the borrowed bytes are copied below before anything can run JS.
-    let t = unsafe { blur_args(env, argv)? };
-    let token = cancel::optional_token(env, argv[4])?;
-    task::spawn(env, executor, token, || {
+    fn own(env: Env, t: Blur<&[u8]>) -> JsResult<Blur> {
         Ok(Blur {
             rgba: args::copy(env, t.rgba, "rgba")?,
             width: t.width,
             height: t.height,
             radius: t.radius,
         })
-    })
+    }
 }
 
 // ---- sleep / noop ----------------------------------------------------------------------------
@@ -257,28 +270,17 @@ impl Task for Sleep {
     }
 }
 
-fn sleep_args(env: Env, argv: Argv) -> JsResult<Sleep> {
-    Ok(Sleep {
-        ms: args::integer(env, argv[0], "ms", 0, SLEEP_MAX)? as u32,
-    })
-}
-
-pub fn sleep_sync(env: Env, argv: Argv) -> JsResult<napi_value> {
-    task::run_now(env, sleep_args(env, argv)?)
-}
-
-fn sleep_on(env: Env, argv: Argv, executor: Executor) -> JsResult<napi_value> {
-    let task = sleep_args(env, argv)?;
-    let token = cancel::optional_token(env, argv[1])?;
-    task::spawn(env, executor, token, || Ok(task))
-}
-
-pub fn sleep(env: Env, argv: Argv) -> JsResult<napi_value> {
-    sleep_on(env, argv, Executor::Threadpool)
-}
-
-pub fn pool_sleep(env: Env, argv: Argv) -> JsResult<napi_value> {
-    sleep_on(env, argv, Executor::Pool)
+impl Args for Sleep {
+    const ARITY: usize = 1;
+    type Borrowed<'a> = Sleep;
+    unsafe fn parse<'a>(env: Env, argv: Argv) -> JsResult<Self::Borrowed<'a>> {
+        Ok(Sleep {
+            ms: args::integer(env, argv[0], "ms", 0, SLEEP_MAX)? as u32,
+        })
+    }
+    fn own(_env: Env, task: Sleep) -> JsResult<Sleep> {
+        Ok(task)
+    }
 }
 
 /// An async work item with an empty body: measures dispatch cost.
@@ -295,17 +297,15 @@ impl Task for Noop {
     }
 }
 
-fn noop_on(env: Env, argv: Argv, executor: Executor) -> JsResult<napi_value> {
-    let token = cancel::optional_token(env, argv[0])?;
-    task::spawn(env, executor, token, || Ok(Noop))
-}
-
-pub fn noop(env: Env, argv: Argv) -> JsResult<napi_value> {
-    noop_on(env, argv, Executor::Threadpool)
-}
-
-pub fn pool_noop(env: Env, argv: Argv) -> JsResult<napi_value> {
-    noop_on(env, argv, Executor::Pool)
+impl Args for Noop {
+    const ARITY: usize = 0;
+    type Borrowed<'a> = Noop;
+    unsafe fn parse<'a>(_env: Env, _argv: Argv) -> JsResult<Self::Borrowed<'a>> {
+        Ok(Noop)
+    }
+    fn own(_env: Env, task: Noop) -> JsResult<Noop> {
+        Ok(task)
+    }
 }
 
 // ---- cancellation ----------------------------------------------------------------------------

@@ -28,7 +28,7 @@
 //!   with `napi_tsfn_abort`; Node then hands any undelivered job to [`call_js`] with a null env,
 //!   which only frees it.
 
-use crate::cancel::Token;
+use crate::cancel::{PendingWork, Token};
 use crate::env::{self, EnvState, PoolSlot};
 use crate::js::{self, Env, ErrorKind, JsResult, napi};
 use crate::napi::*;
@@ -566,24 +566,18 @@ pub fn stats(env: Env) -> JsResult<napi_value> {
     Ok(object)
 }
 
-/// The pool executor: a Promise for `make()`'s task, run on this environment's pool (started
-/// with the defaults if need be). A token that is already cancelled rejects at once, without
-/// calling `make` or starting the pool.
-pub fn submit<T, F>(env: Env, token: Option<Token>, make: F) -> JsResult<napi_value>
+/// The pool executor: a Promise for `task`, run on this environment's pool (started with the
+/// defaults if need be). The caller has checked that `token`, if any, is not cancelled yet.
+pub fn submit<T>(env: Env, task: T, token: Option<Token>) -> JsResult<napi_value>
 where
     T: Task + Send + 'static,
     T::Output: Send,
-    F: FnOnce() -> JsResult<T>,
 {
-    if token.as_ref().is_some_and(|t| t.is_cancelled()) {
-        return task::aborted_at_once(env);
-    }
-    let task = make()?;
     let pool = running_pool(env)?;
     let (deferred, promise) = task::create_promise(env)?;
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     if let Some(token) = &token {
-        token.attach_pool(id);
+        token.attach(Arc::new(QueuedJob { id }));
     }
     let job = Job {
         id,
@@ -598,32 +592,39 @@ where
     Ok(promise)
 }
 
-/// `cancel(token)` for a token attached to pool job `id`: a queued job is taken off the queue
-/// and rejected with an `AbortError` now; a running one gets its abort flag set. (A job that
-/// has finished but not yet been settled sees the token's own flag when it is.)
-pub fn cancel_job(env: Env, id: u64) {
-    let state = env::state_ptr(env);
-    if state.is_null() {
-        return;
-    }
-    // SAFETY: see `env::state`.
-    let state = unsafe { &*state };
-    let Some(pool) = current(state) else {
-        return;
-    };
-    let removed = {
-        let mut queue = lock(&pool.shared);
-        let removed = queue.waiting.remove(&id);
-        if removed.is_none() {
-            if let Some((_, abort)) = queue.running.iter().find(|(job, _)| *job == id) {
-                abort.store(true, Ordering::Relaxed);
-            }
+/// What a token attached to pool job `id` does on `cancel(token)`.
+struct QueuedJob {
+    id: u64,
+}
+
+impl PendingWork for QueuedJob {
+    /// A queued job is taken off the queue and rejected with an `AbortError` now; a running one
+    /// gets its abort flag set. (A job that has finished but not yet been settled sees the
+    /// token's own flag when it is.)
+    fn on_cancel(&self, env: Env) {
+        let state = env::state_ptr(env);
+        if state.is_null() {
+            return;
         }
-        removed
-    };
-    if let Some(job) = removed {
-        pool.books().sub_pending(env);
-        job.settle(env, true);
+        // SAFETY: see `env::state`.
+        let state = unsafe { &*state };
+        let Some(pool) = current(state) else {
+            return;
+        };
+        let removed = {
+            let mut queue = lock(&pool.shared);
+            let removed = queue.waiting.remove(&self.id);
+            if removed.is_none() {
+                if let Some((_, abort)) = queue.running.iter().find(|(job, _)| *job == self.id) {
+                    abort.store(true, Ordering::Relaxed);
+                }
+            }
+            removed
+        };
+        if let Some(job) = removed {
+            pool.books().sub_pending(env);
+            job.settle(env, true);
+        }
     }
 }
 

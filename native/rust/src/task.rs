@@ -7,14 +7,15 @@
 //! * [`run_now`]: on the calling JS thread; the value is returned, a failure thrown.
 //! * [`queue`]: one libuv async work item (`napi_create_async_work`) on the threadpool,
 //!   settling a Promise (`napi_create_promise`) from the completion callback.
-//! * [`crate::pool::submit`]: the addon's own thread pool (one per environment), settling the
-//!   Promise through the pool's `napi_threadsafe_function`.
+//! * `crate::pool::submit`: the addon's own thread pool (one per environment), settling the
+//!   Promise through the pool's `napi_threadsafe_function`. It builds on this module; this one
+//!   knows nothing of it.
 //!
-//! [`spawn`] picks one of the two asynchronous executors. Both settle through
-//! [`outcome_settlement`] and [`settle`], so a task's values and errors are the same wherever it
-//! ran.
+//! Which executor runs an export is chosen in `crate::ops` (like `Where` in the C++ addon's
+//! `addon.cc`). Both asynchronous executors settle through [`outcome_settlement`] and [`settle`],
+//! so a task's values and errors are the same wherever it ran.
 
-use crate::cancel::Token;
+use crate::cancel::{PendingWork, Token};
 use crate::inflight::InFlight;
 use crate::js::{self, Env, ErrorKind, JsResult, napi};
 use crate::kernels::Stop;
@@ -24,7 +25,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub trait Task {
     type Output;
@@ -93,30 +94,6 @@ fn throw_value<T>(env: Env, err: JsResult<napi_value>) -> JsResult<T> {
 
 // ---- the asynchronous executors ---------------------------------------------------------------
 
-/// Where an asynchronous call runs.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Executor {
-    /// libuv's threadpool (`napi_create_async_work`): the top-level exports.
-    Threadpool,
-    /// The addon's dedicated pool (`exports.pool`), see [`crate::pool`].
-    Pool,
-}
-
-/// A Promise for `make()`'s task, run by `executor`. See [`queue`] and [`crate::pool::submit`]:
-/// both reject at once with an `AbortError` (without calling `make`) when `token` is already
-/// cancelled.
-pub fn spawn<T, F>(env: Env, executor: Executor, token: Option<Token>, make: F) -> JsResult<napi_value>
-where
-    T: Task + Send + 'static,
-    T::Output: Send,
-    F: FnOnce() -> JsResult<T>,
-{
-    match executor {
-        Executor::Threadpool => queue(env, token, make),
-        Executor::Pool => crate::pool::submit(env, token, make),
-    }
-}
-
 /// A Promise already rejected with an `AbortError`: a call given a cancelled token.
 pub(crate) fn aborted_at_once(env: Env) -> JsResult<napi_value> {
     let (deferred, promise) = create_promise(env)?;
@@ -176,22 +153,34 @@ struct Work<T: Task> {
     outcome: Option<Outcome<T::Output>>,
 }
 
-/// A Promise for `make()`'s task run as one async work item on libuv's threadpool.
-///
-/// If `token` is already cancelled the Promise is rejected at once with an `AbortError` and
-/// neither `make` runs (so no inputs are copied) nor anything is queued. `make` builds the task
-/// (copying inputs) and may throw.
-pub fn queue<T, F>(env: Env, token: Option<Token>, make: F) -> JsResult<napi_value>
+/// What a token attached to a libuv work item does on `cancel(token)`.
+struct QueuedWork {
+    work: napi_async_work,
+    abort: Arc<AtomicBool>,
+}
+
+// SAFETY: the work handle is only used on the JS thread (`on_cancel`); the token that holds this
+// may travel, the handle is not dereferenced elsewhere.
+unsafe impl Send for QueuedWork {}
+unsafe impl Sync for QueuedWork {}
+
+impl PendingWork for QueuedWork {
+    fn on_cancel(&self, env: Env) {
+        self.abort.store(true, Ordering::Relaxed); // a running kernel stops
+        // Fails with napi_generic_failure once the work has started (or was already cancelled).
+        // SAFETY: the token is detached in `complete` before the work item is deleted, so the
+        // handle is alive while this can be called.
+        let _ = unsafe { napi_cancel_async_work(env.raw(), self.work) };
+    }
+}
+
+/// A Promise for `task`, run as one async work item on libuv's threadpool. The caller has checked
+/// that `token`, if any, is not cancelled yet.
+pub fn queue<T>(env: Env, task: T, token: Option<Token>) -> JsResult<napi_value>
 where
     T: Task + Send + 'static,
     T::Output: Send,
-    F: FnOnce() -> JsResult<T>,
 {
-    if token.as_ref().is_some_and(|t| t.is_cancelled()) {
-        return aborted_at_once(env);
-    }
-    let task = make()?;
-
     let name = js::string(env, T::NAME)?;
     let in_flight = crate::env::state(env)?.threadpool.clone();
     let abort = Arc::new(AtomicBool::new(false));
@@ -237,7 +226,10 @@ where
         (*data).token.clone()
     };
     if let Some(token) = &token {
-        token.attach(work, abort.clone());
+        token.attach(Arc::new(QueuedWork {
+            work,
+            abort: abort.clone(),
+        }));
     }
     in_flight.add(&abort);
     if napi!(env, napi_queue_async_work(work)).is_err() {
