@@ -24,6 +24,7 @@
 
 #if defined(__linux__)
 #include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -55,35 +56,79 @@ unsigned DefaultThreads() {
   return n;
 }
 
-// Names the calling thread (shows in /proc, top -H, debuggers) and lowers its scheduling
-// priority. Best effort: failures are ignored.
-void PreparePoolThread(unsigned index, unsigned nice) {
+// How the pool's threads are scheduled, lowest first.
+enum class Policy { kIdle, kBatch, kNormal };
+
+// The policies by name, as pool.start() takes them and stats() reports them.
+struct PolicyName {
+  Policy policy;
+  const char* name;
+};
+constexpr PolicyName kPolicies[] = {
+    {Policy::kIdle, "idle"}, {Policy::kBatch, "batch"}, {Policy::kNormal, "normal"}};
+constexpr Policy kDefaultPolicy = Policy::kIdle;
+
+const char* PolicyToString(Policy policy) {
+  for (const PolicyName& p : kPolicies) {
+    if (p.policy == policy) return p.name;
+  }
+  return "normal";
+}
+
+// The optional `policy` argument: undefined is the default; else one of kPolicies' names.
+Policy GetPolicy(const Napi::CallbackInfo& info, size_t index) {
+  Napi::Value value = info[index];
+  if (value.IsUndefined()) return kDefaultPolicy;
+  if (!value.IsString()) ThrowInvalidType(value, "policy", "of type string");
+  const std::string name = value.As<Napi::String>().Utf8Value();
+  for (const PolicyName& p : kPolicies) {
+    if (name == p.name) return p.policy;
+  }
+  ThrowOutOfRange(value, "policy", "one of \"idle\", \"batch\", \"normal\"");
+}
+
+// Sets the calling thread's scheduling policy, lowers its priority and names it (shows in
+// /proc, top -H, debuggers). Best effort: failures are ignored.
+void PreparePoolThread(unsigned index, unsigned nice, Policy policy) {
 #if defined(__linux__)
+  // On Linux a nice value belongs to a thread (a kernel task), addressed by its tid. It is set
+  // under every policy (SCHED_IDLE ignores it, but it is kept and reported).
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)),
+                    static_cast<int>(nice));
+  // Lowering one's own policy needs no privilege; pid 0 is the calling thread.
+  const int linux_policy = policy == Policy::kIdle    ? SCHED_IDLE
+                           : policy == Policy::kBatch ? SCHED_BATCH
+                                                      : SCHED_OTHER;
+  sched_param param{};
+  param.sched_priority = 0;
+  (void)sched_setscheduler(0, linux_policy, &param);
+  // Named last: a thread that shows its name in /proc runs at its settings already.
   char name[16];  // at most 15 characters and the NUL: "offloop-cpp-255"
   std::snprintf(name, sizeof(name), "offloop-cpp-%u", index);
   (void)pthread_setname_np(pthread_self(), name);
-  // On Linux a nice value belongs to a thread (a kernel task), addressed by its tid.
-  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)),
-                    static_cast<int>(nice));
 #elif defined(_WIN32)
-  const int priority = nice == 0    ? THREAD_PRIORITY_NORMAL
-                       : nice < 10  ? THREAD_PRIORITY_BELOW_NORMAL
-                                    : THREAD_PRIORITY_LOWEST;
+  const int priority = policy == Policy::kIdle ? THREAD_PRIORITY_IDLE
+                       : nice == 0             ? THREAD_PRIORITY_NORMAL
+                       : nice < 10             ? THREAD_PRIORITY_BELOW_NORMAL
+                                               : THREAD_PRIORITY_LOWEST;
   (void)SetThreadPriority(GetCurrentThread(), priority);
 #elif defined(__unix__) || defined(__APPLE__)
-  // setpriority() would renice the whole process here; lower this thread within its policy.
-  int policy = 0;
+  // setpriority() would renice the whole process here; lower this thread within its policy
+  // (idle: as far as it goes; batch and normal differ only on Linux).
+  const unsigned lower = policy == Policy::kIdle ? static_cast<unsigned>(kMaxNice) : nice;
+  int current = 0;
   sched_param param{};
-  if (nice > 0 && pthread_getschedparam(pthread_self(), &policy, &param) == 0) {
-    const int lowest = sched_get_priority_min(policy);
+  if (lower > 0 && pthread_getschedparam(pthread_self(), &current, &param) == 0) {
+    const int lowest = sched_get_priority_min(current);
     const int span = param.sched_priority - lowest;
     if (span > 0) {
-      param.sched_priority -= (span * static_cast<int>(nice) + 18) / 19;
-      (void)pthread_setschedparam(pthread_self(), policy, &param);
+      param.sched_priority -= (span * static_cast<int>(lower) + 18) / 19;
+      (void)pthread_setschedparam(pthread_self(), current, &param);
     }
   }
 #else
   (void)nice;
+  (void)policy;
 #endif
   (void)index;
 }
@@ -141,10 +186,12 @@ class JobList {
 class PoolCore {
  public:
   // JS thread. Throws a Napi::Error if the pool cannot start.
-  static PoolCore* Start(napi_env env, EnvState* owner, unsigned threads, unsigned nice);
+  static PoolCore* Start(napi_env env, EnvState* owner, unsigned threads, unsigned nice,
+                         Policy policy);
 
   unsigned threads() const { return threads_; }
   unsigned nice() const { return nice_; }
+  Policy policy() const { return policy_; }
 
   void Submit(std::unique_ptr<PoolJob> job);  // JS thread
   void Cancel(PoolJob* job);                  // JS thread
@@ -154,8 +201,8 @@ class PoolCore {
   void Counts(size_t* queued, size_t* running);
 
  private:
-  PoolCore(napi_env env, EnvState* owner, unsigned threads, unsigned nice)
-      : env_(env), owner_(owner), threads_(threads), nice_(nice) {}
+  PoolCore(napi_env env, EnvState* owner, unsigned threads, unsigned nice, Policy policy)
+      : env_(env), owner_(owner), threads_(threads), nice_(nice), policy_(policy) {}
 
   static void CallJs(napi_env env, napi_value js_callback, void* context, void* data);
   static void Finalize(napi_env env, void* data, void* hint);
@@ -173,6 +220,7 @@ class PoolCore {
   EnvState* const owner_;
   const unsigned threads_;
   const unsigned nice_;
+  const Policy policy_;
   napi_threadsafe_function tsfn_ = nullptr;
 
   // Shared with the pool threads.
@@ -195,8 +243,9 @@ class PoolCore {
 
 void PoolJob::OnCancel() { core_->Cancel(this); }
 
-PoolCore* PoolCore::Start(napi_env env, EnvState* owner, unsigned threads, unsigned nice) {
-  std::unique_ptr<PoolCore> owned(new PoolCore(env, owner, threads, nice));
+PoolCore* PoolCore::Start(napi_env env, EnvState* owner, unsigned threads, unsigned nice,
+                          Policy policy) {
+  std::unique_ptr<PoolCore> owned(new PoolCore(env, owner, threads, nice, policy));
   napi_value name = nullptr;
   napi_status status = napi_create_string_utf8(env, "offloop:pool", NAPI_AUTO_LENGTH, &name);
   if (status == napi_ok) {
@@ -225,7 +274,7 @@ PoolCore* PoolCore::Start(napi_env env, EnvState* owner, unsigned threads, unsig
 }
 
 void PoolCore::WorkerMain(unsigned index) {
-  PreparePoolThread(index, nice_);
+  PreparePoolThread(index, nice_, policy_);
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
     wake_.wait(lock, [this] { return stopping_ || !queued_.empty(); });
@@ -422,7 +471,7 @@ EnvState* GetOpenEnvState(Napi::Env env) {
 PoolCore* AcquirePool(Napi::Env env) {
   EnvState* slot = GetOpenEnvState(env);
   if (slot->pool == nullptr) {
-    slot->pool = PoolCore::Start(env, slot, DefaultThreads(), kDefaultNice);
+    slot->pool = PoolCore::Start(env, slot, DefaultThreads(), kDefaultNice, kDefaultPolicy);
   }
   return slot->pool;
 }
@@ -434,16 +483,22 @@ Napi::Value PoolStartExport(const Napi::CallbackInfo& info) {
   const auto threads =
       static_cast<unsigned>(GetInteger(info, 0, "threads", kMinThreads, kMaxThreads));
   const auto nice = static_cast<unsigned>(GetInteger(info, 1, "nice", kMinNice, kMaxNice));
+  const Policy policy = GetPolicy(info, 2);
   EnvState* slot = GetOpenEnvState(env);
-  if (slot->pool != nullptr) {
-    if (slot->pool->threads() == threads && slot->pool->nice() == nice) return env.Undefined();
-    throw Napi::Error::New(
-        env, "offloop_cpp: the pool is already running with " +
-                 std::to_string(slot->pool->threads()) + " threads at nice " +
-                 std::to_string(slot->pool->nice()) + "; stop() it before starting it with " +
-                 std::to_string(threads) + " threads at nice " + std::to_string(nice));
+  if (PoolCore* core = slot->pool) {
+    if (core->threads() == threads && core->nice() == nice && core->policy() == policy) {
+      return env.Undefined();
+    }
+    const auto describe = [](unsigned t, unsigned n, Policy p) {
+      return std::to_string(t) + " threads at nice " + std::to_string(n) + " (policy " +
+             PolicyToString(p) + ")";
+    };
+    throw Napi::Error::New(env, "offloop_cpp: the pool is already running with " +
+                                    describe(core->threads(), core->nice(), core->policy()) +
+                                    "; stop() it before starting it with " +
+                                    describe(threads, nice, policy));
   }
-  slot->pool = PoolCore::Start(env, slot, threads, nice);
+  slot->pool = PoolCore::Start(env, slot, threads, nice, policy);
   return env.Undefined();
 }
 
@@ -462,14 +517,17 @@ Napi::Value PoolStatsExport(const Napi::CallbackInfo& info) {
   EnvState* slot = GetEnvState(env);
   size_t queued = 0, running = 0;
   unsigned threads = 0, nice = 0;
+  Napi::Value policy = env.Null();  // no pool running
   if (PoolCore* core = slot->pool) {
     threads = core->threads();
     nice = core->nice();
+    policy = Napi::String::New(env, PolicyToString(core->policy()));
     core->Counts(&queued, &running);
   }
   Napi::Object stats = Napi::Object::New(env);
   stats.Set("threads", Napi::Number::New(env, threads));
   stats.Set("nice", Napi::Number::New(env, nice));
+  stats.Set("policy", policy);
   stats.Set("queued", Napi::Number::New(env, static_cast<double>(queued)));
   stats.Set("running", Napi::Number::New(env, static_cast<double>(running)));
   return stats;

@@ -106,7 +106,7 @@ Napi::Value QueueOnPool(Napi::Env env, Task&& task, CancelHandle token) {
   return promise;
 }
 
-// pool.start(threads, nice), pool.stop(), pool.stats()
+// pool.start(threads, nice, policy?), pool.stop(), pool.stats()
 Napi::Value PoolStartExport(const Napi::CallbackInfo& info);
 Napi::Value PoolStopExport(const Napi::CallbackInfo& info);
 Napi::Value PoolStatsExport(const Napi::CallbackInfo& info);

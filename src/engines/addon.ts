@@ -24,15 +24,20 @@ export interface NativeBinding {
   readonly pool: NativePool;
 }
 
+/** How a pool's threads are scheduled (`poolLimits.policies`). */
+export type PoolPolicy = 'idle' | 'batch' | 'normal';
+
 export interface PoolStats {
   threads: number;
   nice: number;
+  /** null while no pool runs. */
+  policy: PoolPolicy | null;
   queued: number;
   running: number;
 }
 
 export interface NativePool extends Pick<NativeBinding, 'primes' | 'pbkdf2' | 'blur' | 'sleep' | 'noop'> {
-  start(threads: number, nice: number): undefined;
+  start(threads: number, nice: number, policy?: PoolPolicy): undefined;
   stop(): undefined;
   stats(): PoolStats;
 }

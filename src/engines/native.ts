@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
-import { invalidArgType } from '../errors.js';
+import { invalidArgType, outOfRange } from '../errors.js';
+import { poolLimits } from '../kernels/limits.js';
 import { defineAsync, defineSync } from './define.js';
-import { type AddonName, type NativeBinding, type NativePool, type PoolStats, loadAddon } from './addon.js';
+import { type AddonName, type NativeBinding, type NativePool, type PoolPolicy, type PoolStats, loadAddon } from './addon.js';
 import type { Engine, EngineName } from './types.js';
 import { integer } from './validate.js';
 
@@ -14,8 +15,20 @@ export interface NativeEngine extends Engine {
 export interface PoolOptions {
   /** Threads in the pool. Default: the number of cores (`os.availableParallelism()`). */
   threads?: number;
-  /** The threads' nice value, 0..19: higher yields the CPU to the event loop. Default 10. */
+  /**
+   * The threads' nice value, 0..19: higher yields the CPU to the event loop. Default 10. Under the
+   * 'idle' policy the kernel ignores it (it is still set, and reported by `stats()`).
+   */
   nice?: number;
+  /**
+   * How the threads are scheduled. Linux: 'idle' (default) is SCHED_IDLE — the threads run only
+   * when no other thread wants the CPU, so the event loop always wins it; 'batch' is
+   * SCHED_BATCH and 'normal' SCHED_OTHER, both at `nice`. No privilege is needed to lower a
+   * thread's policy. Elsewhere: 'idle' lowers the threads' priority as far as it goes (Windows:
+   * THREAD_PRIORITY_IDLE; other Unixes: the C++ pool lowers it within the thread's policy),
+   * 'batch' is 'normal'.
+   */
+  policy?: PoolPolicy;
 }
 
 /** An engine whose Promise forms run on its addon's own thread pool instead of libuv's. */
@@ -26,7 +39,7 @@ export interface NativePoolEngine extends NativeEngine {
    * now if it is idle); a pool with tasks pending keeps its settings and this throws.
    */
   configure(options: PoolOptions): void;
-  /** The pool's threads and nice value (0 until it starts), and its queued and running tasks. */
+  /** The pool's threads, nice value and policy (0, 0, null until it starts), and its queued and running tasks. */
   stats(): PoolStats;
   /** Stops the pool's threads; pending tasks reject with AbortError. The next call starts it again. */
   close(): Promise<void>;
@@ -65,6 +78,15 @@ function engineOver(addonName: AddonName, name: EngineName, executor: (b: Native
   };
 }
 
+/** One of `poolLimits.policies`, worded as the addons word it. */
+function policy(name: string, value: unknown): PoolPolicy {
+  if (typeof value !== 'string') throw invalidArgType(name, 'of type string', value);
+  if (!(poolLimits.policies as readonly string[]).includes(value)) {
+    throw outOfRange(name, `one of ${poolLimits.policies.map((p) => `"${p}"`).join(', ')}`, value);
+  }
+  return value as PoolPolicy;
+}
+
 /** The addon's kernels, with Promise forms on libuv's threadpool. */
 export function nativeEngine(name: AddonName): NativeEngine {
   return engineOver(name, name, (b) => b);
@@ -72,12 +94,12 @@ export function nativeEngine(name: AddonName): NativeEngine {
 
 /** The addon's kernels, with Promise forms on its dedicated, lower-priority pool. */
 export function nativePoolEngine(addonName: AddonName): NativePoolEngine {
-  let settings = { threads: availableParallelism(), nice: 10 };
+  let settings: Required<PoolOptions> = { threads: availableParallelism(), nice: 10, policy: 'idle' };
   let pool: NativePool | undefined;
   /** The pool, started with our settings before its first task (so both addons agree on them). */
   const started = (b: NativeBinding): NativePool => {
     if (pool === undefined) {
-      b.pool.start(settings.threads, settings.nice);
+      b.pool.start(settings.threads, settings.nice, settings.policy);
       pool = b.pool;
     }
     return pool;
@@ -87,19 +109,20 @@ export function nativePoolEngine(addonName: AddonName): NativePoolEngine {
     name: `${addonName}-pool` as const,
     configure(options: PoolOptions) {
       if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
-      const next = {
-        threads: options.threads === undefined ? settings.threads : integer('options.threads', options.threads, { min: 1, max: 256 }),
-        nice: options.nice === undefined ? settings.nice : integer('options.nice', options.nice, { min: 0, max: 19 }),
+      const next: Required<PoolOptions> = {
+        threads: options.threads === undefined ? settings.threads : integer('options.threads', options.threads, poolLimits.threads),
+        nice: options.nice === undefined ? settings.nice : integer('options.nice', options.nice, poolLimits.nice),
+        policy: options.policy === undefined ? settings.policy : policy('options.policy', options.policy),
       };
       const stats = pool?.stats();
-      if (stats && (stats.threads !== next.threads || stats.nice !== next.nice)) {
+      if (stats && (stats.threads !== next.threads || stats.nice !== next.nice || stats.policy !== next.policy)) {
         if (stats.queued + stats.running > 0) throw new Error(`offloop: the ${addonName}-pool has tasks pending; configure it when it is idle`);
         pool!.stop();
         pool = undefined; // restarts with the new settings on its next task
       }
       settings = next;
     },
-    stats: () => pool?.stats() ?? { threads: 0, nice: 0, queued: 0, running: 0 },
+    stats: () => pool?.stats() ?? { threads: 0, nice: 0, policy: null, queued: 0, running: 0 },
     async close() {
       pool?.stop();
       pool = undefined;

@@ -14,3 +14,14 @@ export const limits = {
   },
   sleep: { ms: { min: 0, max: 60_000 } },
 } as const;
+
+/** The addons' own thread pools (`cppPool`, `rustPool`): what `configure()` accepts. */
+export const poolLimits = {
+  threads: { min: 1, max: 256 },
+  nice: { min: 0, max: 19 },
+  /**
+   * How the pool's threads are scheduled, lowest first. Linux: SCHED_IDLE (runs only when nothing
+   * else wants the CPU), SCHED_BATCH and SCHED_OTHER, the last two at the nice value.
+   */
+  policies: ['idle', 'batch', 'normal'],
+} as const;

@@ -503,13 +503,15 @@ async function droppedTokens(a) {
 async function pool(a) {
   const name = `${a.name} pool`;
   const cpus = availableParallelism();
-  check(`${name} stats before start`, () => assert.deepEqual({ ...a.pool.stats() }, { threads: 0, nice: 0, queued: 0, running: 0 }));
+  check(`${name} stats before start`, () => assert.deepEqual({ ...a.pool.stats() }, { threads: 0, nice: 0, policy: null, queued: 0, running: 0 }));
   a.pool.stop(); // before start: harmless
   a.pool.start(2, 10);
-  a.pool.start(2, 10); // idempotent
+  a.pool.start(2, 10, 'idle'); // idempotent: 'idle' is the default policy
   check(`${name} start with other settings`, () => assert.throws(() => a.pool.start(3, 10), Error));
   check(`${name} start with other nice`, () => assert.throws(() => a.pool.start(2, 11), Error));
-  check(`${name} stats`, () => assert.deepEqual({ ...a.pool.stats() }, { threads: 2, nice: 10, queued: 0, running: 0 }));
+  check(`${name} start with another policy`, () => assert.throws(() => a.pool.start(2, 10, 'batch'), Error));
+  check(`${name} start with a bad policy`, () => assert.throws(() => a.pool.start(2, 10, 'fast'), RangeError));
+  check(`${name} stats`, () => assert.deepEqual({ ...a.pool.stats() }, { threads: 2, nice: 10, policy: 'idle', queued: 0, running: 0 }));
 
   await asyncKernels(a, a.pool, 'pool');
   await tokens(a, a.pool, 'pool', 2);
@@ -530,13 +532,13 @@ async function pool(a) {
 
   // A task restarts a stopped pool with the defaults.
   assert.equal(await a.pool.primes(1000), 168);
-  check(`${name} restarted by a task`, () => assert.deepEqual({ ...a.pool.stats() }, { threads: cpus, nice: 10, queued: 0, running: 0 }));
+  check(`${name} restarted by a task`, () => assert.deepEqual({ ...a.pool.stats() }, { threads: cpus, nice: 10, policy: 'idle', queued: 0, running: 0 }));
   a.pool.stop();
   // start() after stop, with other settings.
-  a.pool.start(1, 0);
+  a.pool.start(1, 0, 'normal');
   assert.equal(await a.pool.primes(10), 4);
   a.pool.stop();
-  a.pool.start(3, 19);
+  a.pool.start(3, 19, 'batch');
   await Promise.all([a.pool.noop(), a.pool.sleep(1), a.pool.pbkdf2(bytes(3), bytes(3), 1, 1)]);
   a.pool.stop();
   // stop() with only queued work, and stop() right after start().

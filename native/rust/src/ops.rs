@@ -12,7 +12,7 @@ use crate::cancel::{self, Token};
 use crate::js::{self, Env, JsResult};
 use crate::kernels::{self, Stop, sha256};
 use crate::memory::{Bytes, Uninit};
-use crate::napi::napi_value;
+use crate::napi::{napi_string, napi_undefined, napi_value};
 use crate::pool;
 use crate::task::{self, Task};
 use std::sync::atomic::AtomicBool;
@@ -321,12 +321,31 @@ pub fn cancel(env: Env, argv: Argv) -> JsResult<napi_value> {
 
 // ---- the dedicated pool ----------------------------------------------------------------------
 
-/// `pool.start(threads, nice)`.
+/// `pool.start(threads, nice, policy?)`.
 pub fn pool_start(env: Env, argv: Argv) -> JsResult<napi_value> {
     let threads = args::integer(env, argv[0], "threads", pool::THREADS_MIN, pool::THREADS_MAX)?;
     let nice = args::integer(env, argv[1], "nice", pool::NICE_MIN, pool::NICE_MAX)?;
-    pool::start(env, threads as usize, nice as i32)?;
+    let policy = pool_policy(env, argv[2])?;
+    pool::start(env, threads as usize, nice as i32, policy)?;
     js::undefined(env)
+}
+
+/// The optional `policy` argument: `undefined` is the default; else one of the names.
+fn pool_policy(env: Env, v: napi_value) -> JsResult<pool::Policy> {
+    match js::type_of(env, v)? {
+        napi_undefined => Ok(pool::Policy::DEFAULT),
+        napi_string => match pool::Policy::from_name(&js::string_value(env, v, 16)?) {
+            Some(policy) => Ok(policy),
+            None => args::out_of_range(env, v, "policy", "one of \"idle\", \"batch\", \"normal\""),
+        },
+        _ => {
+            let got = args::describe(env, v)?;
+            args::type_error(
+                env,
+                &format!("The \"policy\" argument must be of type string. Received {got}"),
+            )
+        }
+    }
 }
 
 /// `pool.stop()`.

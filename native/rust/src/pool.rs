@@ -44,11 +44,44 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
-/// `pool.start(threads, nice)` bounds.
+/// `pool.start(threads, nice, policy)` bounds.
 pub const THREADS_MIN: u64 = 1;
 pub const THREADS_MAX: u64 = 256;
 pub const NICE_MIN: u64 = 0;
 pub const NICE_MAX: u64 = 19;
+/// How the pool's threads are scheduled, lowest first.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Policy {
+    /// Linux `SCHED_IDLE`: runs only when nothing else wants the CPU.
+    Idle,
+    /// Linux `SCHED_BATCH`: CPU-bound, at the nice value.
+    Batch,
+    /// `SCHED_OTHER`, at the nice value.
+    Normal,
+}
+
+impl Policy {
+    /// The policies by name, as `pool.start()` takes them and `stats()` reports them.
+    pub const ALL: [(Policy, &'static str); 3] = [
+        (Policy::Idle, "idle"),
+        (Policy::Batch, "batch"),
+        (Policy::Normal, "normal"),
+    ];
+    /// The policy of a pool started by its first task.
+    pub const DEFAULT: Policy = Policy::Idle;
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(p, _)| *p == self)
+            .map_or("normal", |(_, n)| n)
+    }
+
+    pub fn from_name(name: &str) -> Option<Policy> {
+        Self::ALL.iter().find(|(_, n)| *n == name).map(|(p, _)| *p)
+    }
+}
+
 /// The nice value of a pool started by its first task.
 pub const DEFAULT_NICE: i32 = 10;
 
@@ -114,6 +147,7 @@ unsafe extern "C" fn teardown_hook(arg: *mut c_void) {
 struct Pool {
     threads: usize,
     nice: i32,
+    policy: Policy,
     shared: Arc<Shared>,
     handles: RefCell<Vec<JoinHandle<()>>>,
     /// Owned by the tsfn; valid until it is released in `shutdown` (Node frees it after that).
@@ -293,8 +327,8 @@ impl Job {
 }
 
 /// A pool thread.
-fn worker(shared: Arc<Shared>, nice: i32) {
-    sys::renice(nice);
+fn worker(shared: Arc<Shared>, index: usize, nice: i32, policy: Policy) {
+    sys::prepare(index, nice, policy);
     loop {
         let mut job = {
             let mut queue = lock(&shared);
@@ -363,7 +397,7 @@ unsafe extern "C" fn call_js(
 // ---- start / stop ----------------------------------------------------------------------------
 
 /// Start a pool for this environment and record it in `state`.
-fn start_pool(env: Env, state: &EnvState, threads: usize, nice: i32) -> JsResult<Rc<Pool>> {
+fn start_pool(env: Env, state: &EnvState, threads: usize, nice: i32, policy: Policy) -> JsResult<Rc<Pool>> {
     let name = js::string(env, "offloop_rust.pool")?;
     let books = Box::into_raw(Box::new(Books {
         tsfn: ptr::null_mut(),
@@ -403,6 +437,7 @@ fn start_pool(env: Env, state: &EnvState, threads: usize, nice: i32) -> JsResult
     let pool = Rc::new(Pool {
         threads,
         nice,
+        policy,
         shared: Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             ready: Condvar::new(),
@@ -414,9 +449,11 @@ fn start_pool(env: Env, state: &EnvState, threads: usize, nice: i32) -> JsResult
     });
     for i in 0..threads {
         let shared = pool.shared.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("offloop-rs-{i}"))
-            .spawn(move || worker(shared, nice));
+        // On Linux the thread names itself once it runs at its settings (`sys::prepare`).
+        let builder = std::thread::Builder::new();
+        #[cfg(not(target_os = "linux"))]
+        let builder = builder.name(format!("offloop-rs-{i}"));
+        let spawned = builder.spawn(move || worker(shared, i, nice, policy));
         match spawned {
             Ok(handle) => pool.handles.borrow_mut().push(handle),
             Err(err) => {
@@ -495,26 +532,27 @@ fn running_pool(env: Env) -> JsResult<Rc<Pool>> {
     let state = env::state(env)?;
     match current(state) {
         Some(pool) => Ok(pool),
-        None => start_pool(env, state, default_threads(), DEFAULT_NICE),
+        None => start_pool(env, state, default_threads(), DEFAULT_NICE, Policy::DEFAULT),
     }
 }
 
-/// `pool.start(threads, nice)`, arguments already validated.
-pub fn start(env: Env, threads: usize, nice: i32) -> JsResult<()> {
+/// `pool.start(threads, nice, policy)`, arguments already validated.
+pub fn start(env: Env, threads: usize, nice: i32, policy: Policy) -> JsResult<()> {
     let state = env::state(env)?;
+    let describe = |t: usize, n: i32, p: Policy| format!("{t} threads at nice {n} (policy {})", p.name());
     match current(state) {
-        Some(pool) if pool.threads == threads && pool.nice == nice => Ok(()),
+        Some(pool) if pool.threads == threads && pool.nice == nice && pool.policy == policy => Ok(()),
         Some(pool) => js::throw(
             env,
             ErrorKind::Error,
             None,
             &format!(
-                "offloop_rust: the pool is already running with {} threads at nice {}; \
-                 stop() it before starting it with {threads} threads at nice {nice}",
-                pool.threads, pool.nice
+                "offloop_rust: the pool is already running with {}; stop() it before starting it with {}",
+                describe(pool.threads, pool.nice, pool.policy),
+                describe(threads, nice, policy)
             ),
         ),
-        None => start_pool(env, state, threads, nice).map(drop),
+        None => start_pool(env, state, threads, nice, policy).map(drop),
     }
 }
 
@@ -542,25 +580,36 @@ pub fn stop(env: Env) -> JsResult<()> {
     Ok(())
 }
 
-/// `pool.stats()`: `{ threads, nice, queued, running }`, all 0 when no pool runs.
+/// `pool.stats()`: `{ threads, nice, policy, queued, running }`; 0 (and a null policy) when no
+/// pool runs.
 pub fn stats(env: Env) -> JsResult<napi_value> {
     let state = env::state(env)?;
-    let (threads, nice, queued, running) = match &current(state) {
+    let (threads, nice, policy, queued, running) = match &current(state) {
         Some(pool) => {
             let queue = lock(&pool.shared);
-            (pool.threads, pool.nice, queue.waiting.len(), queue.running.len())
+            let counts = (queue.waiting.len(), queue.running.len());
+            (pool.threads, pool.nice, Some(pool.policy), counts.0, counts.1)
         }
-        None => (0, 0, 0, 0),
+        None => (0, 0, None, 0, 0),
     };
     let mut object = ptr::null_mut();
     napi!(env, napi_create_object(&mut object))?;
-    for (key, value) in [
-        (c"threads", threads as f64),
-        (c"nice", nice as f64),
-        (c"queued", queued as f64),
-        (c"running", running as f64),
-    ] {
-        let value = js::number(env, value)?;
+    let policy = match policy {
+        Some(p) => js::string(env, p.name())?,
+        None => {
+            let mut null = ptr::null_mut();
+            napi!(env, napi_get_null(&mut null))?;
+            null
+        }
+    };
+    let fields = [
+        (c"threads", js::number(env, threads as f64)?),
+        (c"nice", js::number(env, nice as f64)?),
+        (c"policy", policy),
+        (c"queued", js::number(env, queued as f64)?),
+        (c"running", js::number(env, running as f64)?),
+    ];
+    for (key, value) in fields {
         napi!(env, napi_set_named_property(object, key.as_ptr(), value))?;
     }
     Ok(object)
@@ -628,14 +677,26 @@ impl PendingWork for QueuedJob {
     }
 }
 
-// ---- thread priority -------------------------------------------------------------------------
+// ---- thread priority ------------------------------------------------------------------------
 
 #[cfg(target_os = "linux")]
 mod sys {
-    use std::ffi::{c_int, c_long, c_uint};
+    use super::Policy;
+    use std::ffi::{CString, c_char, c_int, c_long, c_uint};
 
     // <sys/resource.h>
     const PRIO_PROCESS: c_int = 0;
+    // <sys/prctl.h>
+    const PR_SET_NAME: c_int = 15;
+    // <sched.h>
+    const SCHED_OTHER: c_int = 0;
+    const SCHED_BATCH: c_int = 3;
+    const SCHED_IDLE: c_int = 5;
+
+    #[repr(C)]
+    struct SchedParam {
+        sched_priority: c_int,
+    }
 
     // <sys/syscall.h>: SYS_gettid. Elsewhere `who = 0`, which Linux also reads as "the calling
     // thread" (nice values are per thread there).
@@ -648,12 +709,16 @@ mod sys {
 
     unsafe extern "C" {
         fn setpriority(which: c_int, who: c_uint, prio: c_int) -> c_int;
+        fn sched_setscheduler(pid: c_int, policy: c_int, param: *const SchedParam) -> c_int;
         fn syscall(number: c_long, ...) -> c_long;
+        fn prctl(option: c_int, ...) -> c_int;
     }
 
-    /// `setpriority(PRIO_PROCESS, gettid(), nice)` for the calling thread. A failure (e.g. a
-    /// process already niced above `nice`, without CAP_SYS_NICE) is ignored.
-    pub fn renice(nice: i32) {
+    /// For the calling thread: `setpriority(PRIO_PROCESS, gettid(), nice)` (under every policy:
+    /// SCHED_IDLE ignores it, but it is kept and reported), then its scheduling policy (lowering
+    /// one's own needs no privilege; pid 0 is the calling thread), then its name — last, so that
+    /// a thread that shows its name in /proc runs at its settings already. Failures are ignored.
+    pub fn prepare(index: usize, nice: i32, policy: Policy) {
         let tid = match SYS_GETTID {
             // SAFETY: gettid takes no arguments and cannot fail.
             Some(number) => unsafe { syscall(number) },
@@ -663,11 +728,27 @@ mod sys {
             // SAFETY: a plain system call on our own thread.
             unsafe { setpriority(PRIO_PROCESS, tid as c_uint, nice) };
         }
+        let linux_policy = match policy {
+            Policy::Idle => SCHED_IDLE,
+            Policy::Batch => SCHED_BATCH,
+            Policy::Normal => SCHED_OTHER,
+        };
+        let param = SchedParam { sched_priority: 0 };
+        // SAFETY: a plain system call on our own thread, with a valid param.
+        unsafe { sched_setscheduler(0, linux_policy, &param) };
+        // At most 15 bytes and the NUL: "offloop-rs-255".
+        if let Ok(name) = CString::new(format!("offloop-rs-{index}")) {
+            // SAFETY: names the calling thread; the kernel copies (and cuts) the string.
+            unsafe { prctl(PR_SET_NAME, name.as_ptr() as *const c_char, 0, 0, 0) };
+        }
     }
 }
 
 #[cfg(not(target_os = "linux"))]
 mod sys {
-    /// Elsewhere: nothing (a process-wide `setpriority` would slow the event loop too).
-    pub fn renice(_nice: i32) {}
+    use super::Policy;
+
+    /// Elsewhere: nothing (a process-wide `setpriority` would slow the event loop too; the C++
+    /// addon lowers the thread's priority within its policy where it can).
+    pub fn prepare(_index: usize, _nice: i32, _policy: Policy) {}
 }
