@@ -23,7 +23,9 @@ const badNumbers: unknown[] = [
   NaN, Infinity, -Infinity, -1, -0.5, 1.5, 2 ** 53, 1e300,
 ];
 /** Values the TypeScript layer shows differently (it names an object's class). */
-const nativeOnly: unknown[] = [{}, [], () => 1, new Uint16Array(1), new ArrayBuffer(1), Promise.resolve()];
+const nativeOnly: unknown[] = [
+  {}, [], () => 1, new Uint16Array(1), new ArrayBuffer(1), Promise.resolve(),
+];
 
 interface Case {
   kernel: 'primes' | 'pbkdf2' | 'blur' | 'sleep';
@@ -37,7 +39,8 @@ const numberCases = (kernel: Case['kernel'], at: (v: unknown) => unknown[]): Cas
   ...nativeOnly.map((v) => ({ kernel, args: at(v), ts: false })),
 ];
 const byteCases = (kernel: Case['kernel'], at: (v: unknown) => unknown[], ts: boolean): Case[] =>
-  [42, 'abc', [1, 2], new Uint16Array(2), new ArrayBuffer(4), null, undefined].map((v) => ({ kernel, args: at(v), ts }));
+  [42, 'abc', [1, 2], new Uint16Array(2), new ArrayBuffer(4), null, undefined]
+    .map((v) => ({ kernel, args: at(v), ts }));
 
 const cases: Case[] = [
   ...numberCases('primes', (v) => [v]),
@@ -77,7 +80,12 @@ function outcome(call: () => unknown): Outcome | 'no error' {
   }
 }
 
-const show = (args: unknown[]) => args.map((a) => (typeof a === 'symbol' || typeof a === 'bigint' ? String(a) : ArrayBuffer.isView(a) ? a.constructor.name : typeof a === 'function' ? 'fn' : JSON.stringify(a))).join(', ');
+function shown(a: unknown): string {
+  if (typeof a === 'symbol' || typeof a === 'bigint') return String(a);
+  if (ArrayBuffer.isView(a)) return a.constructor.name;
+  return typeof a === 'function' ? 'fn' : String(JSON.stringify(a));
+}
+const show = (args: unknown[]) => args.map(shown).join(', ');
 
 test('both addons answer every bad call alike, in every form (sync, libuv, pool)', (t) => {
   for (const { kernel, args } of cases) {
@@ -111,8 +119,11 @@ test('both addons answer bad tokens and bad pool settings alike', (t) => {
     ['cancel(42)', () => cpp.cancel!(42), () => rust.cancel!(42)],
     ['cancel()', () => cpp.cancel!(), () => rust.cancel!()],
     ...[[0, 10], [257, 10], [1.5, 10], ['2', 10], [2, -1], [2, 20], [2, '5'], [2, undefined]].map(
-      ([threads, nice]) =>
-        [`pool.start(${threads}, ${nice})`, () => cppPool.start!(threads, nice), () => rustPool.start!(threads, nice)] as [string, () => unknown, () => unknown],
+      ([threads, nice]): [string, () => unknown, () => unknown] => [
+        `pool.start(${threads}, ${nice})`,
+        () => cppPool.start!(threads, nice),
+        () => rustPool.start!(threads, nice),
+      ],
     ),
   ];
   for (const [what, fromCpp, fromRust] of calls) {

@@ -44,7 +44,7 @@ const pools = [
   [rustPool, 'offloop-rs'],
 ] as const;
 
-test.serial('the pools run under SCHED_IDLE by default, each at the configured policy and nice otherwise', async (t) => {
+test.serial('the pools run under SCHED_IDLE by default, else at the configured policy and nice', async (t) => {
   if (process.platform !== 'linux') return t.pass('scheduling policies are read from Linux /proc');
   const loop = threads().find((thread) => thread.tid === process.pid)!;
   for (const [engine, prefix] of pools) {

@@ -9,7 +9,8 @@ import { asyncEngines, syncEngines } from './helpers/engines.js';
 // "empty" bytes.
 
 type Resizable = ArrayBuffer & { resize(byteLength: number): void };
-const ResizableBuffer = ArrayBuffer as unknown as new (byteLength: number, options: { maxByteLength: number }) => Resizable;
+const ResizableBuffer = ArrayBuffer as unknown as
+  new (byteLength: number, options: { maxByteLength: number }) => Resizable;
 
 /** Views left outside their buffer: one from offset 0, one past the buffer's new end. */
 function shrunkViews(length: number): Uint8Array[] {
@@ -30,7 +31,11 @@ const calls = (view: Uint8Array) =>
     { kernel: 'blur', args: [view, 1, 1, 0], names: 'rgba' },
   ] as const;
 
-const expected = (names: string) => ({ instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE', message: new RegExp(`^The "${names}" argument`) });
+const expected = (names: string) => ({
+  instanceOf: TypeError,
+  code: 'ERR_INVALID_ARG_TYPE',
+  message: new RegExp(`^The "${names}" argument`),
+});
 
 for (const engine of syncEngines) {
   test(`${engine.name}: the *Sync forms reject a view its resizable buffer shrank below`, (t) => {

@@ -2,7 +2,8 @@ import { availableParallelism } from 'node:os';
 import { invalidArgType, outOfRange } from '../errors.js';
 import { poolLimits } from '../kernels/limits.js';
 import { defineAsync, defineSync } from './define.js';
-import { type AddonName, type NativeBinding, type NativePool, type PoolPolicy, type PoolStats, loadAddon } from './addon.js';
+import { type AddonName, type NativeBinding, type NativePool, type PoolPolicy, type PoolStats, loadAddon }
+  from './addon.js';
 import type { Engine, EngineName } from './types.js';
 import { integer } from './validate.js';
 
@@ -110,12 +111,15 @@ export function nativePoolEngine(addonName: AddonName): NativePoolEngine {
     configure(options: PoolOptions) {
       if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
       const next: Required<PoolOptions> = {
-        threads: options.threads === undefined ? settings.threads : integer('options.threads', options.threads, poolLimits.threads),
+        threads: options.threads === undefined
+          ? settings.threads
+          : integer('options.threads', options.threads, poolLimits.threads),
         nice: options.nice === undefined ? settings.nice : integer('options.nice', options.nice, poolLimits.nice),
         policy: options.policy === undefined ? settings.policy : policy('options.policy', options.policy),
       };
       const stats = pool?.stats();
-      if (stats && (stats.threads !== next.threads || stats.nice !== next.nice || stats.policy !== next.policy)) {
+      const changed = (['threads', 'nice', 'policy'] as const).some((key) => stats?.[key] !== next[key]);
+      if (stats && changed) {
         if (stats.queued + stats.running > 0) throw new Error(`offloop: the ${addonName}-pool has tasks pending; configure it when it is idle`);
         pool!.stop();
         pool = undefined; // restarts with the new settings on its next task

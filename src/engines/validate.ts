@@ -15,7 +15,8 @@ export function integer(name: string, value: unknown, range: Range): number {
 }
 
 /** The built-in `at`, captured before user code could replace it: it runs none. */
-const typedArrayAt = Object.getPrototypeOf(Uint8Array.prototype).at as (this: ArrayBufferView, index: number) => unknown;
+const typedArrayAt = Object.getPrototypeOf(Uint8Array.prototype).at as
+  (this: ArrayBufferView, index: number) => unknown;
 
 /**
  * A view whose buffer was detached (transferred), or whose resizable buffer shrank below it, can
@@ -36,7 +37,9 @@ function bytes(name: string, value: unknown, accepted: string, allowClamped: boo
   const ok = value instanceof Uint8Array || (allowClamped && value instanceof Uint8ClampedArray);
   if (!ok) throw invalidArgType(name, accepted, value);
   const view = value as Uint8Array | Uint8ClampedArray;
-  if (isOutOfBounds(view)) throw invalidArgType(name, 'within its ArrayBuffer (it was detached, or resized below the view)', value);
+  if (isOutOfBounds(view)) {
+    throw invalidArgType(name, 'within its ArrayBuffer (it was detached, or resized below the view)', value);
+  }
   return view instanceof Uint8Array ? view : new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }
 
