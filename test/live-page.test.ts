@@ -40,7 +40,9 @@ async function databaseShown(browser: Browser, health?: unknown): Promise<string
     page.on('pageerror', (error) => errors.push(error.message));
     const read = page.waitForResponse((res) => new URL(res.url()).pathname === '/health');
     if (health !== undefined) {
-      await page.route('**/health', (route) => route.fulfill({ contentType: 'application/json', body: JSON.stringify(health) }));
+      await page.route('**/health', (route) =>
+        route.fulfill({ contentType: 'application/json', body: JSON.stringify(health) }),
+      );
     }
     await page.goto(`${server.url}/`);
     await read;
@@ -54,7 +56,7 @@ async function databaseShown(browser: Browser, health?: unknown): Promise<string
 }
 
 if (!hasChromium) {
-  test.skip(`seed panel's database in Chromium: skipped, ${executablePath} is missing (apt-get install chromium)`, () => {});
+  test.skip(`the seed panel's database, in Chromium: skipped, ${executablePath} is missing`, () => {});
 } else {
   test.serial('the seed panel names the database GET /health reports, and "—" when it reports none', async (t) => {
     t.timeout(60_000);
@@ -68,7 +70,9 @@ if (!hasChromium) {
       t.is(await databaseShown(browser, { status: 'ok', database: { kind: 'sqlite' } }), '—');
 
       // The server's own answer, whichever it is: the page shows what /health says.
-      const { database } = (await request(`${server.url}/health`)).json<{ database?: { kind: string; name: string } }>();
+      const { database } = (await request(`${server.url}/health`)).json<{
+        database?: { kind: string; name: string };
+      }>();
       const kinds: Record<string, string> = { sqlite: 'SQLite', postgres: 'PostgreSQL' };
       const expected = database ? `${kinds[database.kind] ?? database.kind} · ${database.name}` : '—';
       t.is(await databaseShown(browser), expected);

@@ -47,8 +47,8 @@ export function draw(now: number): void {
     const end = b.end ?? now;
     if (end < from) continue;
     const x0 = Math.max(LEFT, x(b.start));
-    const width = Math.max(2, x(end) - x0);
-    nodes.push(el('rect', { x: x0, y: TOP, width, height: H - TOP - BOTTOM, class: b.blocksLoop ? 'span-on' : 'span-off' }));
+    const span = { x: x0, y: TOP, width: Math.max(2, x(end) - x0), height: H - TOP - BOTTOM };
+    nodes.push(el('rect', { ...span, class: b.blocksLoop ? 'span-on' : 'span-off' }));
     nodes.push(el('text', { x: x0 + 4, y: TOP + 12, class: 'span-label' }, b.strategy));
   }
   for (let ms = 0; ms <= top + step / 2; ms += step) {

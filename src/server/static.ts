@@ -30,7 +30,12 @@ function pageModules(): string[] {
 
 const assets: readonly Asset[] = [
   { pattern: '/', file: 'web/index.html', contentType: 'text/html; charset=utf-8', summary: 'GET / — the live page: /ping latency, loop delay, bursts under every strategy' },
-  ...pageModules().map((name) => ({ pattern: `/${name}`, file: `dist/web/${name}`, contentType: 'text/javascript; charset=utf-8', summary: `GET /${name} — a module of the live page's script` })),
+  ...pageModules().map((name) => ({
+    pattern: `/${name}`,
+    file: `dist/web/${name}`,
+    contentType: 'text/javascript; charset=utf-8',
+    summary: `GET /${name} — a module of the live page's script`,
+  })),
   { pattern: '/style.css', file: 'web/style.css', contentType: 'text/css; charset=utf-8', summary: "GET /style.css — the live page's styles" },
 ];
 
