@@ -3,7 +3,7 @@ import { loadAddon } from '../src/engines/addon.js';
 import { defineAsync, defineSync } from '../src/engines/define.js';
 import { runKernel } from '../src/engines/js.js';
 import {
-  arity, binaryArg, integerArg, kernel, kernelNames, kernelRoutes, kernelTable, limits, parse, signature, taskNames,
+  arity, binaryArg, cpuKernelNames, integerArg, kernel, kernelNames, kernelRoutes, kernelTable, limits, parse, signature, taskNames,
   type KernelName, type TaskName,
 } from '../src/engines/kernels.js';
 import type { AsyncKernels, Engine, SyncKernels } from '../src/engines/types.js';
@@ -56,6 +56,7 @@ kernel(signature<(a: number, b: number) => number>(), {
 test('the table lists the tasks; the kernels are those with a blocking form', (t) => {
   t.deepEqual(taskNames, ['primes', 'pbkdf2', 'blur', 'sleep', 'noop']);
   t.deepEqual(kernelNames, ['primes', 'pbkdf2', 'blur', 'sleep']);
+  t.deepEqual(cpuKernelNames, ['primes', 'pbkdf2', 'blur']);
   t.deepEqual(arity, { primes: 1, pbkdf2: 4, blur: 4, sleep: 1, noop: 0 });
 });
 

@@ -92,6 +92,8 @@ export interface KernelSpec<F extends (...args: never[]) => unknown = (...args: 
   readonly check?: (args: ValidatedTuple<Parameters<F>>) => void;
   /** Whether there is a blocking `${name}Sync` form. */
   readonly sync: boolean;
+  /** Whether it computes (CPU-bound) rather than waits: the bench's speed-up suite measures these. */
+  readonly cpu: boolean;
   /** How much work the (valid) arguments ask for, in the kernel's own units (roughly linear in time). */
   readonly work: (args: ValidatedTuple<Parameters<F>>) => number;
   /** Bounds across arguments, for `limits` and the docs (a `check` or `refine` enforces them). */
@@ -127,6 +129,7 @@ export const kernelTable = {
     summary: 'how many primes are ≤ limit (a segmented sieve, O(√limit) memory)',
     args: [integerArg('limit', 0, 2 ** 32 - 1, { from: 'query', default: 10_000_000 })],
     sync: true,
+    cpu: true,
     work: ([limit]) => limit,
     http: { summary: 'count the primes ≤ limit', result: 'number', burst: { label: 'Limit', value: 400_000_000, sets: ['limit'] } },
   }),
@@ -140,6 +143,7 @@ export const kernelTable = {
       integerArg('keylen', 1, 1024, { from: 'json', default: 32 }),
     ],
     sync: true,
+    cpu: true,
     work: ([, , iterations, keylen]) => iterations * Math.ceil(keylen / 32),
     http: { summary: 'derive a key (hex)', result: 'hex', burst: { label: 'Iterations', value: 1_000_000, sets: ['iterations'] } },
   }),
@@ -164,6 +168,7 @@ export const kernelTable = {
     },
     limits: { pixels: maxPixels },
     sync: true,
+    cpu: true,
     work: ([, width, height]) => width * height,
     http: { summary: 'blurred RGBA bytes', result: 'bytes', burst: { label: 'Image side (px)', value: 2048, sets: ['width', 'height'] } },
   }),
@@ -172,6 +177,7 @@ export const kernelTable = {
     summary: 'blocks a thread for ms (a stand-in for blocking I/O)',
     args: [integerArg('ms', 0, 60_000, { from: 'query', default: 1000 })],
     sync: true,
+    cpu: false,
     work: ([ms]) => ms,
     http: {
       summary: 'block a thread for ms (a stand-in for blocking I/O)',
@@ -184,6 +190,7 @@ export const kernelTable = {
     summary: 'an async round trip that does no work (dispatch cost; Promise form only)',
     args: [],
     sync: false,
+    cpu: false,
     work: () => 0,
   }),
 } as const;
@@ -210,6 +217,10 @@ export const taskNames = Object.keys(kernelTable) as TaskName[];
 const isKernel = (name: TaskName): name is KernelName => kernelTable[name].sync;
 /** The kernels with a blocking form, in table order. */
 export const kernelNames: readonly KernelName[] = taskNames.filter(isKernel);
+/** The kernels that compute rather than wait (what the bench's speed-ups compare). */
+export type CpuKernelName = { [K in KernelName]: KernelTable[K]['cpu'] extends true ? K : never }[KernelName];
+const isCpu = (name: KernelName): name is CpuKernelName => kernelTable[name].cpu;
+export const cpuKernelNames: readonly CpuKernelName[] = kernelNames.filter(isCpu);
 /** How many arguments each task takes (its options object comes after them). */
 export const arity = perTask<Record<TaskName, number>>((name) => kernelTable[name].args.length);
 
