@@ -3,8 +3,20 @@ import { loadAddon } from '../src/engines/addon.js';
 import { defineAsync, defineSync } from '../src/engines/define.js';
 import { runKernel } from '../src/engines/js.js';
 import {
-  arity, binaryArg, cpuKernelNames, integerArg, kernel, kernelNames, kernelRoutes, kernelTable, limits, parse, signature, taskNames,
-  type KernelName, type TaskName,
+  arity,
+  binaryArg,
+  cpuKernelNames,
+  integerArg,
+  kernel,
+  kernelNames,
+  kernelRoutes,
+  kernelTable,
+  limits,
+  parse,
+  signature,
+  taskNames,
+  type KernelName,
+  type TaskName,
 } from '../src/engines/kernels.js';
 import type { AsyncKernels, Engine, SyncKernels } from '../src/engines/types.js';
 import { cpp, cppPool, js, rust, rustPool, workers } from '../src/index.js';
@@ -86,7 +98,12 @@ test('limits are derived from the descriptors: the documented bounds', (t) => {
   t.deepEqual(limits, {
     primes: { limit: { min: 0, max: 2 ** 32 - 1 } },
     pbkdf2: { iterations: { min: 1, max: 100_000_000 }, keylen: { min: 1, max: 1024 } },
-    blur: { width: { min: 1, max: 65_535 }, height: { min: 1, max: 65_535 }, pixels: 2 ** 26, radius: { min: 0, max: 65_535 } },
+    blur: {
+      width: { min: 1, max: 65_535 },
+      height: { min: 1, max: 65_535 },
+      pixels: 2 ** 26,
+      radius: { min: 0, max: 65_535 },
+    },
     sleep: { ms: { min: 0, max: 60_000 } },
   });
 });
@@ -103,14 +120,23 @@ test('parse checks each integer at its bounds, naming it, for every kernel', (t)
     t.notThrows(() => parse[name](...valid[name]), name);
     args.forEach((arg, i) => {
       if (arg.kind !== 'integer') return;
-      for (const [value, ok] of [[arg.min - 1, false], [arg.max + 1, false], [arg.min + 0.5, false], [arg.min, true]] as const) {
+      for (const [value, ok] of [
+        [arg.min - 1, false],
+        [arg.max + 1, false],
+        [arg.min + 0.5, false],
+        [arg.min, true],
+      ] as const) {
         const raw = [...valid[name]];
         raw[i] = value;
         if (name === 'blur' && ok) raw[0] = new Uint8Array((raw[1] as number) * (raw[2] as number) * 4);
         if (ok) {
           t.notThrows(() => parse[name](...raw), `${name}(${arg.name}=${value})`);
         } else {
-          const error = t.throws(() => parse[name](...raw), { instanceOf: RangeError }, `${name}(${arg.name}=${value})`);
+          const error = t.throws(
+            () => parse[name](...raw),
+            { instanceOf: RangeError },
+            `${name}(${arg.name}=${value})`,
+          );
           t.like(error, { code: 'ERR_OUT_OF_RANGE', argument: arg.name });
         }
       }
@@ -118,13 +144,22 @@ test('parse checks each integer at its bounds, naming it, for every kernel', (t)
   }
 });
 
-test('parse keeps the addons\' order: the pixel cap is height\'s, before radius; the rgba length is last', (t) => {
+test("parse keeps the addons' order: the pixel cap is height's, before radius; the rgba length is last", (t) => {
   const tooMany = t.throws(() => parse.blur(new Uint8Array(4), 65_535, 65_535, -1));
   t.like(tooMany, { argument: 'height' });
   t.regex(tooMany.message, /at most 1024 for width 65535/);
-  t.like(t.throws(() => parse.blur(new Uint8Array(4), 2, 2, -1)), { argument: 'radius' });
-  t.like(t.throws(() => parse.blur(new Uint8Array(4), 2, 2, 0)), { argument: 'rgba', code: 'ERR_OUT_OF_RANGE' });
-  t.like(t.throws(() => parse.blur('x', 2, 2, -1)), { argument: 'rgba', code: 'ERR_INVALID_ARG_TYPE' });
+  t.like(
+    t.throws(() => parse.blur(new Uint8Array(4), 2, 2, -1)),
+    { argument: 'radius' },
+  );
+  t.like(
+    t.throws(() => parse.blur(new Uint8Array(4), 2, 2, 0)),
+    { argument: 'rgba', code: 'ERR_OUT_OF_RANGE' },
+  );
+  t.like(
+    t.throws(() => parse.blur('x', 2, 2, -1)),
+    { argument: 'rgba', code: 'ERR_INVALID_ARG_TYPE' },
+  );
 });
 
 test('every HTTP default lies within its bounds', (t) => {
@@ -136,8 +171,11 @@ test('every HTTP default lies within its bounds', (t) => {
   }
 });
 
-test('the route lines derived from the table are the server\'s own', (t) => {
-  t.deepEqual(kernelRoutes.map((r) => r.kernel), ['primes', 'pbkdf2', 'blur', 'sleep']);
+test("the route lines derived from the table are the server's own", (t) => {
+  t.deepEqual(
+    kernelRoutes.map((r) => r.kernel),
+    ['primes', 'pbkdf2', 'blur', 'sleep'],
+  );
   for (const route of kernelRoutes) {
     const served = routes.find((r) => r.pattern === `/${route.kernel}/:strategy`);
     t.like(served, { method: route.method, summary: route.summary }, route.kernel);

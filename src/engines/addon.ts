@@ -11,7 +11,9 @@ export type CancelToken = { readonly __brand: 'offloop.CancelToken' };
 /** The addons take bytes where the engines also accept strings, and return undefined for void. */
 type Bytes<P extends readonly unknown[]> = { [I in keyof P]: P[I] extends number ? number : Uint8Array };
 type Returned<R> = [R] extends [void] ? undefined : R;
-type AsyncExport<P extends readonly unknown[], R> = (...args: [...Bytes<P>, token?: CancelToken]) => Promise<Returned<R>>;
+type AsyncExport<P extends readonly unknown[], R> = (
+  ...args: [...Bytes<P>, token?: CancelToken]
+) => Promise<Returned<R>>;
 type SyncExport<P extends readonly unknown[], R> = (...args: Bytes<P>) => Returned<R>;
 
 /** Each task as the addons export it, from the kernel table: one async work item per call. */

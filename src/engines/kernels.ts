@@ -48,11 +48,28 @@ export interface PixelsArg<Name extends string = string> extends ArgBase<Name> {
 }
 export type Arg = IntegerArg | BinaryArg | PixelsArg;
 
-export const integerArg = <const N extends string>(name: N, min: number, max: number, rest: Omit<IntegerArg, 'kind' | 'name' | 'min' | 'max'>): IntegerArg<N> => ({
-  kind: 'integer', name, min, max, ...rest,
+export const integerArg = <const N extends string>(
+  name: N,
+  min: number,
+  max: number,
+  rest: Omit<IntegerArg, 'kind' | 'name' | 'min' | 'max'>,
+): IntegerArg<N> => ({
+  kind: 'integer',
+  name,
+  min,
+  max,
+  ...rest,
 });
-export const binaryArg = <const N extends string>(name: N, rest: Omit<BinaryArg, 'kind' | 'name'>): BinaryArg<N> => ({ kind: 'binary', name, ...rest });
-export const pixelsArg = <const N extends string>(name: N, rest: Omit<PixelsArg, 'kind' | 'name'>): PixelsArg<N> => ({ kind: 'pixels', name, ...rest });
+export const binaryArg = <const N extends string>(name: N, rest: Omit<BinaryArg, 'kind' | 'name'>): BinaryArg<N> => ({
+  kind: 'binary',
+  name,
+  ...rest,
+});
+export const pixelsArg = <const N extends string>(name: N, rest: Omit<PixelsArg, 'kind' | 'name'>): PixelsArg<N> => ({
+  kind: 'pixels',
+  name,
+  ...rest,
+});
 
 /** Each kind's validator (validate.ts's primitives): a bad value throws a TypeError/RangeError naming it. */
 const check: { [K in Arg['kind']]: (arg: Extract<Arg, { kind: K }>, value: unknown) => unknown } = {
@@ -62,7 +79,13 @@ const check: { [K in Arg['kind']]: (arg: Extract<Arg, { kind: K }>, value: unkno
 };
 
 /** The descriptor each public argument type needs: a `number` is an integer, a `Pixels` pixels… */
-type ArgFor<T> = [T] extends [number] ? IntegerArg : [T] extends [Pixels] ? PixelsArg : [T] extends [BinaryLike] ? BinaryArg : never;
+type ArgFor<T> = [T] extends [number]
+  ? IntegerArg
+  : [T] extends [Pixels]
+    ? PixelsArg
+    : [T] extends [BinaryLike]
+      ? BinaryArg
+      : never;
 /** What validation turns an accepted argument into: views become `Uint8Array`; strings stay strings. */
 type Validated<T> = [T] extends [Pixels] ? Uint8Array : T;
 /** The descriptors for a parameter list, and the validated arguments (the names carry over). */
@@ -131,7 +154,11 @@ export const kernelTable = {
     sync: true,
     cpu: true,
     work: ([limit]) => limit,
-    http: { summary: 'count the primes ≤ limit', result: 'number', burst: { label: 'Limit', value: 400_000_000, sets: ['limit'] } },
+    http: {
+      summary: 'count the primes ≤ limit',
+      result: 'number',
+      burst: { label: 'Limit', value: 400_000_000, sets: ['limit'] },
+    },
   }),
   /** PBKDF2-HMAC-SHA256; iterations 1..10^8, keylen 1..1024 bytes. */
   pbkdf2: kernel(signature<(password: BinaryLike, salt: BinaryLike, iterations: number, keylen: number) => Buffer>(), {
@@ -145,7 +172,11 @@ export const kernelTable = {
     sync: true,
     cpu: true,
     work: ([, , iterations, keylen]) => iterations * Math.ceil(keylen / 32),
-    http: { summary: 'derive a key (hex)', result: 'hex', burst: { label: 'Iterations', value: 1_000_000, sets: ['iterations'] } },
+    http: {
+      summary: 'derive a key (hex)',
+      result: 'hex',
+      burst: { label: 'Iterations', value: 1_000_000, sets: ['iterations'] },
+    },
   }),
   /** Box blur with clamped edges; width, height 1..65535, width·height ≤ 2^26, radius 0..65535. */
   blur: kernel(signature<(rgba: Pixels, width: number, height: number, radius: number) => Buffer>(), {
@@ -157,20 +188,29 @@ export const kernelTable = {
         from: 'query',
         refine: (h, [, w]) => {
           if ((w as number) * h > maxPixels) {
-            throw outOfRange('height', `at most ${Math.floor(maxPixels / (w as number))} for width ${w} (width·height ≤ ${maxPixels} pixels)`, h);
+            throw outOfRange(
+              'height',
+              `at most ${Math.floor(maxPixels / (w as number))} for width ${w} (width·height ≤ ${maxPixels} pixels)`,
+              h,
+            );
           }
         },
       }),
       integerArg('radius', 0, 65_535, { from: 'query', default: 8 }),
     ],
     check: ([rgba, w, h]) => {
-      if (rgba.length !== w * h * 4) throw outOfRange('rgba', `of length width·height·4 = ${w * h * 4}`, rgba, `length ${rgba.length}`);
+      if (rgba.length !== w * h * 4)
+        throw outOfRange('rgba', `of length width·height·4 = ${w * h * 4}`, rgba, `length ${rgba.length}`);
     },
     limits: { pixels: maxPixels },
     sync: true,
     cpu: true,
     work: ([, width, height]) => width * height,
-    http: { summary: 'blurred RGBA bytes', result: 'bytes', burst: { label: 'Image side (px)', value: 2048, sets: ['width', 'height'] } },
+    http: {
+      summary: 'blurred RGBA bytes',
+      result: 'bytes',
+      burst: { label: 'Image side (px)', value: 2048, sets: ['width', 'height'] },
+    },
   }),
   /** Blocks a thread for ms (0..60000): the stand-in for blocking I/O. */
   sleep: kernel(signature<(ms: number) => void>(), {
@@ -235,7 +275,9 @@ export type Limits = {
 export const limits = Object.fromEntries(
   kernelNames.map((name) => {
     const spec: { readonly args: readonly Arg[]; readonly limits?: object } = kernelTable[name];
-    const integers = spec.args.flatMap((arg) => (arg.kind === 'integer' ? [[arg.name, { min: arg.min, max: arg.max }]] : []));
+    const integers = spec.args.flatMap((arg) =>
+      arg.kind === 'integer' ? [[arg.name, { min: arg.min, max: arg.max }]] : [],
+    );
     return [name, { ...Object.fromEntries(integers), ...spec.limits }];
   }),
 ) as Limits;
@@ -295,7 +337,11 @@ export interface KernelRoute {
   readonly summary: string;
 }
 
-const bodyWords: Record<Arg['kind'], string> = { integer: 'a decimal integer', binary: 'raw bytes', pixels: 'raw RGBA' };
+const bodyWords: Record<Arg['kind'], string> = {
+  integer: 'a decimal integer',
+  binary: 'raw bytes',
+  pixels: 'raw RGBA',
+};
 
 function kernelRoute(kernel: KernelName): KernelRoute | undefined {
   const spec: { readonly args: readonly Arg[]; readonly http?: KernelSpec['http'] } = kernelTable[kernel];
@@ -303,15 +349,23 @@ function kernelRoute(kernel: KernelName): KernelRoute | undefined {
   const from = (source: ArgSource) => spec.args.filter((arg) => arg.from === source);
   const shown = (arg: Arg) => (arg.kind === 'integer' && arg.default !== undefined ? String(arg.default) : '');
   const method = from('json').length + from('body').length > 0 ? 'post' : 'get';
-  const query = from('query').map((arg) => `${arg.name}=${shown(arg)}`).join('&');
-  const json = from('json').map((arg) => `"${arg.name}"${shown(arg) && `=${shown(arg)}`}`).join(',');
+  const query = from('query')
+    .map((arg) => `${arg.name}=${shown(arg)}`)
+    .join('&');
+  const json = from('json')
+    .map((arg) => `"${arg.name}"${shown(arg) && `=${shown(arg)}`}`)
+    .join(',');
   const line = [
     `${method.toUpperCase()} /${kernel}/:strategy${query && `?${query}`}`,
     json && `{${json}}`,
     ...from('body').map((arg) => `(body: ${bodyWords[arg.kind]})`),
   ];
   return {
-    kernel, method, args: spec.args, result: spec.http.result, burst: spec.http.burst,
+    kernel,
+    method,
+    args: spec.args,
+    result: spec.http.result,
+    burst: spec.http.burst,
     summary: `${line.filter(Boolean).join(' ')} — ${spec.http.summary}`,
   };
 }

@@ -19,7 +19,9 @@ export type EngineName = 'js' | 'workers' | 'cpp' | 'rust' | 'cpp-pool' | 'rust-
  * The Promise form of a task. Declared as a method (`{ m(…) }['m']`) so that, as in an interface,
  * parameters compare bivariantly: a wrapper typed `options?: { signal?: AbortSignal }` still fits.
  */
-export type AsyncMethod<K extends TaskName> = { m(...args: [...KernelInput<K>, options?: TaskOptions]): Promise<KernelResult<K>> }['m'];
+export type AsyncMethod<K extends TaskName> = {
+  m(...args: [...KernelInput<K>, options?: TaskOptions]): Promise<KernelResult<K>>;
+}['m'];
 /** The blocking form of a kernel: it runs on the calling thread. */
 export type SyncMethod<K extends TaskName> = { m(...args: KernelInput<K>): KernelResult<K> }['m'];
 
