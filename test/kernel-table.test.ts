@@ -181,3 +181,23 @@ test("the route lines derived from the table are the server's own", (t) => {
     t.like(served, { method: route.method, summary: route.summary }, route.kernel);
   }
 });
+
+test('work grows with the burst knob of every routed kernel, and is 0 for noop', (t) => {
+  const small: { [K in KernelName]: unknown[] } = {
+    primes: [16],
+    pbkdf2: ['pw', 'salt', 16, 32],
+    blur: [new Uint8Array(16 * 16 * 4), 16, 16, 1],
+    sleep: [16],
+  };
+  const work = (name: KernelName, raw: unknown[]) =>
+    (kernelTable[name].work as (args: unknown[]) => number)(parse[name](...raw));
+  for (const route of kernelRoutes) {
+    const raw = [...small[route.kernel]];
+    const before = work(route.kernel, raw);
+    const args = kernelTable[route.kernel].args;
+    for (const name of route.burst.sets) raw[args.findIndex((arg) => arg.name === name)] = 32;
+    if (route.kernel === 'blur') raw[0] = new Uint8Array(32 * 32 * 4);
+    t.true(work(route.kernel, raw) > before, route.kernel);
+  }
+  t.is(kernelTable.noop.work(), 0);
+});

@@ -306,7 +306,7 @@ function parser<K extends TaskName>(name: K): (...raw: unknown[]) => KernelArgs[
  * Builds an object with one value per task, from a function of the task's name: how the parse
  * table and the engines' method objects are made. The keys are the table's own, so none can be
  * missing; `make` states each key's own type (see define.ts), which TypeScript cannot carry
- * through Object.fromEntries — hence the one cast here.
+ * through Object.fromEntries — hence the cast here (and in perSyncKernel).
  */
 export function perTask<M extends { [K in TaskName]: unknown }>(make: (name: TaskName) => M[TaskName]): M {
   return Object.fromEntries(taskNames.map((name) => [name, make(name)])) as M;
