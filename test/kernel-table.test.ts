@@ -7,6 +7,7 @@ import {
   binaryArg,
   cpuKernelNames,
   integerArg,
+  type KernelName,
   kernel,
   kernelNames,
   kernelRoutes,
@@ -14,9 +15,8 @@ import {
   limits,
   parse,
   signature,
-  taskNames,
-  type KernelName,
   type TaskName,
+  taskNames,
 } from '../src/engines/kernels.js';
 import type { AsyncKernels, Engine, SyncKernels } from '../src/engines/types.js';
 import { cpp, cppPool, js, rust, rustPool, workers } from '../src/index.js';
