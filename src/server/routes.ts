@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { js, type KernelName, type WorkerEngine } from '../index.js';
 import type { KernelArgs, KernelResults } from '../engines/types.js';
-import { parse } from '../engines/validate.js';
+import { parse } from '../engines/kernels.js';
 import type { Gate } from './admission.js';
 import type { ServerConfig } from './config.js';
 import { type Exchange, HttpError } from './http.js';
