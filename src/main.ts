@@ -17,6 +17,8 @@ import { strategyNames } from './server/strategies.js';
 type Message = { type: 'listening'; port: number; url: string; libuvThreads: number; pid: number };
 
 const argv = process.argv.slice(2);
+// `offloop worker …` is the queue's worker process, another program: it never returns here.
+if (argv[0] === 'worker') await import('./queue/worker-main.js').then((m) => m.runWorker(argv.slice(1)));
 const isServerProcess = process.env.OFFLOOP_ROLE === 'server';
 
 function banner(config: ServerConfig, url: string, pids: number[], libuvThreads: number): string {
@@ -28,6 +30,7 @@ function banner(config: ServerConfig, url: string, pids: number[], libuvThreads:
     `  worker pool   ${config.workers} threads${perProcess} (piscina; worker, /good-ping)`,
     `  native pools  ${config.poolThreads} threads each${perProcess}, nice ${config.poolNice} (cpp-pool, rust-pool)`,
     `  strategies    ${strategyNames.join(', ')}`,
+    `  queue         ${config.redisUrl ? `on: jobs in Redis, run by \`offloop worker\` processes (${config.maxQueue || 256} may wait)` : 'off (set REDIS_URL or --redis-url)'}`,
     `  try           curl ${url}/ping   ·   curl '${url}/primes/cpp?limit=10000000'   ·   --help for options`,
   ].join('\n');
 }
