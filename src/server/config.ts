@@ -73,7 +73,8 @@ export class ConfigError extends Error {
 
 function convert(spec: OptionSpec, raw: string, source: string): number | string {
   if (spec.kind === 'string') {
-    if (raw === '') throw new ConfigError(`${source} must not be empty`);
+    // Empty is allowed only where the default is empty: it means "off" (REDIS_URL).
+    if (raw === '' && spec.fallback() !== '') throw new ConfigError(`${source} must not be empty`);
     return raw;
   }
   if (spec.auto && raw === 'auto') return cores();
