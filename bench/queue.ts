@@ -67,7 +67,9 @@ async function startRedis(path: string): Promise<{ url: string; stop(): void }> 
   // Port 0 is not an option for redis-server: try a few random high ports until one binds.
   for (let attempt = 0; ; attempt++) {
     const port = 20_000 + Math.floor(Math.random() * 40_000);
-    const proc = spawn(path, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(path, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     const ready = await new Promise<boolean>((resolve) => {
       proc.stdout.on('data', (d: Buffer) => {
@@ -81,9 +83,14 @@ async function startRedis(path: string): Promise<{ url: string; stop(): void }> 
   }
 }
 
-const startWorker = (url: string) => startNode(mainEntry, ['worker', '--redis-url', url, '--concurrency', '1'], /"event":"ready"/).then((w) => w.proc);
+const startWorker = (url: string) =>
+  startNode(mainEntry, ['worker', '--redis-url', url, '--concurrency', '1'], /"event":"ready"/).then((w) => w.proc);
 
-async function roundTrips(name: DispatchFigures['name'], call: () => Promise<unknown>, timeMs: number): Promise<DispatchFigures> {
+async function roundTrips(
+  name: DispatchFigures['name'],
+  call: () => Promise<unknown>,
+  timeMs: number,
+): Promise<DispatchFigures> {
   for (let i = 0; i < 20; i++) await call(); // warm
   const times: number[] = [];
   const until = performance.now() + timeMs;
@@ -118,18 +125,28 @@ export async function runQueueBench(profile: Profile, out: string): Promise<Queu
 
     const measure = async (strategy: QueueLoadRow['strategy'], count: number): Promise<QueueLoadRow> => {
       const target = `${url}/primes/${strategy}?limit=${h.primesLimit}`;
-      await Promise.all(Array.from({ length: h.connections }, () => fetch(target).then((r) => r.arrayBuffer()))); // warm
+      // Warm the path (JIT, both ends' connections) with one request per connection.
+      await Promise.all(Array.from({ length: h.connections }, () => fetch(target).then((r) => r.arrayBuffer())));
       const meter = cpuMeter(server!.pid);
       const probe = await startProbe(url, h.probeIntervalMs);
       const load = await drive({ url: target, connections: h.connections, durationS: h.loadS });
       const ping = await probe.stop();
       const cpu = meter();
       const row: QueueLoadRow = {
-        strategy, workers: count, reqPerSec: load.reqPerSec, non2xx: load.non2xx + load.errors,
-        latency: { p50: load.latency.p50, p99: load.latency.p99 }, pingP99: ping.p99, pingP99Ratio: ratio(ping.p99, idlePingP99),
+        strategy,
+        workers: count,
+        reqPerSec: load.reqPerSec,
+        non2xx: load.non2xx + load.errors,
+        latency: { p50: load.latency.p50, p99: load.latency.p99 },
+        pingP99: ping.p99,
+        pingP99Ratio: ratio(ping.p99, idlePingP99),
         serverCores: cpu.childS / cpu.wallS,
       };
-      console.log(`  ${strategy.padEnd(8)} workers ${count}: ${fmt(row.reqPerSec)} req/s, latency p50 ${fmt(row.latency.p50)} ms p99 ${fmt(row.latency.p99)} ms, ping p99 ${fmt(row.pingP99)} ms (${fmt(row.pingP99Ratio)}× idle)${row.non2xx ? `, ${row.non2xx} non-2xx` : ''}`);
+      const latency = `latency p50 ${fmt(row.latency.p50)} ms p99 ${fmt(row.latency.p99)} ms`;
+      const pinged = `ping p99 ${fmt(row.pingP99)} ms (${fmt(row.pingP99Ratio)}× idle)`;
+      const failed = row.non2xx ? `, ${row.non2xx} non-2xx` : '';
+      const rate = `${fmt(row.reqPerSec)} req/s`;
+      console.log(`  ${strategy.padEnd(8)} workers ${count}: ${rate}, ${latency}, ${pinged}${failed}`);
       return row;
     };
 
@@ -149,14 +166,26 @@ export async function runQueueBench(profile: Profile, out: string): Promise<Queu
       await roundTrips('cpp-pool', () => cppPool.noop(), timeMs),
       await roundTrips('workers', () => pool.noop(), timeMs),
     ];
-    for (const d of dispatch) console.log(`  noop round trip ${d.name.padEnd(8)} p50 ${fmt(d.p50)} ms, p99 ${fmt(d.p99)} ms (n=${d.n})`);
+    for (const d of dispatch)
+      console.log(`  noop round trip ${d.name.padEnd(8)} p50 ${fmt(d.p50)} ms, p99 ${fmt(d.p99)} ms (n=${d.n})`);
     const p50 = (name: string) => dispatch.find((d) => d.name === name)?.p50;
     const result: QueueBenchResult = {
-      part: 'queue', profile: profile.name, machine: endOfPart(machine), route, connections: h.connections, idlePingP99, load, dispatch,
-      dispatchRatio: { vsWorkers: ratio(p50('queue'), p50('workers')), vsCppPool: ratio(p50('queue'), p50('cpp-pool')) },
+      part: 'queue',
+      profile: profile.name,
+      machine: endOfPart(machine),
+      route,
+      connections: h.connections,
+      idlePingP99,
+      load,
+      dispatch,
+      dispatchRatio: {
+        vsWorkers: ratio(p50('queue'), p50('workers')),
+        vsCppPool: ratio(p50('queue'), p50('cpp-pool')),
+      },
     };
     await writeFile(join(out, 'queue.json'), `${JSON.stringify(result, null, 2)}\n`);
-    console.log(`  noop through Redis = ${fmt(result.dispatchRatio.vsWorkers)}× piscina's, ${fmt(result.dispatchRatio.vsCppPool)}× cpp-pool's; wrote ${join(out, 'queue.json')}`);
+    const { vsWorkers, vsCppPool } = result.dispatchRatio;
+    console.log(`  noop through Redis = ${fmt(vsWorkers)}× piscina's, ${fmt(vsCppPool)}× cpp-pool's`);
     return result;
   } finally {
     await producer?.close();
@@ -172,7 +201,11 @@ export async function runQueueBench(profile: Profile, out: string): Promise<Queu
 export async function queueMain(argv: string[], defaultOut: string): Promise<number> {
   const { parseArgs } = await import('node:util');
   const { profiles } = await import('./profile.js');
-  const { values } = parseArgs({ args: argv, options: { quick: { type: 'boolean', default: false }, out: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: { quick: { type: 'boolean', default: false }, out: { type: 'string' } },
+    strict: true,
+  });
   const profile = profiles[values.quick ? 'quick' : 'full'];
   console.log(`offloop bench (${profile.name}): queue — Redis, offloop --redis-url, 1 then 2 local workers`);
   const out = values.out ?? defaultOut;

@@ -12,7 +12,10 @@ test.after.always(async () => {
 
 test('/strategies lists queue as off, saying why', async (t) => {
   const table = (await request(`${server.url}/strategies`)).json<{ name: string }[]>();
-  t.like(table.find((s) => s.name === 'queue'), { enabled: false, reason: 'set REDIS_URL or --redis-url (and start `offloop worker`)' });
+  t.like(
+    table.find((s) => s.name === 'queue'),
+    { enabled: false, reason: 'set REDIS_URL or --redis-url (and start `offloop worker`)' },
+  );
   t.true(table.filter((s) => s.name !== 'queue').every((s) => (s as { enabled?: boolean }).enabled === true));
 });
 

@@ -80,7 +80,8 @@ export class QueueProducer {
   /** Why the queue cannot take a job right now, or undefined when it can. */
   get unavailable(): string | undefined {
     if (this.#closed) return 'the server is closing';
-    if (this.#redis.status !== 'ready') return `Redis at ${redact(this.#options.redisUrl)} is unreachable (${this.#redis.status})`;
+    if (this.#redis.status !== 'ready')
+      return `Redis at ${redact(this.#options.redisUrl)} is unreachable (${this.#redis.status})`;
     if (!this.#eventsReady) return 'the queue is connecting to Redis';
     return undefined;
   }
@@ -113,8 +114,12 @@ export class QueueProducer {
         lastEventId: last[0]?.[0] ?? '0-0',
       });
       events.on('error', () => {});
-      events.on('completed', ({ jobId, returnvalue }) => this.#settle(jobId, (p) => p.resolve(returnvalue as unknown as JobResult)));
-      events.on('failed', ({ jobId, failedReason }) => this.#settle(jobId, (p) => p.reject(new JobFailedError(failedReason))));
+      events.on('completed', ({ jobId, returnvalue }) =>
+        this.#settle(jobId, (p) => p.resolve(returnvalue as unknown as JobResult)),
+      );
+      events.on('failed', ({ jobId, failedReason }) =>
+        this.#settle(jobId, (p) => p.reject(new JobFailedError(failedReason))),
+      );
       this.#events = events;
       await events.waitUntilReady();
       if (this.#events !== events) return;
@@ -139,13 +144,19 @@ export class QueueProducer {
     this.#pending.clear();
   }
 
-  /** Workers connected to the queue, from Redis's client list, cached briefly. */
+  /**
+   * Workers connected to the queue, from Redis's client list. A count above 0 is trusted briefly;
+   * "none" is not cached, so the first worker to start is seen at once.
+   */
   #workerCount(): Promise<number> {
     const now = performance.now();
     if (!this.#workers || now - this.#workers.at > timing.workersCacheMs) {
       const count = this.#queue.getWorkersCount();
       this.#workers = { at: now, count };
-      count.catch(() => (this.#workers = undefined));
+      count.then(
+        (n) => n === 0 && this.#workers?.count === count && (this.#workers = undefined),
+        () => (this.#workers = undefined),
+      );
     }
     return this.#workers.count;
   }
@@ -155,8 +166,13 @@ export class QueueProducer {
     const why = this.unavailable;
     if (why) throw new QueueUnavailableError(why);
     if (signal?.aborted) throw abortError();
-    const [workers, waiting] = await Promise.all([this.#workerCount(), this.#queue.getWaitingCount()]).catch(unavailable);
-    if (workers === 0) throw new QueueUnavailableError('no offloop worker is taking jobs: start one with `offloop worker --redis-url …`');
+    const [workers, waiting] = await Promise.all([this.#workerCount(), this.#queue.getWaitingCount()]).catch(
+      unavailable,
+    );
+    if (workers === 0)
+      throw new QueueUnavailableError(
+        'no offloop worker is taking jobs: start one with `offloop worker --redis-url …`',
+      );
     if (waiting >= this.#options.maxWaiting) throw new QueueFullError(`${waiting} jobs already wait for a worker`);
     if (signal?.aborted) throw abortError();
 
@@ -166,9 +182,16 @@ export class QueueProducer {
     const answer = new Promise<JobResult>((resolve, reject) => this.#pending.set(jobId, { resolve, reject }));
     answer.catch(() => {});
     try {
-      await this.#redis.multi().hset(keys.input(jobId), encodeArgs(args)).pexpire(keys.input(jobId), ttlMs).exec().catch(unavailable);
+      await this.#redis
+        .multi()
+        .hset(keys.input(jobId), encodeArgs(args))
+        .pexpire(keys.input(jobId), ttlMs)
+        .exec()
+        .catch(unavailable);
       const data: JobData = { kernel, ttlMs };
-      await this.#queue.add(kernel, data, { jobId, removeOnComplete: true, removeOnFail: true, attempts: 1 }).catch(unavailable);
+      await this.#queue
+        .add(kernel, data, { jobId, removeOnComplete: true, removeOnFail: true, attempts: 1 })
+        .catch(unavailable);
       const result = await untilAborted(answer, signal, () => this.#cancel(jobId));
       const value = result.binary ? await this.#redis.getBuffer(keys.output(jobId)).catch(unavailable) : result.value;
       if (result.binary && value === null) throw new JobFailedError('the result expired before it was read');
@@ -223,11 +246,17 @@ function redact(url: string): string {
 }
 
 /** `work`, unless `signal` fires first: then `cancel()` runs and the AbortError says what it did. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, cancel: () => Promise<CancelOutcome>): Promise<T> {
+function untilAborted<T>(
+  work: Promise<T>,
+  signal: AbortSignal | undefined,
+  cancel: () => Promise<CancelOutcome>,
+): Promise<T> {
   if (!signal) return work;
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => {
-      void cancel().then((job) => reject(Object.assign(abortError(), { job, cancelled: job !== 'unknown' }) as QueueAbortError));
+      void cancel().then((job) =>
+        reject(Object.assign(abortError(), { job, cancelled: job !== 'unknown' }) as QueueAbortError),
+      );
     };
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });

@@ -23,7 +23,7 @@ export const timing = {
   stalledCheckMs: 2000,
   /** Times a job may lose its worker before it fails. */
   maxStalledCount: 2,
-  /** How long the server trusts its last "are there workers?" answer. */
+  /** How long the server trusts its last "there are workers" answer. */
   workersCacheMs: 500,
   /** Payload keys outlive the request timeout by this much, then Redis drops them by itself. */
   keyGraceMs: 60_000,

@@ -26,18 +26,26 @@ class UsageError extends Error {
 function options(argv: readonly string[], env: NodeJS.ProcessEnv) {
   const { values } = parseArgs({
     args: [...argv],
-    options: { 'redis-url': { type: 'string' }, engine: { type: 'string' }, concurrency: { type: 'string' }, help: { type: 'boolean' } },
+    options: {
+      'redis-url': { type: 'string' },
+      engine: { type: 'string' },
+      concurrency: { type: 'string' },
+      help: { type: 'boolean' },
+    },
     strict: true,
     allowPositionals: false,
   });
   if (values.help) return undefined;
   const redisUrl = values['redis-url'] ?? env.REDIS_URL ?? '';
-  if (!/^rediss?:\/\//.test(redisUrl)) throw new UsageError(`--redis-url (or REDIS_URL) must be a redis:// URL; got "${redisUrl}"`);
+  if (!/^rediss?:\/\//.test(redisUrl))
+    throw new UsageError(`--redis-url (or REDIS_URL) must be a redis:// URL; got "${redisUrl}"`);
   const engine = values.engine ?? env.OFFLOOP_ENGINE ?? 'cpp';
-  if (!(workerEngines as readonly string[]).includes(engine)) throw new UsageError(`--engine must be one of ${workerEngines.join(', ')}; got "${engine}"`);
+  if (!(workerEngines as readonly string[]).includes(engine))
+    throw new UsageError(`--engine must be one of ${workerEngines.join(', ')}; got "${engine}"`);
   const rawConcurrency = values.concurrency ?? env.OFFLOOP_CONCURRENCY ?? String(availableParallelism());
   const concurrency = /^\d+$/.test(rawConcurrency) ? Number(rawConcurrency) : NaN;
-  if (!(concurrency >= 1 && concurrency <= 256)) throw new UsageError(`--concurrency must be an integer from 1 to 256; got "${rawConcurrency}"`);
+  if (!(concurrency >= 1 && concurrency <= 256))
+    throw new UsageError(`--concurrency must be an integer from 1 to 256; got "${rawConcurrency}"`);
   return { redisUrl, engine: engine as WorkerEngineName, concurrency };
 }
 
@@ -48,14 +56,17 @@ export async function runWorker(argv: readonly string[], env: NodeJS.ProcessEnv 
     settings = options(argv, env);
   } catch (error) {
     const known = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    console.error(`offloop worker: ${known ? (error as Error).message : String(error)}\nRun with --help for the options.`);
+    console.error(
+      `offloop worker: ${known ? (error as Error).message : String(error)}\nRun with --help for the options.`,
+    );
     process.exit(2);
   }
   if (!settings) {
     console.log(help);
     process.exit(0);
   }
-  const log = (event: Record<string, unknown>) => console.log(JSON.stringify({ time: new Date().toISOString(), ...event }));
+  const log = (event: Record<string, unknown>) =>
+    console.log(JSON.stringify({ time: new Date().toISOString(), ...event }));
   const worker = await startQueueWorker({ ...settings, log });
   let stops = 0;
   const stop = (signal: NodeJS.Signals) => {

@@ -59,7 +59,11 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   subscriber.on('error', onError);
   redis.on('ready', () => (lastError = ''));
 
-  async function runJob(job: Job<JobData, JobResult>, _token: string | undefined, signal?: AbortSignal): Promise<JobResult> {
+  async function runJob(
+    job: Job<JobData, JobResult>,
+    _token: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<JobResult> {
     const { kernel, ttlMs } = job.data;
     const jobId = job.id!;
     const args = decodeArgs(await redis.hgetallBuffer(keys.input(jobId)));

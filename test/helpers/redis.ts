@@ -11,13 +11,14 @@ export const redisServerPath = (() => {
     return undefined;
   }
 })();
-export const noRedisMessage = 'redis-server is not installed: apt-get install redis-server (the queue tests need a real Redis)';
+export const noRedisMessage =
+  'redis-server is not installed: apt-get install redis-server (the queue tests need a real Redis)';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer().once('error', reject);
     probe.listen(0, '127.0.0.1', () => {
-      const { port } = (probe.address() as AddressInfo);
+      const { port } = probe.address() as AddressInfo;
       probe.close(() => resolve(port));
     });
   });
@@ -42,7 +43,20 @@ export async function startRedis(): Promise<RedisInstance> {
   const clients: Redis[] = [];
   const start = () =>
     new Promise<void>((resolve, reject) => {
-      const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'];
+      const args = [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--daemonize',
+        'no',
+        '--loglevel',
+        'warning',
+      ];
       const proc = spawn(redisServerPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       child = proc;
       let output = '';
@@ -54,7 +68,11 @@ export async function startRedis(): Promise<RedisInstance> {
       proc.stderr!.on('data', onData);
       proc.once('exit', (code) => reject(new Error(`redis-server exited (${code}) before it was ready:\n${output}`)));
       // At loglevel warning it prints nothing on start: ask it instead.
-      const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 20, maxRetriesPerRequest: null });
+      const probe = new Redis(port, '127.0.0.1', {
+        lazyConnect: true,
+        retryStrategy: () => 20,
+        maxRetriesPerRequest: null,
+      });
       probe.on('error', () => {});
       probe.ping().then(
         () => {
@@ -112,7 +130,9 @@ export interface RunningWorker {
 
 /** `offloop worker` as its own process, the way a user starts it; resolves once it takes jobs. */
 export async function startWorker(redisUrl: string, args: string[] = []): Promise<RunningWorker> {
-  const child = spawn(process.execPath, [mainEntry, 'worker', '--redis-url', redisUrl, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [mainEntry, 'worker', '--redis-url', redisUrl, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const events: WorkerEvent[] = [];
   const waiters: { match: (e: WorkerEvent) => boolean; resolve: (e: WorkerEvent) => void }[] = [];
   let output = '';
