@@ -2,7 +2,9 @@ import test from 'ava';
 import { pbkdf2 } from 'node:crypto';
 import { promisify } from 'node:util';
 import { js } from '../src/index.js';
+import net from 'node:net';
 import { QueueProducer, type QueueAbortError } from '../src/queue/producer.js';
+import { rng } from './helpers/random.js';
 import {
   type RedisInstance,
   type RunningWorker,
@@ -164,4 +166,47 @@ run('SIGTERM: a worker stops taking jobs, finishes the running one, and exits 0'
   const next = await addWorker(r);
   t.like((await second).json(), { result: 168, worker: next.id });
   t.is(stopping.events.filter((e) => e.event === 'start').length, 1);
+});
+
+/** Sends a request (sometimes only half of it) and destroys the socket after `cutMs`. */
+function cut(port: number, text: string, cutMs: number, half: boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () => {
+      socket.write(half ? text.slice(0, Math.max(1, text.length >> 1)) : text);
+      setTimeout(() => socket.destroy(), cutMs);
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => resolve());
+  });
+}
+
+run('clients that leave at any moment leave no job, payload or result behind, and the workers serve on', async (t) => {
+  const r0 = await rig();
+  const workers = [await addWorker(r0, ['--concurrency', '2']), await addWorker(r0, ['--concurrency', '2'])];
+  const { server, redis } = r0;
+  const client = redis.client();
+  const head = (line: string, body = '') => `${line} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+  const requests = [
+    head('GET /primes/queue?limit=3000000'),
+    head('POST /pbkdf2/queue', JSON.stringify({ password: 'pw', salt: 's', iterations: 20_000 })),
+    head('POST /blur/queue?width=64&height=64&radius=3', 'x'.repeat(64 * 64 * 4)),
+    head('GET /sleep/queue?ms=15'),
+  ];
+  const r = rng(1313);
+  for (let sent = 0; sent < 120; sent += 20) {
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => cut(server.port, requests[(sent + i) % 4]!, r.int(0, 40), r.next() < 0.1)),
+    );
+  }
+  await eventually(async () => {
+    const [waiting, active, payloads] = await Promise.all([
+      client.llen('bull:offloop:wait'),
+      client.llen('bull:offloop:active'),
+      client.keys('offloop:*'),
+    ]);
+    return waiting + active + payloads.length === 0;
+  });
+  t.like((await request(`${server.url}/primes/queue?limit=1000`)).json(), { result: 168 });
+  const count = (event: string) => workers.flatMap((w) => w.events.filter((e) => e.event === event)).length;
+  t.log(`jobs started ${count('start')}, aborted mid-kernel ${count('aborted')}, finished ${count('done')}`);
 });

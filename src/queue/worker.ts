@@ -31,6 +31,13 @@ export interface QueueWorker {
 }
 
 type Pool = AsyncKernels & { close(): Promise<void> };
+
+/** SET output = bytes with a TTL, if the input hash still exists; 1 when stored. */
+const storeIfWanted = `if redis.call('exists', KEYS[1]) == 1 then
+  redis.call('set', KEYS[2], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0`;
 type Call = (...args: unknown[]) => Promise<unknown>;
 
 function openPool(engine: WorkerEngineName, threads: number): Pool {
@@ -82,7 +89,11 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     }
     log({ event: 'done', worker: id, job: jobId, kernel, ms: ms() });
     if (value instanceof Uint8Array) {
-      await redis.set(keys.output(jobId), Buffer.from(value.buffer, value.byteOffset, value.byteLength), 'PX', ttlMs);
+      const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+      // Only while the request still waits (its input is there), in one step: a result stored
+      // after the server gave up would linger until its TTL.
+      const stored = await redis.eval(storeIfWanted, 2, keys.input(jobId), keys.output(jobId), bytes, ttlMs);
+      if (stored !== 1) throw new UnrecoverableError('abandoned: the request is gone');
       return { worker: id, binary: true };
     }
     return { worker: id, value: value ?? null };
