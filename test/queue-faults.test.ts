@@ -185,7 +185,8 @@ run('clients that leave at any moment leave no job, payload or result behind, an
   const workers = [await addWorker(r0, ['--concurrency', '2']), await addWorker(r0, ['--concurrency', '2'])];
   const { server, redis } = r0;
   const client = redis.client();
-  const head = (line: string, body = '') => `${line} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+  const head = (line: string, body = '') =>
+    `${line} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
   const requests = [
     head('GET /primes/queue?limit=3000000'),
     head('POST /pbkdf2/queue', JSON.stringify({ password: 'pw', salt: 's', iterations: 20_000 })),
