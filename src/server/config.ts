@@ -60,7 +60,7 @@ export const optionSpecs: readonly OptionSpec[] = [
   { key: 'poolNice', flag: 'pool-nice', env: 'OFFLOOP_POOL_NICE', kind: 'int', min: 0, max: 19, fallback: () => 10, help: "nice value of the dedicated pools' threads (higher = lower priority than the loop)" },
   { key: 'bodyLimit', flag: 'body-limit', env: 'OFFLOOP_BODY_LIMIT', kind: 'int', min: 1, max: 2 ** 30, fallback: () => 64 << 20, help: 'largest request body in bytes (413 past it)' },
   { key: 'maxInFlight', flag: 'max-inflight', env: 'OFFLOOP_MAX_INFLIGHT', kind: 'int', min: 0, max: 1_000_000, fallback: () => 0, help: 'requests one offloaded strategy runs at once; 0 = its pool size' },
-  { key: 'maxQueue', flag: 'max-queue', env: 'OFFLOOP_MAX_QUEUE', kind: 'int', min: 0, max: 1_000_000, fallback: () => 0, help: 'requests one offloaded strategy holds waiting (503 past it); 0 = 4 × its pool size' },
+  { key: 'maxQueue', flag: 'max-queue', env: 'OFFLOOP_MAX_QUEUE', kind: 'int', min: 0, max: 1_000_000, fallback: () => 0, help: 'requests one offloaded strategy holds waiting (503 past it); 0 = 4 × its pool size (queue: jobs waiting in Redis, 0 = 256)' },
   { key: 'timeout', flag: 'timeout', env: 'OFFLOOP_TIMEOUT', kind: 'int', min: 1, max: 3_600_000, fallback: () => 30_000, help: 'ms before a request gets 504 and its work is cancelled' },
   { key: 'shutdownTimeout', flag: 'shutdown-timeout', env: 'OFFLOOP_SHUTDOWN_TIMEOUT', kind: 'int', min: 0, max: 3_600_000, fallback: () => 10_000, help: 'ms a graceful shutdown waits for in-flight requests' },
   { key: 'redisUrl', flag: 'redis-url', env: 'REDIS_URL', kind: 'string', fallback: () => '', help: 'redis://host:port for the queue strategy (jobs run by `offloop worker`); unset = off' },
