@@ -13,6 +13,7 @@ import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, type ServerConfig, helpText, libuvThreadpoolSize, loadConfig } from './server/config.js';
 import { strategyNames } from './server/strategies.js';
+import { defaultMaxWaiting } from './queue/protocol.js';
 
 type Message = { type: 'listening'; port: number; url: string; libuvThreads: number; pid: number };
 
@@ -30,7 +31,7 @@ function banner(config: ServerConfig, url: string, pids: number[], libuvThreads:
     `  worker pool   ${config.workers} threads${perProcess} (piscina; worker, /good-ping)`,
     `  native pools  ${config.poolThreads} threads each${perProcess}, nice ${config.poolNice} (cpp-pool, rust-pool)`,
     `  strategies    ${strategyNames.join(', ')}`,
-    `  queue         ${config.redisUrl ? `on: jobs in Redis, run by \`offloop worker\` processes (${config.maxQueue || 256} may wait)` : 'off (set REDIS_URL or --redis-url)'}`,
+    `  queue         ${config.redisUrl ? `on: jobs in Redis, run by \`offloop worker\` processes (${config.maxQueue || defaultMaxWaiting} may wait)` : 'off (set REDIS_URL or --redis-url)'}`,
     `  try           curl ${url}/ping   ·   curl '${url}/primes/cpp?limit=10000000'   ·   --help for options`,
   ].join('\n');
 }

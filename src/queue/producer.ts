@@ -8,6 +8,8 @@ import { Redis } from 'ioredis';
 import { abortError } from '../kernels/cancel.js';
 import { type JobData, type JobResult, type QueueKernel, encodeArgs, keys, queueName, timing } from './protocol.js';
 
+export { defaultMaxWaiting } from './protocol.js';
+
 /** The queue cannot take work now (Redis away, no worker): the server answers 503 with why. */
 export class QueueUnavailableError extends Error {
   override readonly name = 'QueueUnavailableError';
@@ -34,9 +36,6 @@ export interface JobAnswer<T> {
   /** `hostname:pid` of the worker that ran it. */
   worker: string;
 }
-
-/** Waiting jobs allowed when --max-queue is 0 (its "auto"): the queue has no pool size to scale by. */
-export const defaultMaxWaiting = 256;
 
 export interface ProducerOptions {
   redisUrl: string;

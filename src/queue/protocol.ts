@@ -29,6 +29,9 @@ export const timing = {
   keyGraceMs: 60_000,
 } as const;
 
+/** Waiting jobs allowed when --max-queue is 0 (its "auto"): the queue has no pool size to scale by. */
+export const defaultMaxWaiting = 256;
+
 export const keys = {
   /** Hash: `args` (JSON with binary arguments left out) and `b<i>` (the i-th argument's bytes). */
   input: (jobId: string) => `offloop:in:${jobId}`,
