@@ -137,7 +137,7 @@ run(
     t.is((await request(`${r.server.url}/primes/queue?limit=10`)).status, 200);
     // A job in flight when Redis goes: answered 503, not left to the timeout.
     const inFlight = request(`${r.server.url}/sleep/queue?ms=60000`);
-    await worker.next((e) => e.event === 'start');
+    const running = await worker.next((e) => e.event === 'start' && e.kernel === 'sleep');
     await r.redis.stop();
     t.is((await inFlight).status, 503);
     const down = await request(`${r.server.url}/primes/queue?limit=10`);
@@ -146,7 +146,9 @@ run(
     t.is((await request(`${r.server.url}/ping`)).status, 200);
     t.like((await request(`${r.server.url}/primes/cpp-pool?limit=1000`)).json(), { result: 168 });
     await r.redis.start();
-    // Server and worker reconnect by themselves.
+    // Server and worker reconnect by themselves; the worker finds it lost the job's lock (Redis
+    // came back empty) and stops that kernel, so its one slot serves again.
+    t.like(await worker.next((e) => e.event === 'lock-lost'), { job: running.job });
     await eventually(async () => (await request(`${r.server.url}/primes/queue?limit=1000`)).status === 200, 100);
     t.like((await request(`${r.server.url}/primes/queue?limit=1000`)).json(), { result: 168, worker: worker.id });
   },

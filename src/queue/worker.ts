@@ -108,6 +108,13 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     name: id,
   });
   worker.on('error', onError);
+  // A job whose lock could not be renewed is no longer ours (Redis lost it, or it went to another
+  // worker as stalled): stop its kernel rather than finish work nobody will read.
+  worker.on('lockRenewalFailed', (jobIds) => {
+    for (const jobId of jobIds) {
+      if (worker.cancelJob(jobId, 'lost its lock')) log({ event: 'lock-lost', worker: id, job: jobId });
+    }
+  });
 
   subscriber.on('message', (_channel: string, jobId: string) => {
     if (worker.cancelJob(jobId, 'cancelled by the server')) log({ event: 'cancel', worker: id, job: jobId });
