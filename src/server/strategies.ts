@@ -12,7 +12,7 @@ import type { QueueProducer } from '../queue/producer.js';
  * metrics, the benchmarks, the live page and the docs all read.
  */
 export const strategyNames = ['blocking', 'cpp-sync', 'rust-sync', 'worker', 'cpp', 'rust', 'cpp-pool', 'rust-pool', 'builtin'] as const;
-/** `queue` runs out of process and needs Redis: the tables above cover the in-process ones. */
+/** `strategyNames` are the in-process strategies; `queue` (other processes, needs Redis) joins in createStrategies. */
 export type StrategyName = (typeof strategyNames)[number] | 'queue';
 
 /** The thread(s) a strategy's work occupies. */
