@@ -64,7 +64,9 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
   }
   // The queue's jobs wait in Redis, bounded there across all servers (--max-queue waiting jobs).
   const queue = config.redisUrl
-    ? new QueueProducer({ redisUrl: config.redisUrl, maxWaiting: config.maxQueue || defaultMaxWaiting, timeoutMs: config.timeout })
+    ? new QueueProducer({
+        redisUrl: config.redisUrl, maxWaiting: config.maxQueue || defaultMaxWaiting, timeoutMs: config.timeout,
+      })
     : null;
   await queue?.ready(2000); // Redis away at start: serve the rest now, the queue once it is back
   const strategies = createStrategies(workers, queue);
@@ -77,7 +79,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
   const poolSize = (s: Strategy) => (s.pool === 'loop' || s.pool === 'queue' ? 1 : threads[s.pool]);
   const gates = new Map<StrategyName, Gate>();
   for (const s of strategies.values()) {
-    if (!s.blocksLoop && s.pool !== 'queue') gates.set(s.name, new Gate(config.maxInFlight || poolSize(s), config.maxQueue || 4 * poolSize(s)));
+    if (s.blocksLoop || s.pool === 'queue') continue; // the queue's bound is in Redis, across servers
+    gates.set(s.name, new Gate(config.maxInFlight || poolSize(s), config.maxQueue || 4 * poolSize(s)));
   }
   const metrics = createMetrics({ gates, pools: () => threads });
   const ctx: ServerContext = { config, strategies, gates, workers, metrics, pongFile };
@@ -103,7 +106,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
     } else if (ex.stopReason !== undefined) {
       // 'timeout' was answered 504 when the timer fired; 'client': nobody is left to answer.
     } else if (error instanceof QueueUnavailableError) {
-      ex.fail(new HttpError(503, `strategy ${ex.strategy} is unavailable: ${error.message}`, { headers: { 'retry-after': '1' }, extra: { strategy: ex.strategy, reason: error.message } }));
+      const options = { headers: { 'retry-after': '1' }, extra: { strategy: ex.strategy, reason: error.message } };
+      ex.fail(new HttpError(503, `strategy ${ex.strategy} is unavailable: ${error.message}`, options));
     } else if (error instanceof OverloadedError || error instanceof QueueFullError) {
       ex.fail(new HttpError(503, `strategy ${ex.strategy} is at capacity; retry shortly`, { headers: { 'retry-after': '1' }, extra: { strategy: ex.strategy } }));
     } else {

@@ -130,12 +130,15 @@ function kernelRoute<K extends KernelName>(spec: KernelRoute<K>): Route {
       const name = ex.params[0]!;
       const strategy = ctx.strategies.get(name as StrategyName);
       if (!strategy?.kernels.includes(spec.kernel)) {
-        const valid = [...ctx.strategies.values()].filter((s) => s.kernels.includes(spec.kernel) && !s.disabled).map((s) => s.name);
+        const valid = [...ctx.strategies.values()]
+          .filter((s) => s.kernels.includes(spec.kernel) && !s.disabled)
+          .map((s) => s.name);
         throw new HttpError(404, `there is no strategy "${name}" for ${spec.kernel}; valid: ${valid.join(', ')}`, { field: 'strategy', extra: { strategies: valid } });
       }
       ex.strategy = strategy.name;
       if (strategy.disabled) {
-        throw new HttpError(503, `strategy ${strategy.name} is off: ${strategy.disabled}`, { extra: { strategy: strategy.name, reason: strategy.disabled } });
+        const extra = { strategy: strategy.name, reason: strategy.disabled };
+        throw new HttpError(503, `strategy ${strategy.name} is off: ${strategy.disabled}`, { extra });
       }
       const args = checkArgs(spec.kernel, await spec.input(ex));
       const started = performance.now();
@@ -145,8 +148,9 @@ function kernelRoute<K extends KernelName>(spec: KernelRoute<K>): Route {
       if (spec.result) {
         ex.json(200, { kernel: spec.kernel, strategy: strategy.name, result: spec.result(value), elapsedMs, ...info });
       } else {
-        const worker = info.worker === undefined ? {} : { 'x-worker': info.worker };
-        await ex.bytes(200, 'application/octet-stream', value as Buffer, { 'x-elapsed-ms': String(elapsedMs), 'x-strategy': strategy.name, ...worker });
+        const headers: Record<string, string> = { 'x-elapsed-ms': String(elapsedMs), 'x-strategy': strategy.name };
+        if (info.worker) headers['x-worker'] = info.worker;
+        await ex.bytes(200, 'application/octet-stream', value as Buffer, headers);
       }
     },
   };
@@ -174,7 +178,8 @@ export const routes: readonly Route[] = [
     },
   },
   {
-    method: 'get', pattern: '/strategies', summary: 'GET /strategies — the strategy table: [{name, where, blocksLoop, pool, kernels, enabled, reason?}]',
+    method: 'get', pattern: '/strategies',
+    summary: 'GET /strategies — the strategy table: [{name, where, blocksLoop, pool, kernels, enabled, reason?}]',
     handle: (ex, ctx) =>
       void ex.json(200, [...ctx.strategies.values()].map(({ name, where, blocksLoop, pool, kernels, disabled }) => ({
         name, where, blocksLoop, pool, kernels, enabled: !disabled, ...(disabled ? { reason: disabled } : {}),

@@ -34,7 +34,9 @@ export interface Strategy {
   readonly kernels: readonly KernelName[];
   /** Why the strategy is off (its requests get 503 with this); absent when it is on. */
   readonly disabled?: string;
-  run<K extends KernelName>(kernel: K, args: KernelArgs[K], signal?: AbortSignal, info?: RunInfo): Promise<KernelResults[K]>;
+  run<K extends KernelName>(
+    kernel: K, args: KernelArgs[K], signal?: AbortSignal, info?: RunInfo,
+  ): Promise<KernelResults[K]>;
 }
 
 const allKernels: readonly KernelName[] = ['primes', 'pbkdf2', 'blur', 'sleep'];
@@ -84,7 +86,9 @@ const builtin: Strategy = {
 };
 
 /** The strategy table, over this server's worker pool; with a queue producer, `queue` is on. */
-export function createStrategies(workers: WorkerEngine, queue?: QueueProducer | null): ReadonlyMap<StrategyName, Strategy> {
+export function createStrategies(
+  workers: WorkerEngine, queue?: QueueProducer | null,
+): ReadonlyMap<StrategyName, Strategy> {
   const list: Strategy[] = [
     onLoop('blocking', js, 'TypeScript kernel on the event loop'),
     onLoop('cpp-sync', cpp, 'C++ kernel, called synchronously on the event loop'),
