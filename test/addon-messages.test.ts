@@ -19,13 +19,25 @@ const bytes = Uint8Array.of(1, 2);
 
 /** Values that are not valid integers, each shown differently. */
 const badNumbers: unknown[] = [
-  '5', 'a"b\\c\n' + 'x'.repeat(40), 'é'.repeat(30), 5n, true, undefined, null, Symbol('s'),
-  NaN, Infinity, -Infinity, -1, -0.5, 1.5, 2 ** 53, 1e300,
+  '5',
+  `a"b\\c\n${'x'.repeat(40)}`,
+  'é'.repeat(30),
+  5n,
+  true,
+  undefined,
+  null,
+  Symbol('s'),
+  NaN,
+  Infinity,
+  -Infinity,
+  -1,
+  -0.5,
+  1.5,
+  2 ** 53,
+  1e300,
 ];
 /** Values the TypeScript layer shows differently (it names an object's class). */
-const nativeOnly: unknown[] = [
-  {}, [], () => 1, new Uint16Array(1), new ArrayBuffer(1), Promise.resolve(),
-];
+const nativeOnly: unknown[] = [{}, [], () => 1, new Uint16Array(1), new ArrayBuffer(1), Promise.resolve()];
 
 interface Case {
   kernel: 'primes' | 'pbkdf2' | 'blur' | 'sleep';
@@ -39,8 +51,11 @@ const numberCases = (kernel: Case['kernel'], at: (v: unknown) => unknown[]): Cas
   ...nativeOnly.map((v) => ({ kernel, args: at(v), ts: false })),
 ];
 const byteCases = (kernel: Case['kernel'], at: (v: unknown) => unknown[], ts: boolean): Case[] =>
-  [42, 'abc', [1, 2], new Uint16Array(2), new ArrayBuffer(4), null, undefined]
-    .map((v) => ({ kernel, args: at(v), ts }));
+  [42, 'abc', [1, 2], new Uint16Array(2), new ArrayBuffer(4), null, undefined].map((v) => ({
+    kernel,
+    args: at(v),
+    ts,
+  }));
 
 const cases: Case[] = [
   ...numberCases('primes', (v) => [v]),
@@ -105,8 +120,16 @@ test('both addons answer every bad call alike, in every form (sync, libuv, pool)
 test('the addons answer as the TypeScript validator does', (t) => {
   for (const { kernel, args } of cases.filter((c) => c.ts)) {
     const fromTs = outcome(() => (js[`${kernel}Sync`] as (...a: unknown[]) => unknown)(...args));
-    t.deepEqual(outcome(() => cpp[`${kernel}Sync`]!(...args)), fromTs, `cpp ${kernel}(${show(args)})`);
-    t.deepEqual(outcome(() => rust[`${kernel}Sync`]!(...args)), fromTs, `rust ${kernel}(${show(args)})`);
+    t.deepEqual(
+      outcome(() => cpp[`${kernel}Sync`]!(...args)),
+      fromTs,
+      `cpp ${kernel}(${show(args)})`,
+    );
+    t.deepEqual(
+      outcome(() => rust[`${kernel}Sync`]!(...args)),
+      fromTs,
+      `rust ${kernel}(${show(args)})`,
+    );
   }
 });
 
@@ -118,13 +141,20 @@ test('both addons answer bad tokens and bad pool settings alike', (t) => {
     ['sleep(0, foreign token)', () => cpp.sleep!(0, rustToken), () => rust.sleep!(0, token)],
     ['cancel(42)', () => cpp.cancel!(42), () => rust.cancel!(42)],
     ['cancel()', () => cpp.cancel!(), () => rust.cancel!()],
-    ...[[0, 10], [257, 10], [1.5, 10], ['2', 10], [2, -1], [2, 20], [2, '5'], [2, undefined]].map(
-      ([threads, nice]): [string, () => unknown, () => unknown] => [
-        `pool.start(${threads}, ${nice})`,
-        () => cppPool.start!(threads, nice),
-        () => rustPool.start!(threads, nice),
-      ],
-    ),
+    ...[
+      [0, 10],
+      [257, 10],
+      [1.5, 10],
+      ['2', 10],
+      [2, -1],
+      [2, 20],
+      [2, '5'],
+      [2, undefined],
+    ].map(([threads, nice]): [string, () => unknown, () => unknown] => [
+      `pool.start(${threads}, ${nice})`,
+      () => cppPool.start!(threads, nice),
+      () => rustPool.start!(threads, nice),
+    ]),
   ];
   for (const [what, fromCpp, fromRust] of calls) {
     const expected = outcome(fromCpp);
@@ -134,6 +164,10 @@ test('both addons answer bad tokens and bad pool settings alike', (t) => {
   // A token attached to a pending call.
   const pendingCpp = cpp.sleep!(50, token) as Promise<void>;
   const pendingRust = rust.sleep!(50, rustToken) as Promise<void>;
-  t.deepEqual(outcome(() => rust.sleep!(0, rustToken)), outcome(() => cpp.sleep!(0, token)), 'attached token');
+  t.deepEqual(
+    outcome(() => rust.sleep!(0, rustToken)),
+    outcome(() => cpp.sleep!(0, token)),
+    'attached token',
+  );
   return Promise.all([pendingCpp, pendingRust]).then(() => t.pass());
 });

@@ -1,7 +1,7 @@
-import test from 'ava';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
+import test from 'ava';
 
 // Node waits for running libuv-threadpool work before a process or a worker thread may end.
 // The addons stop that work when their environment ends, so exiting does not wait for it. The

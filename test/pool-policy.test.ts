@@ -1,5 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import test from 'ava';
-import { readFileSync, readdirSync } from 'node:fs';
 import { loadAddon } from '../src/engines/addon.js';
 import { cppPool, rustPool } from '../src/index.js';
 
@@ -62,8 +62,16 @@ test.serial('the pools run under SCHED_IDLE by default, else at the configured p
       const expected = policy ?? 'idle';
       const found = await poolThreads(prefix, count);
       const what = `${engine.name} ${expected} nice ${nice}`;
-      t.deepEqual(found.map((thread) => thread.policy), Array(count).fill(linuxPolicy[expected]), what);
-      t.deepEqual(found.map((thread) => thread.nice), Array(count).fill(nice), what);
+      t.deepEqual(
+        found.map((thread) => thread.policy),
+        Array(count).fill(linuxPolicy[expected]),
+        what,
+      );
+      t.deepEqual(
+        found.map((thread) => thread.nice),
+        Array(count).fill(nice),
+        what,
+      );
       t.like(engine.stats(), { threads: count, nice, policy: expected }, what);
     }
     await engine.close();

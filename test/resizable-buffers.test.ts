@@ -1,5 +1,5 @@
 import test from 'ava';
-import { type NativeBinding, loadAddon } from '../src/engines/addon.js';
+import { loadAddon, type NativeBinding } from '../src/engines/addon.js';
 import { js } from '../src/index.js';
 import { asyncEngines, syncEngines } from './helpers/engines.js';
 
@@ -9,8 +9,10 @@ import { asyncEngines, syncEngines } from './helpers/engines.js';
 // "empty" bytes.
 
 type Resizable = ArrayBuffer & { resize(byteLength: number): void };
-const ResizableBuffer = ArrayBuffer as unknown as
-  new (byteLength: number, options: { maxByteLength: number }) => Resizable;
+const ResizableBuffer = ArrayBuffer as unknown as new (
+  byteLength: number,
+  options: { maxByteLength: number },
+) => Resizable;
 
 /** Views left outside their buffer: one from offset 0, one past the buffer's new end. */
 function shrunkViews(length: number): Uint8Array[] {

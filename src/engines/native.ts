@@ -1,9 +1,15 @@
 import { availableParallelism } from 'node:os';
 import { invalidArgType, outOfRange } from '../errors.js';
-import { poolLimits } from '../kernels/limits.js';
+import {
+  type AddonName,
+  loadAddon,
+  type NativeAsync,
+  type NativeBinding,
+  type NativePool,
+  type PoolPolicy,
+  type PoolStats,
+} from './addon.js';
 import { defineAsync, defineSync } from './define.js';
-import { type AddonName, type NativeBinding, type NativePool, type PoolPolicy, type PoolStats, loadAddon }
-  from './addon.js';
 import type { Engine, EngineName } from './types.js';
 import { integer } from './validate.js';
 
@@ -12,6 +18,17 @@ export interface NativeEngine extends Engine {
   /** Which SHA-256 compression the addon chose: the x86 SHA extensions or the portable code. */
   readonly shaBackend: 'sha-ni' | 'portable';
 }
+
+/** What a native pool's `configure()` accepts. */
+export const poolLimits = {
+  threads: { min: 1, max: 256 },
+  nice: { min: 0, max: 19 },
+  /**
+   * How the pool's threads are scheduled, lowest first. Linux: SCHED_IDLE (runs only when nothing
+   * else wants the CPU), SCHED_BATCH and SCHED_OTHER, the last two at the nice value.
+   */
+  policies: ['idle', 'batch', 'normal'],
+} as const;
 
 export interface PoolOptions {
   /** Threads in the pool. Default: the number of cores (`os.availableParallelism()`). */
@@ -49,14 +66,15 @@ export interface NativePoolEngine extends NativeEngine {
 type AnyNative = (...args: unknown[]) => never;
 
 /** The addons take bytes only: strings (pbkdf2's password and salt) are encoded here. */
-const bytes = (args: readonly unknown[]) => args.map((arg) => (typeof arg === 'string' ? Buffer.from(arg, 'utf8') : arg));
+const bytes = (args: readonly unknown[]) =>
+  args.map((arg) => (typeof arg === 'string' ? Buffer.from(arg, 'utf8') : arg));
 
 /**
  * An engine over one addon, loaded on first use. The Promise forms run as native async work on
  * `executor` — libuv's threadpool, or the addon's own pool; an abort cancels the work if it is
  * still queued, or sets the flag that the running kernel polls.
  */
-function engineOver(addonName: AddonName, name: EngineName, executor: (b: NativeBinding) => Pick<NativeBinding, 'primes' | 'pbkdf2' | 'blur' | 'sleep' | 'noop'>): NativeEngine {
+function engineOver(addonName: AddonName, name: EngineName, executor: (b: NativeBinding) => NativeAsync): NativeEngine {
   let addon: NativeBinding | undefined;
   const binding = () => (addon ??= loadAddon(addonName));
   return {
@@ -73,7 +91,9 @@ function engineOver(addonName: AddonName, name: EngineName, executor: (b: Native
         const token = b.createCancelToken();
         const onAbort = () => b.cancel(token);
         signal.addEventListener('abort', onAbort, { once: true });
-        return (start(...bytes(args), token) as Promise<never>).finally(() => signal.removeEventListener('abort', onAbort));
+        return (start(...bytes(args), token) as Promise<never>).finally(() =>
+          signal.removeEventListener('abort', onAbort),
+        );
       },
     }),
   };
@@ -111,16 +131,18 @@ export function nativePoolEngine(addonName: AddonName): NativePoolEngine {
     configure(options: PoolOptions) {
       if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
       const next: Required<PoolOptions> = {
-        threads: options.threads === undefined
-          ? settings.threads
-          : integer('options.threads', options.threads, poolLimits.threads),
+        threads:
+          options.threads === undefined
+            ? settings.threads
+            : integer('options.threads', options.threads, poolLimits.threads),
         nice: options.nice === undefined ? settings.nice : integer('options.nice', options.nice, poolLimits.nice),
         policy: options.policy === undefined ? settings.policy : policy('options.policy', options.policy),
       };
       const stats = pool?.stats();
       const changed = (['threads', 'nice', 'policy'] as const).some((key) => stats?.[key] !== next[key]);
       if (stats && changed) {
-        if (stats.queued + stats.running > 0) throw new Error(`offloop: the ${addonName}-pool has tasks pending; configure it when it is idle`);
+        if (stats.queued + stats.running > 0)
+          throw new Error(`offloop: the ${addonName}-pool has tasks pending; configure it when it is idle`);
         pool!.stop();
         pool = undefined; // restarts with the new settings on its next task
       }
