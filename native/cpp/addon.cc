@@ -38,9 +38,9 @@ void FinalizeOutput(napi_env env, void* data, void* hint) {
 // allocation. Where external buffers are not allowed, the bytes are copied instead.
 Napi::Value HandOver(Napi::Env env, BytesPtr data, size_t size) {
   napi_value value;
-  napi_status status = napi_create_external_buffer(
-      env, size, data.get(), FinalizeOutput, reinterpret_cast<void*>(static_cast<uintptr_t>(size)),
-      &value);
+  napi_status status =
+      napi_create_external_buffer(env, size, data.get(), FinalizeOutput,
+                                  reinterpret_cast<void*>(static_cast<uintptr_t>(size)), &value);
   if (status == napi_ok) {
     data.release();
     int64_t ignored = 0;
@@ -88,8 +88,8 @@ struct Pbkdf2Task {
     Pbkdf2Task t;
     t.iterations = static_cast<uint32_t>(
         GetInteger(info, 2, "iterations", kPbkdf2MinIterations, kPbkdf2MaxIterations));
-    t.keylen = static_cast<size_t>(
-        GetInteger(info, 3, "keylen", kPbkdf2MinKeylen, kPbkdf2MaxKeylen));
+    t.keylen =
+        static_cast<size_t>(GetInteger(info, 3, "keylen", kPbkdf2MinKeylen, kPbkdf2MaxKeylen));
     t.password = Bytes(env, password, Mode::kBorrow);
     t.salt = Bytes(env, salt, Mode::kBorrow);
     return t;

@@ -9,8 +9,8 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -233,8 +233,8 @@ class Bytes {
     if (mode == Mode::kCopy && length_ > 0) {
       uint8_t* copy = AllocateBytes(length_);
       if (copy == nullptr) {
-        throw Napi::Error::New(env, "Failed to allocate " + std::to_string(length_) +
-                                        " bytes for an input copy");
+        throw Napi::Error::New(
+            env, "Failed to allocate " + std::to_string(length_) + " bytes for an input copy");
       }
       std::memcpy(copy, view.data, length_);
       owned_.reset(copy);

@@ -26,7 +26,7 @@
 
 // OFFLOOP_NO_SIMD builds only the portable code paths (how non-x86 targets build).
 #if ((defined(__SSE2__) && (defined(__x86_64__) || defined(__i386__))) || defined(_M_X64) || \
-     (defined(_M_IX86_FP) && _M_IX86_FP >= 2)) &&                                          \
+     (defined(_M_IX86_FP) && _M_IX86_FP >= 2)) &&                                            \
     !defined(OFFLOOP_NO_SIMD)
 #define OFFLOOP_BLUR_SSE2 1
 #include <immintrin.h>
@@ -63,9 +63,7 @@ std::unique_ptr<T, FreeDeleter> Allocate(size_t count) {
 struct NarrowDiv {
   uint16_t m;
   uint32_t s;
-  uint16_t operator()(uint32_t n) const {
-    return static_cast<uint16_t>(((n * m) >> 16) >> s);
-  }
+  uint16_t operator()(uint32_t n) const { return static_cast<uint16_t>(((n * m) >> 16) >> s); }
 };
 
 NarrowDiv MakeNarrowDiv(uint32_t d) {
@@ -146,7 +144,8 @@ void BlurRowNarrowSse2(const uint8_t* __restrict src, uint8_t* __restrict dst, u
   const __m128i vs = _mm_cvtsi32_si128(static_cast<int>(div.s));
   auto emit = [&](uint32_t x, uint32_t add, uint32_t sub) {
     StorePixel(dst + 4 * x, _mm_srl_epi16(_mm_mulhi_epu16(_mm_add_epi16(sum, vr), vm), vs));
-    sum = _mm_add_epi16(sum, _mm_sub_epi16(LoadPixel16(src + 4 * add), LoadPixel16(src + 4 * sub)));
+    sum = _mm_add_epi16(sum,
+                        _mm_sub_epi16(LoadPixel16(src + 4 * add), LoadPixel16(src + 4 * sub)));
   };
   uint32_t x = 0;
   if (static_cast<uint64_t>(r) + 1 < w) {
@@ -199,7 +198,8 @@ void BlurRowWideSse2(const uint8_t* __restrict src, uint8_t* __restrict dst, uin
     const __m128i q = DivWideSse2(_mm_add_epi32(sum, vr), vm, vs);
     const __m128i q16 = _mm_packs_epi32(q, q);  // q <= 255
     StorePixel(dst + 4 * x, q16);
-    sum = _mm_add_epi32(sum, _mm_sub_epi32(LoadPixel32(src + 4 * add), LoadPixel32(src + 4 * sub)));
+    sum = _mm_add_epi32(sum,
+                        _mm_sub_epi32(LoadPixel32(src + 4 * add), LoadPixel32(src + 4 * sub)));
   };
   uint32_t x = 0;
   if (static_cast<uint64_t>(r) + 1 < w) {
@@ -245,8 +245,10 @@ void ColumnsNarrowSse2(uint16_t* __restrict sums, const uint8_t* __restrict add,
     if (add != nullptr) {
       const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(add + i));
       const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sub + i));
-      lo = _mm_add_epi16(lo, _mm_sub_epi16(_mm_unpacklo_epi8(a, zero), _mm_unpacklo_epi8(b, zero)));
-      hi = _mm_add_epi16(hi, _mm_sub_epi16(_mm_unpackhi_epi8(a, zero), _mm_unpackhi_epi8(b, zero)));
+      lo = _mm_add_epi16(lo,
+                         _mm_sub_epi16(_mm_unpacklo_epi8(a, zero), _mm_unpacklo_epi8(b, zero)));
+      hi = _mm_add_epi16(hi,
+                         _mm_sub_epi16(_mm_unpackhi_epi8(a, zero), _mm_unpackhi_epi8(b, zero)));
       _mm_storeu_si128(sp, lo);
       _mm_storeu_si128(sp + 1, hi);
     }
@@ -288,8 +290,8 @@ __attribute__((target("avx2"))) void ColumnsNarrowAvx2(uint16_t* __restrict sums
   }
   // Leave the AVX state clean before any legacy-SSE code runs (the SSE2 row pass follows).
   _mm256_zeroupper();
-  ColumnsNarrowScalar(sums + i, add ? add + i : nullptr, sub ? sub + i : nullptr, out + i,
-                      n - i, r, div);
+  ColumnsNarrowScalar(sums + i, add ? add + i : nullptr, sub ? sub + i : nullptr, out + i, n - i,
+                      r, div);
 }
 
 bool CpuHasAvx2() {
@@ -373,8 +375,8 @@ __attribute__((target("avx2"))) void ColumnsWideAvx2(uint32_t* __restrict sums,
     for (int j = 0; j < 4; ++j) s[j] = _mm256_loadu_si256(sp + j);
     __m256i q[4];
     for (int j = 0; j < 4; ++j) q[j] = DivWideAvx2(_mm256_add_epi32(s[j], vr), vm, vs);
-    const __m256i packed = _mm256_packus_epi16(_mm256_packs_epi32(q[0], q[1]),
-                                               _mm256_packs_epi32(q[2], q[3]));
+    const __m256i packed =
+        _mm256_packus_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
                         _mm256_permutevar8x32_epi32(packed, order));
     if (add != nullptr) {

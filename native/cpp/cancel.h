@@ -44,8 +44,8 @@ inline Napi::Value CreateCancelToken(Napi::Env env) {
   auto* handle = new CancelHandle(std::make_shared<CancelState>());
   Napi::External<CancelHandle> external;
   try {
-    external = Napi::External<CancelHandle>::New(
-        env, handle, [](Napi::Env, CancelHandle* h) { delete h; });
+    external = Napi::External<CancelHandle>::New(env, handle,
+                                                 [](Napi::Env, CancelHandle* h) { delete h; });
   } catch (...) {
     delete handle;
     throw;
@@ -64,7 +64,8 @@ inline CancelHandle GetCancelToken(const Napi::CallbackInfo& info, size_t index,
   Napi::Env env = info.Env();
   Napi::Value value = info[index];
   if (use == TokenUse::kCall && value.IsUndefined()) return nullptr;
-  if (!value.IsExternal() || !value.As<Napi::External<CancelHandle>>().CheckTypeTag(CancelTokenTag())) {
+  if (!value.IsExternal() ||
+      !value.As<Napi::External<CancelHandle>>().CheckTypeTag(CancelTokenTag())) {
     ThrowInvalidType(value, "token",
                      use == TokenUse::kCall ? "a token from createCancelToken() or undefined"
                                             : "a token from createCancelToken()");

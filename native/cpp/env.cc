@@ -81,7 +81,8 @@ void InFlight::Watch(bool on) {
 }
 
 void InFlight::OnPrepare(uv_prepare_t* handle) {
-  auto* self = static_cast<InFlight*>(uv_handle_get_data(reinterpret_cast<uv_handle_t*>(handle)));
+  auto* self =
+      static_cast<InFlight*>(uv_handle_get_data(reinterpret_cast<uv_handle_t*>(handle)));
   if (!CanRunJs(self->env_)) self->AbortAll();
 }
 
@@ -112,14 +113,14 @@ void InitEnv(Napi::Env env) {
     throw Napi::Error::New(env, "offloop_cpp: failed to set up per-environment state");
   }
   state->typed_array_at = Napi::Persistent(env.Global()
-                                                .Get("Uint8Array")
-                                                .As<Napi::Object>()
-                                                .Get("prototype")
-                                                .As<Napi::Object>()
-                                                .Get("__proto__")
-                                                .As<Napi::Object>()
-                                                .Get("at")
-                                                .As<Napi::Function>());
+                                               .Get("Uint8Array")
+                                               .As<Napi::Object>()
+                                               .Get("prototype")
+                                               .As<Napi::Object>()
+                                               .Get("__proto__")
+                                               .As<Napi::Object>()
+                                               .Get("at")
+                                               .As<Napi::Function>());
   // Node frees the instance data after the cleanup hooks have run: `state` outlives this one.
   if (napi_add_async_cleanup_hook(env, CloseHook, state, nullptr) != napi_ok) {
     throw Napi::Error::New(env, "offloop_cpp: failed to add an environment cleanup hook");

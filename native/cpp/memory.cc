@@ -29,14 +29,15 @@ constexpr size_t kMmapThreshold = size_t(1) << 20;
 void* MapHuge(size_t length) {
   // Over-allocate by one huge page and trim so the region is 2 MiB aligned.
   const size_t raw_length = length + kHugePage;
-  void* raw = mmap(nullptr, raw_length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                   -1, 0);
+  void* raw =
+      mmap(nullptr, raw_length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) return nullptr;
   const uintptr_t begin = reinterpret_cast<uintptr_t>(raw);
   const uintptr_t aligned = (begin + kHugePage - 1) & ~(uintptr_t(kHugePage) - 1);
   if (aligned > begin) munmap(raw, aligned - begin);
   const uintptr_t end = begin + raw_length;
-  if (end > aligned + length) munmap(reinterpret_cast<void*>(aligned + length), end - (aligned + length));
+  if (end > aligned + length)
+    munmap(reinterpret_cast<void*>(aligned + length), end - (aligned + length));
 #ifdef MADV_HUGEPAGE
   madvise(reinterpret_cast<void*>(aligned), length, MADV_HUGEPAGE);
 #endif

@@ -255,7 +255,7 @@ PoolCore* PoolCore::Start(napi_env env, EnvState* owner, unsigned threads, unsig
   if (status != napi_ok) {
     throw Napi::Error::New(env, "pool: failed to create its threadsafe function");
   }
-  PoolCore* core = owned.release();  // from here on, the finalizer frees it
+  PoolCore* core = owned.release();                  // from here on, the finalizer frees it
   napi_unref_threadsafe_function(env, core->tsfn_);  // idle: nothing pending yet
   try {
     core->workers_.reserve(threads);
@@ -265,8 +265,8 @@ PoolCore* PoolCore::Start(napi_env env, EnvState* owner, unsigned threads, unsig
   } catch (const std::exception& e) {
     core->JoinThreads();
     core->Release(napi_tsfn_release);
-    throw Napi::Error::New(env, "pool: failed to start " + std::to_string(threads) +
-                                    " threads: " + e.what());
+    throw Napi::Error::New(
+        env, "pool: failed to start " + std::to_string(threads) + " threads: " + e.what());
   }
   // Registered after the threadsafe function's own hook, so it runs before it (LIFO).
   if (napi_add_env_cleanup_hook(env, CleanupHook, core) == napi_ok) core->hooked_ = true;

@@ -111,7 +111,8 @@ Status CountPrimes(uint32_t limit, CancelFlag cancel, uint64_t* count) {
   size_t active = 0;   // primes[0 .. active) have p*p inside or before the current segment
   for (uint64_t lo = 0; lo < num_indices; lo += kSegmentBytes) {
     if (IsCancelled(cancel)) return Status::kAborted;
-    const uint32_t len = static_cast<uint32_t>(std::min<uint64_t>(kSegmentBytes, num_indices - lo));
+    const uint32_t len =
+        static_cast<uint32_t>(std::min<uint64_t>(kSegmentBytes, num_indices - lo));
     const uint64_t hi = lo + len;
     std::memcpy(seg, pattern.bytes + (lo % kPatternPeriod), len);
     if (lo == 0) {

@@ -49,13 +49,13 @@ constexpr uint32_t kPadWord15 = 768u;
 
 inline uint32_t Rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
-#define OFFLOOP_SHA_ROUND(a, b, c, d, e, f, g, h, i)                                 \
-  do {                                                                               \
-    uint32_t t1 = h + (Rotr(e, 6) ^ Rotr(e, 11) ^ Rotr(e, 25)) + ((e & f) ^ (~e & g)) + \
-                  kK[i] + w[i];                                                      \
+#define OFFLOOP_SHA_ROUND(a, b, c, d, e, f, g, h, i)                                        \
+  do {                                                                                      \
+    uint32_t t1 =                                                                           \
+        h + (Rotr(e, 6) ^ Rotr(e, 11) ^ Rotr(e, 25)) + ((e & f) ^ (~e & g)) + kK[i] + w[i]; \
     uint32_t t2 = (Rotr(a, 2) ^ Rotr(a, 13) ^ Rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c)); \
-    d += t1;                                                                         \
-    h = t1 + t2;                                                                     \
+    d += t1;                                                                                \
+    h = t1 + t2;                                                                            \
   } while (0)
 
 OFFLOOP_ALWAYS_INLINE void CompressPortableInline(uint32_t state[8], const uint32_t block[16]) {
@@ -121,8 +121,8 @@ void Pbkdf2Loop2Portable(const uint32_t istate[8], const uint32_t ostate[8], uin
   Pbkdf2LoopPortable(istate, ostate, u_b, t_b, n);
 }
 
-const Impl kPortableImpl = {Backend::kPortable, "portable", CompressPortable,
-                            Pbkdf2LoopPortable, Pbkdf2Loop2Portable};
+const Impl kPortableImpl = {Backend::kPortable, "portable", CompressPortable, Pbkdf2LoopPortable,
+                            Pbkdf2Loop2Portable};
 
 // ------------------------------------------------------------------------------------
 // SHA-NI compression (x86 SHA extensions + SSSE3/SSE4.1), compiled for that target only
@@ -152,34 +152,34 @@ OFFLOOP_SHANI_INLINE void AbefCdghToWords(__m128i abef, __m128i cdgh, __m128i& d
 
 // Four rounds (quad i) of one stream: state s0/s1 (ABEF/CDGH), message schedule M_*.
 #define OFFLOOP_QROUND(s0, s1, msg, tmp, i, M_CUR, M_PREV, M_NEXT, DO_MSG2, DO_MSG1) \
-  msg = _mm_add_epi32(M_CUR, _mm_load_si128(k + (i)));                            \
-  s1 = _mm_sha256rnds2_epu32(s1, s0, msg);                                         \
-  if (DO_MSG2) {                                                                   \
-    tmp = _mm_alignr_epi8(M_CUR, M_PREV, 4);                                       \
-    M_NEXT = _mm_add_epi32(M_NEXT, tmp);                                           \
-    M_NEXT = _mm_sha256msg2_epu32(M_NEXT, M_CUR);                                  \
-  }                                                                                \
-  msg = _mm_shuffle_epi32(msg, 0x0E);                                              \
-  s0 = _mm_sha256rnds2_epu32(s0, s1, msg);                                         \
+  msg = _mm_add_epi32(M_CUR, _mm_load_si128(k + (i)));                               \
+  s1 = _mm_sha256rnds2_epu32(s1, s0, msg);                                           \
+  if (DO_MSG2) {                                                                     \
+    tmp = _mm_alignr_epi8(M_CUR, M_PREV, 4);                                         \
+    M_NEXT = _mm_add_epi32(M_NEXT, tmp);                                             \
+    M_NEXT = _mm_sha256msg2_epu32(M_NEXT, M_CUR);                                    \
+  }                                                                                  \
+  msg = _mm_shuffle_epi32(msg, 0x0E);                                                \
+  s0 = _mm_sha256rnds2_epu32(s0, s1, msg);                                           \
   if (DO_MSG1) M_PREV = _mm_sha256msg1_epu32(M_PREV, M_CUR);
 
 // The 16 quads; Q(i, cur, prev, next, msg2, msg1) is applied to each stream.
-#define OFFLOOP_ALL_QUADS(Q)    \
-  Q(0, 0, 3, 1, 0, 0)           \
-  Q(1, 1, 0, 2, 0, 1)           \
-  Q(2, 2, 1, 3, 0, 1)           \
-  Q(3, 3, 2, 0, 1, 1)           \
-  Q(4, 0, 3, 1, 1, 1)           \
-  Q(5, 1, 0, 2, 1, 1)           \
-  Q(6, 2, 1, 3, 1, 1)           \
-  Q(7, 3, 2, 0, 1, 1)           \
-  Q(8, 0, 3, 1, 1, 1)           \
-  Q(9, 1, 0, 2, 1, 1)           \
-  Q(10, 2, 1, 3, 1, 1)          \
-  Q(11, 3, 2, 0, 1, 1)          \
-  Q(12, 0, 3, 1, 1, 1)          \
-  Q(13, 1, 0, 2, 1, 0)          \
-  Q(14, 2, 1, 3, 1, 0)          \
+#define OFFLOOP_ALL_QUADS(Q) \
+  Q(0, 0, 3, 1, 0, 0)        \
+  Q(1, 1, 0, 2, 0, 1)        \
+  Q(2, 2, 1, 3, 0, 1)        \
+  Q(3, 3, 2, 0, 1, 1)        \
+  Q(4, 0, 3, 1, 1, 1)        \
+  Q(5, 1, 0, 2, 1, 1)        \
+  Q(6, 2, 1, 3, 1, 1)        \
+  Q(7, 3, 2, 0, 1, 1)        \
+  Q(8, 0, 3, 1, 1, 1)        \
+  Q(9, 1, 0, 2, 1, 1)        \
+  Q(10, 2, 1, 3, 1, 1)       \
+  Q(11, 3, 2, 0, 1, 1)       \
+  Q(12, 0, 3, 1, 1, 1)       \
+  Q(13, 1, 0, 2, 1, 0)       \
+  Q(14, 2, 1, 3, 1, 0)       \
   Q(15, 3, 2, 0, 0, 0)
 
 // 64 rounds on (abef, cdgh) with message words m0..m3 (lane0 = first word of each 4).
@@ -198,15 +198,14 @@ OFFLOOP_SHANI_INLINE void ShaNiRounds(__m128i& abef, __m128i& cdgh, __m128i m0, 
 
 // Two independent streams, interleaved quad by quad so both dependency chains are in flight.
 OFFLOOP_SHANI_INLINE void ShaNiRounds2(__m128i& abef_a, __m128i& cdgh_a, __m128i a0, __m128i a1,
-                                       __m128i a2, __m128i a3, __m128i& abef_b,
-                                       __m128i& cdgh_b, __m128i b0, __m128i b1, __m128i b2,
-                                       __m128i b3) {
+                                       __m128i a2, __m128i a3, __m128i& abef_b, __m128i& cdgh_b,
+                                       __m128i b0, __m128i b1, __m128i b2, __m128i b3) {
   const __m128i* k = reinterpret_cast<const __m128i*>(kK);
   __m128i sa0 = abef_a, sa1 = cdgh_a, msga, tmpa;
   __m128i sb0 = abef_b, sb1 = cdgh_b, msgb, tmpb;
   __m128i ma[4] = {a0, a1, a2, a3};
   __m128i mb[4] = {b0, b1, b2, b3};
-#define OFFLOOP_Q2(i, c, p, n, d2, d1)                                \
+#define OFFLOOP_Q2(i, c, p, n, d2, d1)                                 \
   OFFLOOP_QROUND(sa0, sa1, msga, tmpa, i, ma[c], ma[p], ma[n], d2, d1) \
   OFFLOOP_QROUND(sb0, sb1, msgb, tmpb, i, mb[c], mb[p], mb[n], d2, d1)
   OFFLOOP_ALL_QUADS(OFFLOOP_Q2)

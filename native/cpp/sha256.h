@@ -22,8 +22,8 @@ using CompressFn = void (*)(uint32_t state[8], const uint32_t block[16]);
 //   U = SHA256-compress(ostate, [SHA256-compress(istate, [U, pad]), pad]);  T ^= U
 // where pad is the fixed padding for a 96-byte message (0x80, zeros, length 768 bits).
 // `istate`/`ostate` are the HMAC inner/outer states after the key block.
-using Pbkdf2LoopFn = void (*)(const uint32_t istate[8], const uint32_t ostate[8],
-                              uint32_t u[8], uint32_t t[8], uint32_t n);
+using Pbkdf2LoopFn = void (*)(const uint32_t istate[8], const uint32_t ostate[8], uint32_t u[8],
+                              uint32_t t[8], uint32_t n);
 
 // The same loop for two independent output blocks at once (PBKDF2 blocks T_i, T_i+1): their
 // dependency chains interleave, which roughly doubles throughput on SHA-NI.
