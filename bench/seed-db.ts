@@ -26,7 +26,11 @@ const queryN = 100_000;
 /** Which (database, route) pairs run, and the summary key each one's ratio gets. */
 const cases: ReadonlyArray<{ db: Database; path: (seedMs: number) => string; key: string }> = [
   ...(['sqlite', 'postgres'] as const).flatMap((db) =>
-    (['terrible-ping', 'good-ping', 'perfect-ping'] as const).map((route) => ({ db, path: (ms: number) => `/${route}?ms=${ms}`, key: `seed.${db}.${route}` })),
+    (['terrible-ping', 'good-ping', 'perfect-ping'] as const).map((route) => ({
+      db,
+      path: (ms: number) => `/${route}?ms=${ms}`,
+      key: `seed.${db}.${route}`,
+    })),
   ),
   // /query's three places: SQLite on the loop and on a worker; PostgreSQL's server process.
   { db: 'sqlite', path: () => `/query/blocking?n=${queryN}`, key: 'query.blocking' },
@@ -68,7 +72,10 @@ export interface SeedDbResult {
 async function settle(url: string): Promise<void> {
   for (let quiet = 0; quiet < 2; await delay(100)) {
     const text = await (await fetch(`${url}/metrics`)).text();
-    const busy = [...text.matchAll(/^offloop_(?:inflight|queued)_requests\{[^}]*\}\s+(\S+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+    const busy = [...text.matchAll(/^offloop_(?:inflight|queued)_requests\{[^}]*\}\s+(\S+)$/gm)].reduce(
+      (sum, m) => sum + Number(m[1]),
+      0,
+    );
     quiet = busy === 0 ? quiet + 1 : 0;
   }
 }
@@ -123,14 +130,26 @@ export function seedDbPlan(profile: Profile): { steps: Step[]; result(): SeedDbR
           if (!server) throw new Error(`the ${db} server did not start`);
           const meter = cpuMeter(server.pid);
           const probe = await startProbe(server.url, h.probeIntervalMs);
-          const load = await drive({ url: `${server.url}${path}`, connections: h.connections, durationS: h.loadS }).catch(async (error: unknown) => {
+          const load = await drive({
+            url: `${server.url}${path}`,
+            connections: h.connections,
+            durationS: h.loadS,
+          }).catch(async (error: unknown) => {
             await probe.stop(1000).catch(() => {});
             throw error;
           });
           const { samples: _samples, ...ping } = await probe.stop();
           const cpu = meter();
           await settle(server.url);
-          const row = { database: db, path, key: item.key, load, ping, cpu, pingP99Ratio: ratio(ping.p99, idlePing[db]?.baselineP99) };
+          const row = {
+            database: db,
+            path,
+            key: item.key,
+            load,
+            ping,
+            cpu,
+            pingP99Ratio: ratio(ping.p99, idlePing[db]?.baselineP99),
+          };
           rows.push(row);
           return `${fmt(load.reqPerSec)} req/s (${load.non2xx + load.errors} non-2xx/errors); ping p99 ${fmt(ping.p99)} ms (${fmt(row.pingP99Ratio)}× idle)`;
         },
@@ -144,7 +163,8 @@ export function seedDbPlan(profile: Profile): { steps: Step[]; result(): SeedDbR
         if (!server || !seen) throw new Error(`the ${db} server did not start`);
         seen.after = await idle(server.url);
         seen.baselineP99 = Math.min(seen.before.p99, seen.after.p99);
-        for (const row of rows.filter((r) => r.database === db)) row.pingP99Ratio = ratio(row.ping.p99, seen.baselineP99);
+        for (const row of rows.filter((r) => r.database === db))
+          row.pingP99Ratio = ratio(row.ping.p99, seen.baselineP99);
         await server.proc.stop();
         delete servers[db];
         return `idle ping p99 ${fmt(seen.after.p99)} ms; baseline p99 ${fmt(seen.baselineP99)} ms`;
@@ -159,7 +179,13 @@ export function seedDbPlan(profile: Profile): { steps: Step[]; result(): SeedDbR
       profile: profile.name,
       machine: endOfPart(machine),
       durationS: (performance.now() - started) / 1000,
-      settings: { connections: h.connections, loadS: h.loadS, probeIntervalMs: h.probeIntervalMs, seedMs: h.seedMs, queryN },
+      settings: {
+        connections: h.connections,
+        loadS: h.loadS,
+        probeIntervalMs: h.probeIntervalMs,
+        seedMs: h.seedMs,
+        queryN,
+      },
       idlePing,
       rows,
       ...(skipped ? { skipped } : {}),
@@ -173,7 +199,10 @@ export function seedDbPlan(profile: Profile): { steps: Step[]; result(): SeedDbR
 }
 
 /** `seed.sqlite.*`, `seed.postgres.*` and `query.*` for summary.json: only what this run measured. */
-export function seedDbSummary(result: SeedDbResult | undefined): { seed?: Record<string, Record<string, number>>; query?: Record<string, number> } {
+export function seedDbSummary(result: SeedDbResult | undefined): {
+  seed?: Record<string, Record<string, number>>;
+  query?: Record<string, number>;
+} {
   if (!result) return {};
   const seed: Record<string, Record<string, number>> = {};
   const query: Record<string, number> = {};
@@ -198,10 +227,27 @@ export async function readSeedDb(dir: string): Promise<SeedDbResult | undefined>
 export function renderSeedDb(result: SeedDbResult | undefined): string {
   if (!result) return '';
   const s = result.settings;
-  const header = ['database', 'route', 'req/s', 'non-2xx + errors', 'ping p50 ms', 'ping p99 ms', 'ping max ms', 'p99 ÷ idle', 'server cores'];
+  const header = [
+    'database',
+    'route',
+    'req/s',
+    'non-2xx + errors',
+    'ping p50 ms',
+    'ping p99 ms',
+    'ping max ms',
+    'p99 ÷ idle',
+    'server cores',
+  ];
   const lines = result.rows.map((r) => [
-    r.database, `\`GET ${r.path}\``, fmt(r.load.reqPerSec), String(r.load.non2xx + r.load.errors), fmt(r.ping.p50), fmt(r.ping.p99), fmt(r.ping.max),
-    `${fmt(r.pingP99Ratio)}×`, fmt(r.cpu.childS / r.cpu.wallS, 2),
+    r.database,
+    `\`GET ${r.path}\``,
+    fmt(r.load.reqPerSec),
+    String(r.load.non2xx + r.load.errors),
+    fmt(r.ping.p50),
+    fmt(r.ping.p99),
+    fmt(r.ping.max),
+    `${fmt(r.pingP99Ratio)}×`,
+    fmt(r.cpu.childS / r.cpu.wallS, 2),
   ]);
   const idle = Object.entries(result.idlePing)
     .map(([db, p]) => `${db} p99 ${fmt(p.before.p99)} ms before, ${fmt(p.after?.p99)} ms after (baseline: the lower)`)

@@ -32,7 +32,10 @@ test('a bad DATABASE_URL is refused, naming the option and never the password', 
 });
 
 test('npm start with a bad DATABASE_URL exits 2 with a clear message', async (t) => {
-  const child = spawn(process.execPath, [mainEntry, '--port', '0'], { env: { ...process.env, DATABASE_URL: 'redis://x:s3cret@h' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [mainEntry, '--port', '0'], {
+    env: { ...process.env, DATABASE_URL: 'redis://x:s3cret@h' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stderr.on('data', (d: Buffer) => (output += d));
   const code = await new Promise((resolve) => child.once('exit', resolve));
@@ -45,7 +48,11 @@ test('with DATABASE_URL unset, the server creates offloop.db in its working dire
   const dir = await mkdtemp(join(tmpdir(), 'offloop-cwd-'));
   const env = { ...process.env };
   delete env.DATABASE_URL;
-  const child = spawn(process.execPath, [mainEntry, '--port', '0', '--host', '127.0.0.1', '--workers', '1'], { cwd: dir, env: { ...env, UV_THREADPOOL_SIZE: '4' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [mainEntry, '--port', '0', '--host', '127.0.0.1', '--workers', '1'], {
+    cwd: dir,
+    env: { ...env, UV_THREADPOOL_SIZE: '4' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d));
   try {
@@ -71,7 +78,14 @@ test('PostgreSQL unreachable at start: the server starts anyway, its database ro
   const server = await startServer(['--workers', '1'], { DATABASE_URL: 'postgres://me:s3cret@127.0.0.1:1/none' });
   try {
     t.regex(server.output(), /database is unavailable/);
-    for (const path of ['/terrible-ping?ms=1', '/good-ping?ms=1', '/perfect-ping?ms=1', '/query/blocking?n=5', '/query/worker?n=5', '/query/async?n=5']) {
+    for (const path of [
+      '/terrible-ping?ms=1',
+      '/good-ping?ms=1',
+      '/perfect-ping?ms=1',
+      '/query/blocking?n=5',
+      '/query/worker?n=5',
+      '/query/async?n=5',
+    ]) {
       const reply = await request(`${server.url}${path}`);
       t.is(reply.status, 503, path);
       t.like(reply.json(), { database: 'postgres' }, path);

@@ -45,12 +45,22 @@ if (!available) {
     const columns = await sql<{ column_name: string; data_type: string }>(
       "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'pongs' ORDER BY ordinal_position",
     );
-    t.deepEqual(columns, [{ column_name: 'id', data_type: 'integer' }, { column_name: 'pong', data_type: 'text' }]);
+    t.deepEqual(columns, [
+      { column_name: 'id', data_type: 'integer' },
+      { column_name: 'pong', data_type: 'text' },
+    ]);
     t.is((await sql('SELECT * FROM pongs')).length, 1);
   });
 
   test.serial('postgres: the database goes away and comes back: 503 meanwhile, 200 after, no restart', async (t) => {
-    const routes = ['/terrible-ping?ms=1', '/good-ping?ms=1', '/perfect-ping?ms=1', '/query/blocking?n=10', '/query/worker?n=10', '/query/async?n=10'];
+    const routes = [
+      '/terrible-ping?ms=1',
+      '/good-ping?ms=1',
+      '/perfect-ping?ms=1',
+      '/query/blocking?n=10',
+      '/query/worker?n=10',
+      '/query/async?n=10',
+    ];
     for (const path of routes) t.is((await request(`${server.url}${path}`)).status, 200, path);
     await cluster.stop();
     for (const path of routes) {
@@ -69,17 +79,24 @@ if (!available) {
     t.deepEqual((await request(`${server.url}/perfect-ping?ms=1`)).json(), { pong: 'pong' });
   });
 
-  test.serial('postgres: /query/async past the timeout answers 504 and cancels the statement on the server', async (t) => {
-    const own = await startServer(['--workers', '1', '--timeout', '300'], { DATABASE_URL: cluster.url });
-    try {
-      const reply = await request(`${own.url}/query/async?n=10000000`);
-      t.is(reply.status, 504);
-      t.like(reply.json(), { cancelled: true });
-      // The server no longer runs it (the cancel travels on a connection of its own).
-      await eventually(async () => (await sql("SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'WITH RECURSIVE%'")).length === 0);
-      t.pass();
-    } finally {
-      await own.stop();
-    }
-  });
+  test.serial(
+    'postgres: /query/async past the timeout answers 504 and cancels the statement on the server',
+    async (t) => {
+      const own = await startServer(['--workers', '1', '--timeout', '300'], { DATABASE_URL: cluster.url });
+      try {
+        const reply = await request(`${own.url}/query/async?n=10000000`);
+        t.is(reply.status, 504);
+        t.like(reply.json(), { cancelled: true });
+        // The server no longer runs it (the cancel travels on a connection of its own).
+        await eventually(
+          async () =>
+            (await sql("SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'WITH RECURSIVE%'"))
+              .length === 0,
+        );
+        t.pass();
+      } finally {
+        await own.stop();
+      }
+    },
+  );
 }

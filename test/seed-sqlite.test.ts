@@ -34,7 +34,10 @@ seedSuite(test, {
 test('sqlite: the file is created with the schema and the seed row', (t) => {
   const db = new Database(file, { readonly: true });
   t.deepEqual(db.prepare('SELECT id, pong FROM pongs').all().length, 1);
-  t.regex(String(db.prepare("SELECT sql FROM sqlite_master WHERE name = 'pongs'").pluck().get()), /id INTEGER PRIMARY KEY, pong TEXT NOT NULL/);
+  t.regex(
+    String(db.prepare("SELECT sql FROM sqlite_master WHERE name = 'pongs'").pluck().get()),
+    /id INTEGER PRIMARY KEY, pong TEXT NOT NULL/,
+  );
   db.close();
 });
 
@@ -51,7 +54,8 @@ test('sqlite: a row deleted by someone is a clear 503, and a restored one serves
   const own = await startServer(['--workers', '1'], { DATABASE_URL: `sqlite:${path}` });
   try {
     // Every connection is open (a connection opening later would seed the row again).
-    for (const route of ['/terrible-ping', '/good-ping', '/perfect-ping']) t.is((await request(`${own.url}${route}?ms=1`)).status, 200);
+    for (const route of ['/terrible-ping', '/good-ping', '/perfect-ping'])
+      t.is((await request(`${own.url}${route}?ms=1`)).status, 200);
     const db = new Database(path, { timeout: 5000 });
     db.prepare('DELETE FROM pongs').run();
     for (const route of ['/terrible-ping', '/good-ping', '/perfect-ping']) {

@@ -9,7 +9,10 @@ import type { DbOptions, SyncDb } from './db/options.js';
 import type { DbTarget } from './db/target.js';
 import { sleep } from '../kernels/sleep.js';
 
-export type SeedTask = { target: DbTarget; options: DbOptions } & ({ op: 'pong'; ms: number } | { op: 'sum'; n: number });
+export type SeedTask = { target: DbTarget; options: DbOptions } & (
+  | { op: 'pong'; ms: number }
+  | { op: 'sum'; n: number }
+);
 export type SeedResult = Outcome<string> | Outcome<bigint>;
 
 let connection: { key: string; db: SyncDb } | undefined;

@@ -82,9 +82,14 @@ async function runSum(ctx: ServerContext, ex: Exchange, strategy: QueryStrategy,
     case 'async': {
       const sum = ctx.db.async.sum;
       if (!sum) {
-        throw new HttpError(503, "/query/async runs the statement in PostgreSQL's server process: start offloop with DATABASE_URL=postgres://… (this one uses SQLite)", {
-          field: 'strategy', extra: { database: ctx.db.target.kind },
-        });
+        throw new HttpError(
+          503,
+          "/query/async runs the statement in PostgreSQL's server process: start offloop with DATABASE_URL=postgres://… (this one uses SQLite)",
+          {
+            field: 'strategy',
+            extra: { database: ctx.db.target.kind },
+          },
+        );
       }
       return fromDbAsync(ctx, () => sum(n, ex.signal));
     }
@@ -93,8 +98,11 @@ async function runSum(ctx: ServerContext, ex: Exchange, strategy: QueryStrategy,
 
 export const seedRoutes: readonly Route[] = [
   {
-    method: 'get', pattern: '/terrible-ping', timed: true,
-    summary: 'GET /terrible-ping?ms=10000 — a blocking sleep, then a synchronous get_pong on the event loop: everyone waits',
+    method: 'get',
+    pattern: '/terrible-ping',
+    timed: true,
+    summary:
+      'GET /terrible-ping?ms=10000 — a blocking sleep, then a synchronous get_pong on the event loop: everyone waits',
     handle(ex, ctx) {
       ex.strategy = 'blocking';
       js.sleepSync(seedMs(ex));
@@ -102,8 +110,11 @@ export const seedRoutes: readonly Route[] = [
     },
   },
   {
-    method: 'get', pattern: '/good-ping', timed: true,
-    summary: 'GET /good-ping?ms=10000 — the same blocking calls on a worker thread (its own connection): the loop stays free',
+    method: 'get',
+    pattern: '/good-ping',
+    timed: true,
+    summary:
+      'GET /good-ping?ms=10000 — the same blocking calls on a worker thread (its own connection): the loop stays free',
     async handle(ex, ctx) {
       ex.strategy = 'worker';
       const task: SeedTask = { op: 'pong', ms: seedMs(ex), target: ctx.db.target, options: ctx.db.options };
@@ -111,8 +122,11 @@ export const seedRoutes: readonly Route[] = [
     },
   },
   {
-    method: 'get', pattern: '/perfect-ping', timed: true,
-    summary: 'GET /perfect-ping?ms=10000 — await a timer, then an awaited get_pong (PostgreSQL: non-blocking I/O; SQLite: its own thread)',
+    method: 'get',
+    pattern: '/perfect-ping',
+    timed: true,
+    summary:
+      'GET /perfect-ping?ms=10000 — await a timer, then an awaited get_pong (PostgreSQL: non-blocking I/O; SQLite: its own thread)',
     async handle(ex, ctx) {
       ex.strategy = 'builtin';
       await delay(seedMs(ex), undefined, { signal: ex.signal });
@@ -120,13 +134,18 @@ export const seedRoutes: readonly Route[] = [
     },
   },
   {
-    method: 'get', pattern: '/query/:strategy', params: 1,
+    method: 'get',
+    pattern: '/query/:strategy',
+    params: 1,
     summary: `GET /query/:strategy?n=1000000 — one CPU-heavy SQL statement (1 + … + n, n ≤ ${maxQueryN}) under blocking, worker or async (PostgreSQL)`,
     async handle(ex, ctx) {
       const name = ex.params[0]!;
       if (!Object.hasOwn(queryStrategies, name)) {
         const valid = Object.keys(queryStrategies);
-        throw new HttpError(404, `there is no strategy "${name}" for /query; valid: ${valid.join(', ')}`, { field: 'strategy', extra: { strategies: valid } });
+        throw new HttpError(404, `there is no strategy "${name}" for /query; valid: ${valid.join(', ')}`, {
+          field: 'strategy',
+          extra: { strategies: valid },
+        });
       }
       const strategy = name as QueryStrategy;
       ex.strategy = strategy;
@@ -140,7 +159,13 @@ export const seedRoutes: readonly Route[] = [
       // Its own timeout, not the server's: only this route knows whether a timeout stops the work.
       const timer = setTimeout(() => {
         const cancelled = strategy === 'async';
-        ex.fail(new HttpError(504, `the query took longer than ${ctx.config.timeout} ms; ${queryStrategies[strategy].cancel}`, { extra: { cancelled } }));
+        ex.fail(
+          new HttpError(
+            504,
+            `the query took longer than ${ctx.config.timeout} ms; ${queryStrategies[strategy].cancel}`,
+            { extra: { cancelled } },
+          ),
+        );
         ex.stop('timeout');
       }, ctx.config.timeout);
       try {

@@ -14,7 +14,9 @@ export function postgresBin(): string | undefined {
   if (!existsSync(root)) return undefined;
   // Sync on purpose: a test file decides when it loads whether to run or skip.
   const versions = readdirSync(root).sort((a, b) => Number(b) - Number(a));
-  return versions.map((v) => join(root, v, 'bin')).find((bin) => existsSync(join(bin, 'initdb')) && existsSync(join(bin, 'pg_ctl')));
+  return versions
+    .map((v) => join(root, v, 'bin'))
+    .find((bin) => existsSync(join(bin, 'initdb')) && existsSync(join(bin, 'pg_ctl')));
 }
 
 export const postgresMissing =
@@ -52,7 +54,9 @@ export async function startPostgres(): Promise<PostgresCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'offloop-pg-'));
   const asRoot = userInfo().uid === 0;
   const as = async (file: string, args: string[]) => {
-    const [command, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, file), ...args]] : [join(bin, file), args];
+    const [command, argv] = asRoot
+      ? ['runuser', ['-u', 'postgres', '--', join(bin, file), ...args]]
+      : [join(bin, file), args];
     return run(command, argv, { cwd: dir, timeout: 120_000 });
   };
   if (asRoot) {

@@ -34,7 +34,8 @@ export class DbThread {
     this.#worker.on('error', (error) => (this.#exited = error));
     this.#worker.on('exit', (code) => {
       this.#exited ??= new Error(`the database thread exited (${code})`);
-      for (const settle of this.#pending.values()) settle({ id: 0, ok: false, error: { message: this.#exited.message } });
+      for (const settle of this.#pending.values())
+        settle({ id: 0, ok: false, error: { message: this.#exited.message } });
       this.#pending.clear();
     });
   }
@@ -81,7 +82,10 @@ export class DbThread {
         }
       }
       const left = deadline - performance.now();
-      if (left <= 0) throw new DatabaseError(`${this.target.kind === 'sqlite' ? 'SQLite' : 'PostgreSQL'}: no answer within ${waitMs} ms`);
+      if (left <= 0)
+        throw new DatabaseError(
+          `${this.target.kind === 'sqlite' ? 'SQLite' : 'PostgreSQL'}: no answer within ${waitMs} ms`,
+        );
       Atomics.wait(this.#replies, 0, seen, left);
     }
   }

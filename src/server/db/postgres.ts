@@ -99,6 +99,8 @@ export class PostgresPool {
     } catch (error) {
       // A connection that failed (not a statement that did) must not go back to the pool.
       if (!(error instanceof pg.DatabaseError) || /^(57P|08)/.test(error.code ?? '')) broken = error;
+      // A server that came back without the table (a fresh cluster) gets it made again.
+      if ((error as { code?: string }).code === '42P01') this.#schema = undefined;
       throw asDatabaseError('postgres', error);
     } finally {
       signal?.removeEventListener('abort', onAbort);

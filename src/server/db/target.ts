@@ -29,7 +29,8 @@ export function parseDatabaseUrl(raw: string, source = '--database-url', cwd = p
   if (raw.startsWith('sqlite:')) {
     // sqlite:PATH — relative to the working directory; `sqlite:///abs/path` is accepted too.
     const rest = raw.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
-    if (rest === '' || rest.includes('\0')) throw new DatabaseUrlError(`${source} must name a file after "sqlite:"; got ${JSON.stringify(raw)}`);
+    if (rest === '' || rest.includes('\0'))
+      throw new DatabaseUrlError(`${source} must name a file after "sqlite:"; got ${JSON.stringify(raw)}`);
     const path = isAbsolute(rest) ? rest : resolve(cwd, rest);
     return { kind: 'sqlite', path, name: path };
   }
@@ -43,5 +44,7 @@ export function parseDatabaseUrl(raw: string, source = '--database-url', cwd = p
     return { kind: 'postgres', url: raw, name: redact(url) };
   }
   const shown = raw.replace(/\/\/[^@/]*@/, '//***@').slice(0, 80);
-  throw new DatabaseUrlError(`${source} must be sqlite:PATH, postgres://… or postgresql://…; got ${JSON.stringify(shown)}`);
+  throw new DatabaseUrlError(
+    `${source} must be sqlite:PATH, postgres://… or postgresql://…; got ${JSON.stringify(shown)}`,
+  );
 }

@@ -53,7 +53,8 @@ function postgresConnection(url: string, options: DbOptions): Connection {
     try {
       return await work(await current);
     } catch (error) {
-      if (!(error instanceof pg.DatabaseError) || /^(57P|08)/.test(error.code ?? '')) {
+      // A broken connection, or a server that came back without the table: connect (and make it) again.
+      if (!(error instanceof pg.DatabaseError) || /^(57P|08|42P01)/.test(error.code ?? '')) {
         if (client === current) client = undefined;
         void current.then((c) => c.end()).catch(() => {});
       }
@@ -64,7 +65,8 @@ function postgresConnection(url: string, options: DbOptions): Connection {
 }
 
 const { target, options, port, replies } = workerData as ThreadData;
-const connection = target.kind === 'sqlite' ? sqliteConnection(target.path, options) : postgresConnection(target.url, options);
+const connection =
+  target.kind === 'sqlite' ? sqliteConnection(target.path, options) : postgresConnection(target.url, options);
 
 // One request at a time, in order, as a single connection serves them.
 let chain = Promise.resolve();
