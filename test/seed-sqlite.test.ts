@@ -1,10 +1,14 @@
 import test from 'ava';
 import Database from 'better-sqlite3';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { seedSuite } from './helpers/seed-suite.js';
 import { type RunningServer, request, startServer } from './helpers/server.js';
+
+const run = promisify(execFile);
 
 // The embedded default: a SQLite file (here in a temp dir, so the test writes nothing tracked).
 let dir: string;
@@ -117,5 +121,62 @@ test('sqlite: /query/worker past the timeout answers 504 and says the statement 
     t.deepEqual((await request(`${own.url}/ping`)).json(), { pong: true });
   } finally {
     await own.stop();
+  }
+});
+
+/** Makes a file read-only even for root (chattr +i), or for anyone else (chmod); returns the undo. */
+async function readOnly(path: string): Promise<() => Promise<void>> {
+  if (userInfo().uid !== 0) {
+    await chmod(path, 0o444);
+    return () => chmod(path, 0o644);
+  }
+  await run('chattr', ['+i', path]);
+  return async () => void (await run('chattr', ['-i', path]));
+}
+
+test('sqlite: a read-only file serves what it holds; one without the table is a 503 saying read-only', async (t) => {
+  const alone = await mkdtemp(join(tmpdir(), 'offloop-sqlite-'));
+  const full = join(alone, 'full.db');
+  const empty = join(alone, 'empty.db');
+  const seeded = new Database(full); // rollback journal: no -wal file beside it
+  seeded.exec(
+    "CREATE TABLE pongs (id INTEGER PRIMARY KEY, pong TEXT NOT NULL); INSERT INTO pongs VALUES (1, 'frozen')",
+  );
+  seeded.close();
+  await writeFile(empty, '');
+  const undo: Array<() => Promise<void>> = [];
+  try {
+    undo.push(await readOnly(full), await readOnly(empty));
+  } catch (error) {
+    await rm(alone, { recursive: true, force: true });
+    return t.pass(`cannot make a file read-only here (${(error as Error).message}); skipped`);
+  }
+  try {
+    const reading = await startServer(['--workers', '1'], { DATABASE_URL: `sqlite:${full}` });
+    try {
+      for (const route of ['/terrible-ping', '/good-ping', '/perfect-ping']) {
+        t.deepEqual((await request(`${reading.url}${route}?ms=1`)).json(), { pong: 'frozen' }, route);
+      }
+    } finally {
+      await reading.stop();
+    }
+    const failing = await startServer(['--workers', '1'], { DATABASE_URL: `sqlite:${empty}` });
+    try {
+      t.regex(failing.output(), /database is unavailable.*read-only/);
+      for (const route of ['/terrible-ping', '/good-ping', '/perfect-ping']) {
+        const reply = await request(`${failing.url}${route}?ms=1`);
+        t.is(reply.status, 503, route);
+        t.regex(reply.json<{ code: string }>().code, /^SQLITE_READONLY/, route);
+        t.regex(reply.json<{ error: string }>().error, /read-only/, route);
+      }
+    } finally {
+      await failing.stop();
+    }
+    const check = new Database(full, { readonly: true });
+    t.is(check.pragma('integrity_check', { simple: true }), 'ok');
+    check.close();
+  } finally {
+    for (const step of undo) await step();
+    await rm(alone, { recursive: true, force: true });
   }
 });
