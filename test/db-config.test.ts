@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/server/config.js';
 import { parseDatabaseUrl } from '../src/server/db/target.js';
-import { mainEntry, request, startServer } from './helpers/server.js';
+import { eventually, mainEntry, request, startServer } from './helpers/server.js';
 
 test('DATABASE_URL: unset is offloop.db in the working directory; sqlite:PATH; postgres URLs', (t) => {
   t.is(loadConfig([], {}).databaseUrl, 'sqlite:offloop.db');
@@ -77,7 +77,8 @@ test('PostgreSQL unreachable at start: the server starts anyway, its database ro
   // A port nobody listens on: connection refused at once.
   const server = await startServer(['--workers', '1'], { DATABASE_URL: 'postgres://me:s3cret@127.0.0.1:1/none' });
   try {
-    t.regex(server.output(), /database is unavailable/);
+    // stderr may arrive after the banner on stdout: wait for it.
+    await eventually(async () => /database is unavailable/.test(server.output()));
     for (const path of [
       '/terrible-ping?ms=1',
       '/good-ping?ms=1',

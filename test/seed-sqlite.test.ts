@@ -6,7 +6,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { seedSuite } from './helpers/seed-suite.js';
-import { type RunningServer, request, startServer } from './helpers/server.js';
+import { type RunningServer, eventually, request, startServer } from './helpers/server.js';
 
 const run = promisify(execFile);
 
@@ -88,7 +88,8 @@ test('sqlite: a file locked by another process: the server starts, answers 503 n
   holder.prepare("UPDATE pongs SET pong = 'held' WHERE id = 1").run();
   const own = await startServer(['--workers', '1', '--timeout', '4000'], { DATABASE_URL: `sqlite:${path}` });
   try {
-    t.regex(own.output(), /database is unavailable.*locked/);
+    // stderr may arrive after the banner on stdout: wait for it.
+    await eventually(async () => /database is unavailable.*locked/.test(own.output()));
     for (const route of ['/terrible-ping', '/good-ping', '/perfect-ping']) {
       const reply = await request(`${own.url}${route}?ms=1`);
       t.is(reply.status, 503, route);
@@ -162,7 +163,8 @@ test('sqlite: a read-only file serves what it holds; one without the table is a 
     }
     const failing = await startServer(['--workers', '1'], { DATABASE_URL: `sqlite:${empty}` });
     try {
-      t.regex(failing.output(), /database is unavailable.*read-only/);
+      // stderr may arrive after the banner on stdout: wait for it.
+      await eventually(async () => /database is unavailable.*read-only/.test(failing.output()));
       for (const route of ['/terrible-ping', '/good-ping', '/perfect-ping']) {
         const reply = await request(`${failing.url}${route}?ms=1`);
         t.is(reply.status, 503, route);

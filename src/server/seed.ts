@@ -46,39 +46,50 @@ async function fromDbAsync<T>(ctx: ServerContext, work: () => Promise<T>): Promi
   }
 }
 
-async function onWorker<T>(ctx: ServerContext, ex: Exchange, task: SeedTask, signal?: AbortSignal): Promise<T> {
-  const outcome = await admit(ctx, 'worker', ex.signal, () =>
-    ctx.workers.runFile<SeedResult>(seedWorker, task, signal ? { signal } : {}),
-  );
+async function onWorker<T>(
+  ctx: ServerContext,
+  ex: Exchange,
+  task: SeedTask,
+  options: { signal?: AbortSignal; onStart?: () => void } = {},
+): Promise<T> {
+  const outcome = await admit(ctx, 'worker', ex.signal, () => {
+    options.onStart?.();
+    return ctx.workers.runFile<SeedResult>(seedWorker, task, options.signal ? { signal: options.signal } : {});
+  });
   if (!outcome.ok) throw unavailable(ctx, fromFailure(outcome.error));
   return outcome.value as T;
 }
 
-/** Where /query's statement runs, and what a timeout can do about it. */
+/**
+ * Where /query's statement runs — the synchronous driver on the loop (PostgreSQL: through the
+ * bridge), the same on a worker with its own connection, or PostgreSQL's server process awaited
+ * over pg.Pool — and what a timeout does to a statement already running there.
+ */
 const queryStrategies = {
-  blocking: {
-    where: 'the synchronous driver on the event loop (better-sqlite3; PostgreSQL through the blocking bridge)',
-    cancel: 'the loop was blocked until the statement ended',
-  },
+  blocking: { cancelled: false, cancel: 'the loop was blocked until the statement ended' },
   worker: {
-    where: 'the synchronous driver on a worker thread, with the worker’s own connection',
+    cancelled: false,
     cancel: 'the statement runs to its end on its worker: better-sqlite3 has no interrupt(), so it cannot be stopped',
   },
-  async: {
-    where: "PostgreSQL's server process, awaited over a non-blocking socket (pg.Pool)",
-    cancel: 'the statement was cancelled on the server (pg_cancel_backend)',
-  },
+  async: { cancelled: true, cancel: 'the statement was cancelled on the server (pg_cancel_backend)' },
 } as const;
 type QueryStrategy = keyof typeof queryStrategies;
 
-async function runSum(ctx: ServerContext, ex: Exchange, strategy: QueryStrategy, n: number): Promise<bigint> {
+async function runSum(
+  ctx: ServerContext,
+  ex: Exchange,
+  strategy: QueryStrategy,
+  n: number,
+  onStart: () => void,
+): Promise<bigint> {
+  if (strategy !== 'worker') onStart();
   switch (strategy) {
     case 'blocking':
       return fromDb(ctx, () => ctx.db.loop.sum(n));
     case 'worker':
       // No signal once admitted: piscina would terminate the worker, which cannot stop SQLite
       // anyway — the slot stays taken until the statement really ends.
-      return onWorker<bigint>(ctx, ex, { op: 'sum', n, target: ctx.db.target, options: ctx.db.options });
+      return onWorker<bigint>(ctx, ex, { op: 'sum', n, target: ctx.db.target, options: ctx.db.options }, { onStart });
     case 'async': {
       const sum = ctx.db.async.sum;
       if (!sum) {
@@ -118,7 +129,7 @@ export const seedRoutes: readonly Route[] = [
     async handle(ex, ctx) {
       ex.strategy = 'worker';
       const task: SeedTask = { op: 'pong', ms: seedMs(ex), target: ctx.db.target, options: ctx.db.options };
-      ex.json(200, { pong: await onWorker<string>(ctx, ex, task, ex.signal) });
+      ex.json(200, { pong: await onWorker<string>(ctx, ex, task, { signal: ex.signal }) });
     },
   },
   {
@@ -157,20 +168,18 @@ export const seedRoutes: readonly Route[] = [
         throw new HttpError(400, (error as Error).message, { field: 'n' });
       }
       // Its own timeout, not the server's: only this route knows whether a timeout stops the work.
+      let running = false;
       const timer = setTimeout(() => {
-        const cancelled = strategy === 'async';
-        ex.fail(
-          new HttpError(
-            504,
-            `the query took longer than ${ctx.config.timeout} ms; ${queryStrategies[strategy].cancel}`,
-            { extra: { cancelled } },
-          ),
-        );
+        const { cancelled, cancel } = running
+          ? queryStrategies[strategy]
+          : { cancelled: true, cancel: 'it was still waiting for a worker and will not run' };
+        const message = `the query took longer than ${ctx.config.timeout} ms; ${cancel}`;
+        ex.fail(new HttpError(504, message, { extra: { cancelled } }));
         ex.stop('timeout');
       }, ctx.config.timeout);
       try {
         const started = performance.now();
-        const total = await runSum(ctx, ex, strategy, n);
+        const total = await runSum(ctx, ex, strategy, n, () => (running = true));
         const elapsedMs = Math.round((performance.now() - started) * 1000) / 1000;
         ex.json(200, { query: 'sum', strategy, n, result: total.toString(), elapsedMs });
       } finally {

@@ -40,6 +40,11 @@ export class DbThread {
     });
   }
 
+  /** True once the thread is gone (crashed or closed): callers then start another. */
+  get exited(): boolean {
+    return this.#exited !== undefined;
+  }
+
   #dead(): DatabaseError {
     return asDatabaseError(this.target.kind, this.#exited);
   }
@@ -99,7 +104,7 @@ export class DbThread {
 /** A SyncDb whose calls block in Atomics.wait while the thread queries. */
 export function bridgedSync(target: DbTarget, options: DbOptions): SyncDb {
   let thread: DbThread | undefined;
-  const use = () => (thread ??= new DbThread(target, options));
+  const use = () => (thread = thread && !thread.exited ? thread : new DbThread(target, options));
   return {
     getPong: () => use().callSync({ op: 'pong' }) as string,
     sum: (n) => use().callSync({ op: 'sum', n }) as bigint,

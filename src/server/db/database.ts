@@ -29,7 +29,10 @@ function openAsync(target: DbTarget, options: DbOptions): AsyncDb {
   // SQLite has no non-blocking API: the honest async path is a thread of its own.
   let thread: DbThread | undefined;
   return {
-    getPong: () => (thread ??= new DbThread(target, options)).call({ op: 'pong' }) as Promise<string>,
+    getPong: () => {
+      thread = thread && !thread.exited ? thread : new DbThread(target, options);
+      return thread.call({ op: 'pong' }) as Promise<string>;
+    },
     async close() {
       await thread?.close();
       thread = undefined;
