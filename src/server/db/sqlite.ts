@@ -34,15 +34,12 @@ function open(path: string, options: DbOptions): Database.Database {
         db.prepare(sql.seed).run();
       }).immediate();
     }
-    // WAL: readers never wait for a writer (an UPDATE from elsewhere while the routes read).
-    // A read-only file keeps its journal mode.
-    if (!db.readonly) {
-      try {
-        db.pragma('journal_mode = WAL');
-      } catch (error) {
-        if ((error as { code?: string }).code?.startsWith('SQLITE_READONLY') !== true) throw error;
-      }
-    }
+    // WAL: readers never wait for a writer (an UPDATE from elsewhere while the routes read). Best
+    // effort: a read-only file, or another connection opening the file at this moment
+    // (SQLITE_BUSY), leaves the journal mode as it is, and the next connection tries again.
+    try {
+      db.pragma('journal_mode = WAL');
+    } catch {}
     return db;
   } catch (error) {
     db.close();
