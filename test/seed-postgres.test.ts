@@ -99,4 +99,22 @@ if (!available) {
       }
     },
   );
+
+  test.serial('postgres: servers starting together on an empty database make one table and one seed row', async (t) => {
+    await sql('CREATE DATABASE race');
+    const url = cluster.url.replace(/\/postgres$/, '/race');
+    const servers = await Promise.all([1, 2, 3].map(() => startServer(['--workers', '1'], { DATABASE_URL: url })));
+    try {
+      for (const server of servers) {
+        t.false(/database is unavailable/.test(server.output()));
+        t.deepEqual((await request(`${server.url}/perfect-ping?ms=1`)).json(), { pong: 'pong' });
+      }
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      t.deepEqual((await client.query('SELECT id, pong FROM pongs')).rows, [{ id: 1, pong: 'pong' }]);
+      await client.end();
+    } finally {
+      await Promise.all(servers.map((s) => s.stop()));
+    }
+  });
 }

@@ -182,3 +182,23 @@ test('sqlite: a read-only file serves what it holds; one without the table is a 
     await rm(alone, { recursive: true, force: true });
   }
 });
+
+test('sqlite: servers starting together on a new file make one table and one seed row', async (t) => {
+  const alone = await mkdtemp(join(tmpdir(), 'offloop-sqlite-'));
+  const path = join(alone, 'race.db');
+  const servers = await Promise.all(
+    [1, 2, 3].map(() => startServer(['--workers', '1'], { DATABASE_URL: `sqlite:${path}` })),
+  );
+  try {
+    for (const server of servers) {
+      t.false(/database is unavailable/.test(server.output()));
+      t.deepEqual((await request(`${server.url}/perfect-ping?ms=1`)).json(), { pong: 'pong' });
+    }
+    const db = new Database(path, { readonly: true });
+    t.deepEqual(db.prepare('SELECT id, pong FROM pongs').all(), [{ id: 1, pong: 'pong' }]);
+    db.close();
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+    await rm(alone, { recursive: true, force: true });
+  }
+});
