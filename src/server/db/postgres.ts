@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { pgDriver } from './drivers.js';
 import { DatabaseError, asDatabaseError } from './errors.js';
 import type { DbOptions } from './options.js';
 import { missingPong, statements } from './sql.js';
@@ -50,7 +51,7 @@ export async function querySum(client: pg.ClientBase, n: number): Promise<bigint
 
 /** Asks the server to cancel what connection `pid` is running, over a connection of its own. */
 export async function cancelBackend(url: string, options: DbOptions, pid: number): Promise<void> {
-  const client = new pg.Client({ ...clientConfig(url, options), statement_timeout: 0 });
+  const client = new (pgDriver().Client)({ ...clientConfig(url, options), statement_timeout: 0 });
   client.on('error', () => {});
   try {
     await client.connect();
@@ -62,24 +63,35 @@ export async function cancelBackend(url: string, options: DbOptions, pid: number
 
 /** Awaited queries on a pg.Pool: non-blocking socket I/O, the loop free while the server works. */
 export class PostgresPool {
-  readonly #pool: pg.Pool;
+  #pool: pg.Pool | undefined;
   #schema: Promise<void> | undefined;
 
   constructor(
     readonly url: string,
     readonly options: DbOptions,
-  ) {
-    this.#pool = new pg.Pool({ ...clientConfig(url, options), max: options.poolSize, idleTimeoutMillis: 10_000 });
-    // An idle connection whose server went away reports here; unheard, it would crash the process.
-    // The pool has already dropped it, and the next query opens a fresh one.
-    this.#pool.on('error', () => {});
+  ) {}
+
+  /** The pool, made on first use (the driver is loaded then). */
+  #connect(): Promise<pg.PoolClient> {
+    if (!this.#pool) {
+      const { Pool } = pgDriver();
+      this.#pool = new Pool({
+        ...clientConfig(this.url, this.options),
+        max: this.options.poolSize,
+        idleTimeoutMillis: 10_000,
+      });
+      // An idle connection whose server went away reports here; unheard, it would crash the process.
+      // The pool has already dropped it, and the next query opens a fresh one.
+      this.#pool.on('error', () => {});
+    }
+    return this.#pool.connect();
   }
 
   /** Runs `work` on a pooled connection; `signal` cancels the statement on the server. */
   async run<T>(work: (client: pg.PoolClient) => Promise<T>, signal?: AbortSignal): Promise<T> {
     let client: pg.PoolClient;
     try {
-      client = await this.#pool.connect();
+      client = await this.#connect();
     } catch (error) {
       throw asDatabaseError('postgres', error);
     }
@@ -98,7 +110,7 @@ export class PostgresPool {
       return await work(client);
     } catch (error) {
       // A connection that failed (not a statement that did) must not go back to the pool.
-      if (!(error instanceof pg.DatabaseError) || /^(57P|08)/.test(error.code ?? '')) broken = error;
+      if (!(error instanceof pgDriver().DatabaseError) || /^(57P|08)/.test(error.code ?? '')) broken = error;
       // A server that came back without the table (a fresh cluster) gets it made again.
       if ((error as { code?: string }).code === '42P01') this.#schema = undefined;
       throw asDatabaseError('postgres', error);
@@ -109,6 +121,6 @@ export class PostgresPool {
   }
 
   close(): Promise<void> {
-    return this.#pool.end();
+    return this.#pool?.end() ?? Promise.resolve();
   }
 }

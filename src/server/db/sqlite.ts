@@ -1,31 +1,14 @@
 import type Database from 'better-sqlite3';
-import { createRequire } from 'node:module';
+import { sqliteDriver } from './drivers.js';
 import { DatabaseError, guarded } from './errors.js';
 import type { DbOptions, SyncDb } from './options.js';
 import { missingPong, statements } from './sql.js';
 
 const sql = statements.sqlite;
 
-/**
- * better-sqlite3, loaded on first use: it is a native module that builds from source where no
- * prebuilt binary can be fetched, and a server whose copy failed to install still serves
- * everything else (PostgreSQL included), its SQLite routes answering 503 with the reason.
- */
-function driver(): typeof Database {
-  try {
-    return createRequire(import.meta.url)('better-sqlite3') as typeof Database;
-  } catch (error) {
-    throw new DatabaseError(
-      `the better-sqlite3 package cannot be loaded (${(error as Error).message.split('\n')[0]}); ` +
-        'reinstall it (it builds from source with python3, make and a C++ compiler where no prebuilt binary ' +
-        'can be fetched), or use PostgreSQL: DATABASE_URL=postgres://…',
-    );
-  }
-}
-
 /** Opens the file (creating it), makes the schema and seeds the row unless both are already there. */
 function open(path: string, options: DbOptions): Database.Database {
-  const db = new (driver())(path, { timeout: options.busyTimeoutMs });
+  const db = new (sqliteDriver())(path, { timeout: options.busyTimeoutMs });
   try {
     // A file that already holds the schema is only read, so a read-only copy still serves.
     if (!hasPong(db)) {

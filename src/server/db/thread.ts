@@ -5,9 +5,10 @@
  * caller that must be synchronous can wait for it (what synckit does).
  */
 import { type MessagePort, workerData } from 'node:worker_threads';
-import pg from 'pg';
+import type pg from 'pg';
 import { type Outcome, asDatabaseError, toFailure } from './errors.js';
 import type { DbOptions } from './options.js';
+import { pgDriver } from './drivers.js';
 import { clientConfig, ensureSchema, queryPong, querySum } from './postgres.js';
 import { sqliteSync } from './sqlite.js';
 import type { DbTarget } from './target.js';
@@ -37,7 +38,7 @@ function sqliteConnection(path: string, options: DbOptions): Connection {
 function postgresConnection(url: string, options: DbOptions): Connection {
   let client: Promise<pg.Client> | undefined;
   const connect = async () => {
-    const fresh = new pg.Client(clientConfig(url, options));
+    const fresh = new (pgDriver().Client)(clientConfig(url, options));
     fresh.on('error', () => (client = undefined)); // the server went away; the next request reconnects
     try {
       await fresh.connect();
@@ -54,7 +55,7 @@ function postgresConnection(url: string, options: DbOptions): Connection {
       return await work(await current);
     } catch (error) {
       // A broken connection, or a server that came back without the table: connect (and make it) again.
-      if (!(error instanceof pg.DatabaseError) || /^(57P|08|42P01)/.test(error.code ?? '')) {
+      if (!(error instanceof pgDriver().DatabaseError) || /^(57P|08|42P01)/.test(error.code ?? '')) {
         if (client === current) client = undefined;
         void current.then((c) => c.end()).catch(() => {});
       }
