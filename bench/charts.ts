@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import { cpuKernelNames } from '../src/engines/kernels.js';
 import type { Parts } from './results.js';
 import { ratio } from './stats.js';
 
@@ -66,7 +67,7 @@ export function chartSpecs(parts: Parts): Record<string, TopLevelSpec> {
         {
           mark: 'bar',
           encoding: {
-            x: { field: 'kernel', type: 'nominal', sort: ['primes', 'pbkdf2', 'blur'], axis: { labelAngle: 0 } },
+            x: { field: 'kernel', type: 'nominal', sort: [...cpuKernelNames], axis: { labelAngle: 0 } },
             xOffset: { field: 'engine' },
             y: { field: 'speedup', type: 'quantitative', stack: null, title: 'speed-up (×)' },
             color: { field: 'engine', type: 'nominal' },
@@ -75,7 +76,7 @@ export function chartSpecs(parts: Parts): Record<string, TopLevelSpec> {
         {
           mark: { type: 'text', dy: -6, fontSize: 10 },
           encoding: {
-            x: { field: 'kernel', type: 'nominal', sort: ['primes', 'pbkdf2', 'blur'] },
+            x: { field: 'kernel', type: 'nominal', sort: [...cpuKernelNames] },
             xOffset: { field: 'engine' },
             y: { field: 'speedup', type: 'quantitative' },
             text: { field: 'speedup', type: 'quantitative', format: '.1f' },

@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { Bench, type BenchOptions, type Fn, type FnOptions } from 'tinybench';
 import { cpp, createWorkers, js, rust, type SyncKernels } from '../src/index.js';
+import { type CpuKernelName, cpuKernelNames } from '../src/engines/kernels.js';
 import { describeMachine, endOfPart } from './machine.js';
 import type { Profile } from './profile.js';
 import type { Step } from './progress.js';
@@ -74,12 +75,13 @@ export function kernelPlan(profile: Profile): Plan {
   const perSec = (s: TaskStats) => `${fmt(s.opsPerSec)} ops/s (${fmt(s.meanMs)} ms ± ${fmt(s.rme, 2)}%, n=${s.samples})`;
 
   // 1. Each kernel under each engine's sync form, on the same inputs.
-  const calls: Record<KernelRow['kernel'], (e: SyncKernels) => unknown> = {
+  // One entry per CPU kernel of the table (a new one will not compile until it has its inputs here).
+  const calls: Record<CpuKernelName, (e: SyncKernels) => unknown> = {
     primes: (e) => e.primesSync(p.primesLimit),
     pbkdf2: (e) => e.pbkdf2Sync(password, salt, p.pbkdf2.iterations, p.pbkdf2.keylen),
     blur: (e) => e.blurSync(pixels, width, height, radius),
   };
-  for (const kernel of Object.keys(calls) as KernelRow['kernel'][]) {
+  for (const kernel of cpuKernelNames) {
     for (const engine of Object.keys(syncEngines) as KernelRow['engine'][]) {
       steps.push({
         label: `kernels · ${kernel} · ${engine} (${engineWords[engine]}, ${kernel}Sync)`,

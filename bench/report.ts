@@ -1,3 +1,4 @@
+import { cpuKernelNames } from '../src/engines/kernels.js';
 import type { HttpResult, KernelsResult, Parts } from './results.js';
 import type { Machine } from './machine.js';
 import { fmt, ratio } from './stats.js';
@@ -20,7 +21,7 @@ const cores = (cpuS: number, wallS: number) => fmt(cpuS / wallS, 2);
 
 function kernelSection(k: KernelsResult): string {
   const ops = (kernel: string, engine: string) => k.kernels.find((r) => r.kernel === kernel && r.engine === engine);
-  const kernelRows = (['primes', 'pbkdf2', 'blur'] as const).map((kernel) => {
+  const kernelRows = cpuKernelNames.map((kernel) => {
     const [j, c, r] = (['js', 'cpp', 'rust'] as const).map((e) => ops(kernel, e));
     return [kernel, fmt(j?.meanMs), fmt(c?.meanMs), fmt(r?.meanMs), `${fmt(ratio(c?.opsPerSec, j?.opsPerSec))}×`, `${fmt(ratio(r?.opsPerSec, j?.opsPerSec))}×`];
   });

@@ -1,3 +1,4 @@
+import type { CpuKernelName } from '../src/engines/kernels.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CpuUse } from './cpu.js';
@@ -19,7 +20,7 @@ export interface TaskStats {
 }
 
 export interface KernelRow extends TaskStats {
-  kernel: 'primes' | 'pbkdf2' | 'blur';
+  kernel: CpuKernelName;
   engine: 'js' | 'cpp' | 'rust';
 }
 

@@ -33,6 +33,7 @@ const usage = `Usage: node dist/bench/run.js [kernels|http] [--quick] [--out <di
 
   kernels      run only the kernel suite (tinybench)
   http         run only the HTTP harness (server, autocannon, ping probe, pool starvation)
+  queue        the queue strategy through Redis with 1 and 2 local workers (needs redis-server; not in the default run)
   --quick      a smoke run that finishes in under a minute
   --out <dir>  where to write the results (default: bench/results in this package)`;
 
@@ -56,6 +57,8 @@ function parseCli(argv: string[]): { parts: PartName[]; quick: boolean; out: str
 }
 
 async function main(): Promise<number> {
+  // The queue strategy needs Redis and worker processes: its own part, run on request (bench/queue.ts).
+  if (process.argv[2] === 'queue') return (await import('./queue.js')).queueMain(process.argv.slice(3), defaultOut);
   const { parts, quick, out } = parseCli(process.argv.slice(2));
   const profile = profiles[quick ? 'quick' : 'full'];
   await mkdir(out, { recursive: true });

@@ -1,3 +1,4 @@
+import { cpuKernelNames } from '../src/engines/kernels.js';
 import type { KernelRow, Parts, ScalingRow } from './results.js';
 import { ratio, round } from './stats.js';
 import { starvationStrategies } from './starvation.js';
@@ -29,7 +30,6 @@ export interface Summary {
   query?: Record<string, number>;
 }
 
-const speedupKernels: readonly KernelRow['kernel'][] = ['primes', 'pbkdf2', 'blur']; // sleep is no CPU kernel
 const nativeEngines: readonly KernelRow['engine'][] = ['cpp', 'rust'];
 const scalingEngines: readonly ScalingRow['engine'][] = ['cpp', 'rust', 'workers'];
 
@@ -44,7 +44,7 @@ export function computeSummary(parts: Parts, table: readonly StrategyInfo[]): Su
   if (kernels) {
     const ops = (kernel: string, engine: string) => kernels.kernels.find((r) => r.kernel === kernel && r.engine === engine)?.opsPerSec;
     summary.speedup = Object.fromEntries(
-      speedupKernels.map((k) => [k, Object.fromEntries(nativeEngines.map((e) => [e, round(ratio(ops(k, e), ops(k, 'js')))]))]),
+      cpuKernelNames.map((k) => [k, Object.fromEntries(nativeEngines.map((e) => [e, round(ratio(ops(k, e), ops(k, 'js')))]))]),
     );
     const openssl = kernels.openssl.find((r) => r.name === 'crypto.pbkdf2Sync')?.opsPerSec;
     summary.pbkdf2_vs_openssl = Object.fromEntries((['js', ...nativeEngines] as const).map((e) => [e, round(ratio(ops('pbkdf2', e), openssl))]));

@@ -23,7 +23,7 @@ export type {
   WorkerPoolOptions,
 } from './engines/index.js';
 export { kernelNames } from './engines/index.js';
-export { limits } from './kernels/limits.js';
+export { limits } from './engines/kernels.js';
 
 /** Every engine by name. */
 export const engines = { js, workers, cpp, rust, 'cpp-pool': cppPool, 'rust-pool': rustPool } as const;

@@ -14,11 +14,19 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, type ServerConfig, helpText, libuvThreadpoolSize, loadConfig } from './server/config.js';
 import { parseDatabaseUrl } from './server/db/target.js';
 import { strategyNames } from './server/strategies.js';
+import { defaultMaxWaiting } from './queue/protocol.js';
 
 type Message = { type: 'listening'; port: number; url: string; libuvThreads: number; pid: number };
 
 const argv = process.argv.slice(2);
+// `offloop worker …` is the queue's worker process, another program: it never returns here.
+if (argv[0] === 'worker') await import('./queue/worker-main.js').then((m) => m.runWorker(argv.slice(1)));
 const isServerProcess = process.env.OFFLOOP_ROLE === 'server';
+
+function queueLine(config: ServerConfig): string {
+  if (!config.redisUrl) return 'off (set REDIS_URL or --redis-url)';
+  return `on: jobs in Redis, run by \`offloop worker\` processes (${config.maxQueue || defaultMaxWaiting} may wait)`;
+}
 
 function banner(config: ServerConfig, url: string, pids: number[], libuvThreads: number): string {
   const perProcess = pids.length > 1 ? ` per process, ×${pids.length} processes` : '';
@@ -30,6 +38,7 @@ function banner(config: ServerConfig, url: string, pids: number[], libuvThreads:
     `  native pools  ${config.poolThreads} threads each${perProcess}, nice ${config.poolNice} (cpp-pool, rust-pool)`,
     `  database      ${database(config)} (DATABASE_URL; /terrible-ping, /good-ping, /perfect-ping, /query)`,
     `  strategies    ${strategyNames.join(', ')}`,
+    `  queue         ${queueLine(config)}`,
     `  try           curl ${url}/ping   ·   curl '${url}/primes/cpp?limit=10000000'   ·   --help for options`,
   ].join('\n');
 }

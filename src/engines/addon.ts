@@ -2,21 +2,27 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { KernelArgs, KernelName, TaskName } from './kernels.js';
+import type { KernelResults } from './types.js';
 
 /** An opaque handle from `createCancelToken`. */
 export type CancelToken = { readonly __brand: 'offloop.CancelToken' };
 
+/** The addons take bytes where the engines also accept strings, and return undefined for void. */
+type Bytes<P extends readonly unknown[]> = { [I in keyof P]: P[I] extends number ? number : Uint8Array };
+type Returned<R> = [R] extends [void] ? undefined : R;
+type AsyncExport<P extends readonly unknown[], R> = (
+  ...args: [...Bytes<P>, token?: CancelToken]
+) => Promise<Returned<R>>;
+type SyncExport<P extends readonly unknown[], R> = (...args: Bytes<P>) => Returned<R>;
+
+/** Each task as the addons export it, from the kernel table: one async work item per call. */
+export type NativeAsync = { [K in TaskName]: AsyncExport<KernelArgs[K], KernelResults[K]> };
+/** Each kernel's blocking export, `${name}Sync`. */
+export type NativeSync = { [K in KernelName as `${K}Sync`]: SyncExport<KernelArgs[K], KernelResults[K]> };
+
 /** What both addons export (native/README.md). Arguments arrive already validated. */
-export interface NativeBinding {
-  primesSync(limit: number): number;
-  pbkdf2Sync(password: Uint8Array, salt: Uint8Array, iterations: number, keylen: number): Buffer;
-  blurSync(rgba: Uint8Array, width: number, height: number, radius: number): Buffer;
-  sleepSync(ms: number): undefined;
-  primes(limit: number, token?: CancelToken): Promise<number>;
-  pbkdf2(password: Uint8Array, salt: Uint8Array, iterations: number, keylen: number, token?: CancelToken): Promise<Buffer>;
-  blur(rgba: Uint8Array, width: number, height: number, radius: number, token?: CancelToken): Promise<Buffer>;
-  sleep(ms: number, token?: CancelToken): Promise<undefined>;
-  noop(token?: CancelToken): Promise<undefined>;
+export interface NativeBinding extends NativeAsync, NativeSync {
   createCancelToken(): CancelToken;
   cancel(token: CancelToken): void;
   readonly shaBackend: 'sha-ni' | 'portable';
@@ -31,7 +37,7 @@ export interface PoolStats {
   running: number;
 }
 
-export interface NativePool extends Pick<NativeBinding, 'primes' | 'pbkdf2' | 'blur' | 'sleep' | 'noop'> {
+export interface NativePool extends NativeAsync {
   start(threads: number, nice: number): undefined;
   stop(): undefined;
   stats(): PoolStats;

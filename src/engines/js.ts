@@ -3,9 +3,14 @@ import * as kernels from '../kernels/index.js';
 import { defineAsync, defineSync } from './define.js';
 import type { Engine, KernelArgs, KernelName, KernelResults } from './types.js';
 
+/** The TypeScript kernel of each table entry with a blocking form: one missing or mistyped does not compile. */
+const implementations: {
+  [K in KernelName]: (...args: [...KernelArgs[K], cancel?: CancelFlag]) => KernelResults[K];
+} = kernels;
+
 /** Runs a TypeScript kernel on the calling thread. */
 export function runKernel<K extends KernelName>(kernel: K, args: KernelArgs[K], cancel?: CancelFlag): KernelResults[K] {
-  return (kernels[kernel] as unknown as (...a: unknown[]) => KernelResults[K])(...args, cancel);
+  return (implementations[kernel] as (...a: unknown[]) => KernelResults[K])(...args, cancel);
 }
 
 /**

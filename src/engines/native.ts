@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { invalidArgType } from '../errors.js';
 import { defineAsync, defineSync } from './define.js';
-import { type AddonName, type NativeBinding, type NativePool, type PoolStats, loadAddon } from './addon.js';
+import { type AddonName, type NativeAsync, type NativeBinding, type NativePool, type PoolStats, loadAddon } from './addon.js';
 import type { Engine, EngineName } from './types.js';
 import { integer } from './validate.js';
 
@@ -42,7 +42,7 @@ const bytes = (args: readonly unknown[]) => args.map((arg) => (typeof arg === 's
  * `executor` — libuv's threadpool, or the addon's own pool; an abort cancels the work if it is
  * still queued, or sets the flag that the running kernel polls.
  */
-function engineOver(addonName: AddonName, name: EngineName, executor: (b: NativeBinding) => Pick<NativeBinding, 'primes' | 'pbkdf2' | 'blur' | 'sleep' | 'noop'>): NativeEngine {
+function engineOver(addonName: AddonName, name: EngineName, executor: (b: NativeBinding) => NativeAsync): NativeEngine {
   let addon: NativeBinding | undefined;
   const binding = () => (addon ??= loadAddon(addonName));
   return {

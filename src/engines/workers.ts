@@ -3,7 +3,7 @@ import { Piscina } from 'piscina';
 import { TaskState, abortError } from '../kernels/cancel.js';
 import { invalidArgType } from '../errors.js';
 import { defineAsync } from './define.js';
-import { integer, parse } from './validate.js';
+import { integer, taskOptions } from './validate.js';
 import type { AsyncKernels, TaskOptions } from './types.js';
 import type { WorkerTask } from './worker.js';
 
@@ -72,7 +72,7 @@ export function createWorkers(options: WorkerPoolOptions = {}): WorkerEngine {
     async runFile<R>(module: string | URL, task: unknown, options?: TaskOptions): Promise<R> {
       const filename = module instanceof URL ? module.href : module;
       if (typeof filename !== 'string') throw invalidArgType('module', 'a path or a file URL', module);
-      const signal = parse.options(options);
+      const signal = taskOptions(options);
       if (signal?.aborted) throw abortError();
       try {
         return (await start().run(task as WorkerTask, { filename, ...(signal ? { signal } : {}) })) as R;

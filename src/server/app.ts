@@ -9,6 +9,7 @@ import { Exchange, HttpError } from './http.js';
 import { createMetrics } from './metrics.js';
 import { type Route, type ServerContext, routes } from './routes.js';
 import { createStrategies, type Strategy, type StrategyName } from './strategies.js';
+import { QueueFullError, QueueProducer, QueueUnavailableError, defaultMaxWaiting } from '../queue/producer.js';
 
 export interface OffloopServer {
   /** The port it listens on (the real one when asked for port 0). */
@@ -63,17 +64,25 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
     pool.configure({ threads: config.poolThreads, nice: config.poolNice });
     await pool.noop();
   }
-  const strategies = createStrategies(workers);
-  const threads: Record<Exclude<Strategy['pool'], 'loop'>, number> = {
+  // The queue's jobs wait in Redis, bounded there across all servers (--max-queue waiting jobs).
+  const queue = config.redisUrl
+    ? new QueueProducer({
+        redisUrl: config.redisUrl, maxWaiting: config.maxQueue || defaultMaxWaiting, timeoutMs: config.timeout,
+      })
+    : null;
+  await queue?.ready(2000); // Redis away at start: serve the rest now, the queue once it is back
+  const strategies = createStrategies(workers, queue);
+  const threads: Record<Exclude<Strategy['pool'], 'loop' | 'queue'>, number> = {
     libuv: libuvThreads,
     workers: workers.threads,
     'cpp-pool': config.poolThreads,
     'rust-pool': config.poolThreads,
   };
-  const poolSize = (s: Strategy) => (s.pool === 'loop' ? 1 : threads[s.pool]);
+  const poolSize = (s: Strategy) => (s.pool === 'loop' || s.pool === 'queue' ? 1 : threads[s.pool]);
   const gates = new Map<StrategyName, Gate>();
   for (const s of strategies.values()) {
-    if (!s.blocksLoop) gates.set(s.name, new Gate(config.maxInFlight || poolSize(s), config.maxQueue || 4 * poolSize(s)));
+    if (s.blocksLoop || s.pool === 'queue') continue; // the queue's bound is in Redis, across servers
+    gates.set(s.name, new Gate(config.maxInFlight || poolSize(s), config.maxQueue || 4 * poolSize(s)));
   }
   const metrics = createMetrics({ gates, pools: () => threads });
   // Unreachable at start is no reason not to serve: the database routes answer 503 until it is back.
@@ -102,7 +111,10 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
       ex.fail(new HttpError(503, 'the server shut down before this request finished', { headers: { 'retry-after': '1' } }));
     } else if (ex.stopReason !== undefined) {
       // 'timeout' was answered 504 when the timer fired; 'client': nobody is left to answer.
-    } else if (error instanceof OverloadedError) {
+    } else if (error instanceof QueueUnavailableError) {
+      const options = { headers: { 'retry-after': '1' }, extra: { strategy: ex.strategy, reason: error.message } };
+      ex.fail(new HttpError(503, `strategy ${ex.strategy} is unavailable: ${error.message}`, options));
+    } else if (error instanceof OverloadedError || error instanceof QueueFullError) {
       ex.fail(new HttpError(503, `strategy ${ex.strategy} is at capacity; retry shortly`, { headers: { 'retry-after': '1' }, extra: { strategy: ex.strategy } }));
     } else {
       console.error(`offloop: ${ex.method} ${ex.url} failed:`, error);
@@ -195,7 +207,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
     app.close();
     metrics.close();
     if (!workerPool) await workers.close();
-    await Promise.all([cppPool.close(), rustPool.close(), db.close()]);
+    await Promise.all([cppPool.close(), rustPool.close(), queue?.close(), db.close()]);
   }
 
   return {

@@ -35,6 +35,8 @@ export interface ServerConfig {
   databaseUrl: string;
   /** PostgreSQL connections in the pool for awaited queries. */
   dbPoolSize: number;
+  /** Redis for the `queue` strategy (its jobs run in `offloop worker` processes); '' = off. */
+  redisUrl: string;
 }
 
 type Kind = 'int' | 'string';
@@ -63,11 +65,12 @@ export const optionSpecs: readonly OptionSpec[] = [
   { key: 'poolNice', flag: 'pool-nice', env: 'OFFLOOP_POOL_NICE', kind: 'int', min: 0, max: 19, fallback: () => 10, help: "nice value of the dedicated pools' threads (higher = lower priority than the loop)" },
   { key: 'bodyLimit', flag: 'body-limit', env: 'OFFLOOP_BODY_LIMIT', kind: 'int', min: 1, max: 2 ** 30, fallback: () => 64 << 20, help: 'largest request body in bytes (413 past it)' },
   { key: 'maxInFlight', flag: 'max-inflight', env: 'OFFLOOP_MAX_INFLIGHT', kind: 'int', min: 0, max: 1_000_000, fallback: () => 0, help: 'requests one offloaded strategy runs at once; 0 = its pool size' },
-  { key: 'maxQueue', flag: 'max-queue', env: 'OFFLOOP_MAX_QUEUE', kind: 'int', min: 0, max: 1_000_000, fallback: () => 0, help: 'requests one offloaded strategy holds waiting (503 past it); 0 = 4 × its pool size' },
+  { key: 'maxQueue', flag: 'max-queue', env: 'OFFLOOP_MAX_QUEUE', kind: 'int', min: 0, max: 1_000_000, fallback: () => 0, help: 'requests one offloaded strategy holds waiting (503 past it); 0 = 4 × its pool size (queue: jobs waiting in Redis, 0 = 256)' },
   { key: 'timeout', flag: 'timeout', env: 'OFFLOOP_TIMEOUT', kind: 'int', min: 1, max: 3_600_000, fallback: () => 30_000, help: 'ms before a request gets 504 and its work is cancelled' },
   { key: 'shutdownTimeout', flag: 'shutdown-timeout', env: 'OFFLOOP_SHUTDOWN_TIMEOUT', kind: 'int', min: 0, max: 3_600_000, fallback: () => 10_000, help: 'ms a graceful shutdown waits for in-flight requests' },
   { key: 'databaseUrl', flag: 'database-url', env: 'DATABASE_URL', kind: 'string', fallback: () => defaultDatabaseUrl, help: 'the seed routes\' database: sqlite:PATH (a file, created if missing) or postgres://user:pass@host:port/db' },
   { key: 'dbPoolSize', flag: 'db-pool', env: 'OFFLOOP_DB_POOL', kind: 'int', min: 1, max: 1000, fallback: () => 10, help: 'PostgreSQL connections for awaited queries (/perfect-ping, /query/async)' },
+  { key: 'redisUrl', flag: 'redis-url', env: 'REDIS_URL', kind: 'string', fallback: () => '', help: 'redis://host:port for the queue strategy (jobs run by `offloop worker`); unset = off' },
   { key: 'processes', flag: 'processes', env: 'OFFLOOP_PROCESSES', kind: 'int', min: 1, max: 256, auto: true, fallback: () => 1, help: 'server processes sharing the port; auto = one per core' },
 ];
 
@@ -77,7 +80,8 @@ export class ConfigError extends Error {
 
 function convert(spec: OptionSpec, raw: string, source: string): number | string {
   if (spec.kind === 'string') {
-    if (raw === '') throw new ConfigError(`${source} must not be empty`);
+    // Empty is allowed only where the default is empty: it means "off" (REDIS_URL).
+    if (raw === '' && spec.fallback() !== '') throw new ConfigError(`${source} must not be empty`);
     return raw;
   }
   if (spec.auto && raw === 'auto') return cores();
@@ -120,6 +124,9 @@ function checked(config: ServerConfig): ServerConfig {
   // worker's heap limit, and a request body can become one string in a worker.
   if (config.workerHeapMb > 0 && config.bodyLimit > (config.workerHeapMb << 20) / 4) {
     throw new ConfigError(`--body-limit (${config.bodyLimit} bytes) must be at most a quarter of --worker-heap-mb (${config.workerHeapMb} MiB)`);
+  }
+  if (config.redisUrl !== '' && !/^rediss?:\/\/./.test(config.redisUrl)) {
+    throw new ConfigError(`--redis-url must be a redis:// or rediss:// URL; got "${config.redisUrl}"`);
   }
   return config;
 }

@@ -1,6 +1,6 @@
 import type { KernelName, WorkerEngine } from '../index.js';
 import type { KernelArgs, KernelResults } from '../engines/types.js';
-import { parse } from '../engines/validate.js';
+import { parse } from '../engines/kernels.js';
 import type { Gate } from './admission.js';
 import type { ServerConfig } from './config.js';
 import type { ServerDatabase } from './db/database.js';
@@ -8,7 +8,7 @@ import { type Exchange, HttpError } from './http.js';
 import type { Metrics } from './metrics.js';
 import { seedRoutes } from './seed.js';
 import { staticRoutes } from './static.js';
-import type { Strategy, StrategyName } from './strategies.js';
+import type { RunInfo, Strategy, StrategyName } from './strategies.js';
 
 /** What every route handler may use. */
 export interface ServerContext {
@@ -129,18 +129,27 @@ function kernelRoute<K extends KernelName>(spec: KernelRoute<K>): Route {
       const name = ex.params[0]!;
       const strategy = ctx.strategies.get(name as StrategyName);
       if (!strategy?.kernels.includes(spec.kernel)) {
-        const valid = [...ctx.strategies.values()].filter((s) => s.kernels.includes(spec.kernel)).map((s) => s.name);
+        const valid = [...ctx.strategies.values()]
+          .filter((s) => s.kernels.includes(spec.kernel) && !s.disabled)
+          .map((s) => s.name);
         throw new HttpError(404, `there is no strategy "${name}" for ${spec.kernel}; valid: ${valid.join(', ')}`, { field: 'strategy', extra: { strategies: valid } });
       }
       ex.strategy = strategy.name;
+      if (strategy.disabled) {
+        const extra = { strategy: strategy.name, reason: strategy.disabled };
+        throw new HttpError(503, `strategy ${strategy.name} is off: ${strategy.disabled}`, { extra });
+      }
       const args = checkArgs(spec.kernel, await spec.input(ex));
       const started = performance.now();
-      const value = await admit(ctx, strategy.name, ex.signal, () => strategy.run(spec.kernel, args, ex.signal));
+      const info: RunInfo = {};
+      const value = await admit(ctx, strategy.name, ex.signal, () => strategy.run(spec.kernel, args, ex.signal, info));
       const elapsedMs = Math.round((performance.now() - started) * 1000) / 1000;
       if (spec.result) {
-        ex.json(200, { kernel: spec.kernel, strategy: strategy.name, result: spec.result(value), elapsedMs });
+        ex.json(200, { kernel: spec.kernel, strategy: strategy.name, result: spec.result(value), elapsedMs, ...info });
       } else {
-        await ex.bytes(200, 'application/octet-stream', value as Buffer, { 'x-elapsed-ms': String(elapsedMs), 'x-strategy': strategy.name });
+        const headers: Record<string, string> = { 'x-elapsed-ms': String(elapsedMs), 'x-strategy': strategy.name };
+        if (info.worker) headers['x-worker'] = info.worker;
+        await ex.bytes(200, 'application/octet-stream', value as Buffer, headers);
       }
     },
   };
@@ -164,9 +173,12 @@ export const routes: readonly Route[] = [
     },
   },
   {
-    method: 'get', pattern: '/strategies', summary: 'GET /strategies — the strategy table: [{name, where, blocksLoop, pool, kernels}]',
+    method: 'get', pattern: '/strategies',
+    summary: 'GET /strategies — the strategy table: [{name, where, blocksLoop, pool, kernels, enabled, reason?}]',
     handle: (ex, ctx) =>
-      void ex.json(200, [...ctx.strategies.values()].map(({ name, where, blocksLoop, pool, kernels }) => ({ name, where, blocksLoop, pool, kernels }))),
+      void ex.json(200, [...ctx.strategies.values()].map(({ name, where, blocksLoop, pool, kernels, disabled }) => ({
+        name, where, blocksLoop, pool, kernels, enabled: !disabled, ...(disabled ? { reason: disabled } : {}),
+      }))),
   },
   ...seedRoutes,
   ...kernelRoutes.map((spec) => kernelRoute(spec as KernelRoute<KernelName>)),

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { HttpError } from './http.js';
 import type { Route } from './routes.js';
@@ -17,9 +17,25 @@ interface Asset {
   readonly summary: string;
 }
 
+/** The page's script modules: app.js (its entry, 404 until built) and every module the web build wrote beside it. */
+function pageModules(): string[] {
+  let built: string[] = [];
+  try {
+    built = readdirSync(fileURLToPath(new URL('dist/web/', root))).filter((name) => name.endsWith('.js'));
+  } catch {
+    // the web build not run: app.js alone, answered 404 saying so
+  }
+  return [...new Set(['app.js', ...built])];
+}
+
 const assets: readonly Asset[] = [
   { pattern: '/', file: 'web/index.html', contentType: 'text/html; charset=utf-8', summary: 'GET / — the live page: /ping latency, loop delay, bursts under every strategy' },
-  { pattern: '/app.js', file: 'dist/web/app.js', contentType: 'text/javascript; charset=utf-8', summary: "GET /app.js — the live page's script" },
+  ...pageModules().map((name) => ({
+    pattern: `/${name}`,
+    file: `dist/web/${name}`,
+    contentType: 'text/javascript; charset=utf-8',
+    summary: `GET /${name} — a module of the live page's script`,
+  })),
   { pattern: '/style.css', file: 'web/style.css', contentType: 'text/css; charset=utf-8', summary: "GET /style.css — the live page's styles" },
 ];
 

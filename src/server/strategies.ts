@@ -4,16 +4,24 @@ import { promisify } from 'node:util';
 import { abortError } from '../kernels/cancel.js';
 import { cpp, cppPool, js, rust, rustPool, type AsyncKernels, type KernelName, type SyncKernels, type WorkerEngine } from '../index.js';
 import type { KernelArgs, KernelResults } from '../engines/types.js';
+import { queueStrategy } from '../queue/strategy.js';
+import type { QueueProducer } from '../queue/producer.js';
 
 /**
  * The strategies: where a request's work runs. This table is the one definition that routes,
  * metrics, the benchmarks, the live page and the docs all read.
  */
 export const strategyNames = ['blocking', 'cpp-sync', 'rust-sync', 'worker', 'cpp', 'rust', 'cpp-pool', 'rust-pool', 'builtin'] as const;
-export type StrategyName = (typeof strategyNames)[number];
+/** `strategyNames` are the in-process strategies; `queue` (other processes, needs Redis) joins in createStrategies. */
+export type StrategyName = (typeof strategyNames)[number] | 'queue';
 
 /** The thread(s) a strategy's work occupies. */
-export type PoolName = 'loop' | 'libuv' | 'workers' | 'cpp-pool' | 'rust-pool';
+export type PoolName = 'loop' | 'libuv' | 'workers' | 'cpp-pool' | 'rust-pool' | 'queue';
+
+/** What a run learnt beyond the result: the queue says which worker ran it. */
+export interface RunInfo {
+  worker?: string;
+}
 
 export interface Strategy {
   readonly name: StrategyName;
@@ -24,7 +32,11 @@ export interface Strategy {
   readonly pool: PoolName;
   /** The kernels this strategy can run (`builtin` only has what Node itself offers). */
   readonly kernels: readonly KernelName[];
-  run<K extends KernelName>(kernel: K, args: KernelArgs[K], signal?: AbortSignal): Promise<KernelResults[K]>;
+  /** Why the strategy is off (its requests get 503 with this); absent when it is on. */
+  readonly disabled?: string;
+  run<K extends KernelName>(
+    kernel: K, args: KernelArgs[K], signal?: AbortSignal, info?: RunInfo,
+  ): Promise<KernelResults[K]>;
 }
 
 const allKernels: readonly KernelName[] = ['primes', 'pbkdf2', 'blur', 'sleep'];
@@ -73,8 +85,10 @@ const builtin: Strategy = {
   },
 };
 
-/** The strategy table, over this server's worker pool. */
-export function createStrategies(workers: WorkerEngine): ReadonlyMap<StrategyName, Strategy> {
+/** The strategy table, over this server's worker pool; with a queue producer, `queue` is on. */
+export function createStrategies(
+  workers: WorkerEngine, queue?: QueueProducer | null,
+): ReadonlyMap<StrategyName, Strategy> {
   const list: Strategy[] = [
     onLoop('blocking', js, 'TypeScript kernel on the event loop'),
     onLoop('cpp-sync', cpp, 'C++ kernel, called synchronously on the event loop'),
@@ -85,6 +99,9 @@ export function createStrategies(workers: WorkerEngine): ReadonlyMap<StrategyNam
     offLoop('cpp-pool', cppPool, 'cpp-pool', "C++ kernel on the addon's own lower-priority thread pool (libuv's stays free for I/O)"),
     offLoop('rust-pool', rustPool, 'rust-pool', "Rust kernel on the addon's own lower-priority thread pool (libuv's stays free for I/O)"),
     builtin,
+    // Listed, on or off, only where a server asked for it (null: off), so that in-process
+    // measurements of the table need no Redis.
+    ...(queue === undefined ? [] : [queueStrategy(queue ?? undefined)]),
   ];
   return new Map(list.map((s) => [s.name, s]));
 }

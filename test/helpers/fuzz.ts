@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { parse } from '../../src/engines/validate.js';
+import { parse } from '../../src/engines/kernels.js';
 import type { KernelName } from '../../src/index.js';
 
 /** Cases per property: thousands in all inside `npm test`; OFFLOOP_FUZZ_RUNS raises it. */
