@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { type PostgresCluster, postgresBin, postgresMissing, startPostgres } from '../test/helpers/postgres.js';
-import { cpuMeter, type CpuUse } from './cpu.js';
+import { type CpuUse, cpuMeter } from './cpu.js';
 import { drive } from './load.js';
 import { describeMachine, endOfPart, type Machine } from './machine.js';
 import { startProbe } from './probe.js';
@@ -114,7 +114,8 @@ export function seedDbPlan(profile: Profile): { steps: Step[]; result(): SeedDbR
           cluster = await startPostgres();
           url = cluster.url;
         }
-        const server = (servers[db] = await startOffloop(['--host', '127.0.0.1', '--database-url', url]));
+        const server = await startOffloop(['--host', '127.0.0.1', '--database-url', url]);
+        servers[db] = server;
         for (const path of cases.filter((c) => c.db === db).map((c) => c.path(h.seedMs))) {
           const reply = await fetch(`${server.url}${path}`);
           if (reply.status !== 200) throw new Error(`${path} answered ${reply.status}: ${await reply.text()}`);
@@ -214,7 +215,7 @@ export function seedDbSummary(result: SeedDbResult | undefined): {
   const query: Record<string, number> = {};
   for (const row of result.rows.filter((r) => r.key !== '')) {
     const [group, a, b] = row.key.split('.') as [string, string, string | undefined];
-    if (group === 'seed') (seed[a] ??= {})[b!] = round(row.pingP99Ratio);
+    if (group === 'seed') seed[a] = { ...seed[a], [b!]: round(row.pingP99Ratio) };
     else query[a] = round(row.pingP99Ratio);
   }
   return { seed, query };

@@ -1,8 +1,8 @@
-import test from 'ava';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import { loadConfig } from '../src/server/config.js';
 import { parseDatabaseUrl } from '../src/server/db/target.js';
 import { eventually, mainEntry, request, startServer } from './helpers/server.js';

@@ -2,7 +2,7 @@ import test from 'ava';
 import pg from 'pg';
 import { type PostgresCluster, postgresBin, postgresMissing, startPostgres } from './helpers/postgres.js';
 import { seedSuite } from './helpers/seed-suite.js';
-import { type RunningServer, eventually, request, startServer } from './helpers/server.js';
+import { eventually, type RunningServer, request, startServer } from './helpers/server.js';
 
 // A throwaway PostgreSQL cluster on loopback, started and removed by this file.
 const available = postgresBin() !== undefined;

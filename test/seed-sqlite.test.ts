@@ -1,12 +1,12 @@
-import test from 'ava';
-import Database from 'better-sqlite3';
 import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import test from 'ava';
+import Database from 'better-sqlite3';
 import { seedSuite } from './helpers/seed-suite.js';
-import { type RunningServer, eventually, request, startServer } from './helpers/server.js';
+import { eventually, type RunningServer, request, startServer } from './helpers/server.js';
 
 const run = promisify(execFile);
 

@@ -3,11 +3,12 @@
  * threadpool: /good-ping's blocking sleep and synchronous get_pong, and /query/worker's
  * statement. Each worker opens its own connection on its first task and keeps it.
  */
-import { type Outcome, asDatabaseError, toFailure } from './db/errors.js';
+
+import { sleep } from '../kernels/sleep.js';
 import { openSync } from './db/database.js';
+import { asDatabaseError, type Outcome, toFailure } from './db/errors.js';
 import type { DbOptions, SyncDb } from './db/options.js';
 import type { DbTarget } from './db/target.js';
-import { sleep } from '../kernels/sleep.js';
 
 export type SeedTask = { target: DbTarget; options: DbOptions } & (
   | { op: 'pong'; ms: number }

@@ -5,11 +5,11 @@
  * both have loaded, use what routes.ts exports.)
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { js } from '../index.js';
 import { integer } from '../engines/validate.js';
+import { js } from '../index.js';
 import { DatabaseError, fromFailure } from './db/errors.js';
 import { type Exchange, HttpError } from './http.js';
-import { type Route, type ServerContext, admit, checkArgs, queryInt } from './routes.js';
+import { admit, checkArgs, queryInt, type Route, type ServerContext } from './routes.js';
 import type { SeedResult, SeedTask } from './seed-worker.js';
 
 const seedWorker = new URL('./seed-worker.js', import.meta.url);

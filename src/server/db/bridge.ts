@@ -1,5 +1,5 @@
-import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
-import { DatabaseError, asDatabaseError, fromFailure } from './errors.js';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { asDatabaseError, DatabaseError, fromFailure } from './errors.js';
 import type { DbOptions, SyncDb } from './options.js';
 import type { DbTarget } from './target.js';
 import type { Reply, Request, ThreadData } from './thread.js';

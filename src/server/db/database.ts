@@ -1,5 +1,5 @@
-import { DbThread, bridgedSync } from './bridge.js';
-import { type DbOptions, type SyncDb } from './options.js';
+import { bridgedSync, DbThread } from './bridge.js';
+import type { DbOptions, SyncDb } from './options.js';
 import { PostgresPool, queryPong, querySum } from './postgres.js';
 import { sqliteSync } from './sqlite.js';
 import type { DbTarget } from './target.js';

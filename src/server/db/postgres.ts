@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { pgDriver } from './drivers.js';
-import { DatabaseError, asDatabaseError } from './errors.js';
+import { asDatabaseError, DatabaseError } from './errors.js';
 import type { DbOptions } from './options.js';
 import { missingPong, statements } from './sql.js';
 

@@ -6,9 +6,9 @@
  */
 import { type MessagePort, workerData } from 'node:worker_threads';
 import type pg from 'pg';
-import { type Outcome, asDatabaseError, toFailure } from './errors.js';
-import type { DbOptions } from './options.js';
 import { pgDriver } from './drivers.js';
+import { asDatabaseError, type Outcome, toFailure } from './errors.js';
+import type { DbOptions } from './options.js';
 import { clientConfig, ensureSchema, queryPong, querySum } from './postgres.js';
 import { sqliteSync } from './sqlite.js';
 import type { DbTarget } from './target.js';
@@ -50,7 +50,8 @@ function postgresConnection(url: string, options: DbOptions): Connection {
     }
   };
   const use = async <T>(work: (c: pg.Client) => Promise<T>): Promise<T> => {
-    const current = (client ??= connect());
+    client ??= connect();
+    const current = client;
     try {
       return await work(await current);
     } catch (error) {
