@@ -23,6 +23,7 @@ import { kernelPlan } from './kernels.js';
 import { profiles } from './profile.js';
 import { runSteps, type Step } from './progress.js';
 import { renderReadme } from './report.js';
+import { readSeedDb, renderSeedDb, seedDbPlan, seedDbSummary } from './seed-db.js';
 import { type PartName, type Parts, partNames, readPart, writeJson } from './results.js';
 import { fmt } from './stats.js';
 import { strategyTable } from './strategies.js';
@@ -65,7 +66,9 @@ async function main(): Promise<number> {
   const started = performance.now();
 
   const plans = { kernels: parts.includes('kernels') ? kernelPlan(profile) : undefined, http: parts.includes('http') ? httpPlan(profile, table) : undefined };
-  const steps: Step[] = [...(plans.kernels?.steps ?? []), ...(plans.http?.steps ?? [])];
+  // The seed over a real database runs with the HTTP part (db.json).
+  const dbPlan = plans.http ? seedDbPlan(profile) : undefined;
+  const steps: Step[] = [...(plans.kernels?.steps ?? []), ...(plans.http?.steps ?? []), ...(dbPlan?.steps ?? [])];
   console.log(`offloop bench (${profile.name}): ${parts.join(' + ')}, ${steps.length} steps → ${out}`);
   console.log(`strategies (from the server's table): ${table.map((s) => s.name).join(', ')}`);
   const warning = busyWarning(describeMachine());
@@ -76,7 +79,7 @@ async function main(): Promise<number> {
   try {
     failures = await runSteps(steps);
   } finally {
-    await Promise.all([plans.kernels?.cleanup(), plans.http?.cleanup()]);
+    await Promise.all([plans.kernels?.cleanup(), plans.http?.cleanup(), dbPlan?.cleanup()]);
   }
 
   // Fresh figures for the parts we ran, the last figures for the others.
@@ -86,10 +89,12 @@ async function main(): Promise<number> {
   if (plans.http) await writeJson(out, 'http', (results.http = plans.http.result()));
   else results.http = await readPart(out, 'http');
 
-  const summary = computeSummary(results, table);
+  const db = dbPlan ? dbPlan.result() : await readSeedDb(out);
+  if (dbPlan) await writeJson(out, 'db', db);
+  const summary = { ...computeSummary(results, table), ...seedDbSummary(db) };
   await writeJson(out, 'summary', summary);
   const charts = await writeCharts(out, results);
-  await writeFile(join(out, 'README.md'), renderReadme(results, summary));
+  await writeFile(join(out, 'README.md'), renderReadme(results, summary) + renderSeedDb(db));
   const elapsed = (performance.now() - started) / 1000;
   console.log(`\nwrote ${['kernels.json', 'http.json'].filter((_, i) => (i === 0 ? results.kernels : results.http)).concat('summary.json', 'README.md', ...charts).join(', ')} in ${out}`);
   console.log(`finished in ${Math.floor(elapsed / 60)}:${String(Math.round(elapsed % 60)).padStart(2, '0')} (${fmt(elapsed)} s)${failures.length ? `; ${failures.length} step(s) FAILED: ${failures.map((f) => f.label).join('; ')}` : ''}`);

@@ -24,6 +24,10 @@ export interface Summary {
   routing_overhead?: number;
   /** fs read p99 while the strategy's jobs fill its pool ÷ idle fs read p99. */
   starvation_ratio?: Record<string, number>;
+  /** ping p99 under load on a seed route ÷ idle, per database and route (bench/seed-db.ts). */
+  seed?: Record<string, Record<string, number>>;
+  /** the same for /query's strategies: SQLite blocking and worker, PostgreSQL async. */
+  query?: Record<string, number>;
 }
 
 const nativeEngines: readonly KernelRow['engine'][] = ['cpp', 'rust'];

@@ -12,6 +12,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, type ServerConfig, helpText, libuvThreadpoolSize, loadConfig } from './server/config.js';
+import { parseDatabaseUrl } from './server/db/target.js';
 import { strategyNames } from './server/strategies.js';
 import { defaultMaxWaiting } from './queue/protocol.js';
 
@@ -35,10 +36,16 @@ function banner(config: ServerConfig, url: string, pids: number[], libuvThreads:
     `  libuv pool    ${libuvThreads} threads${perProcess} (UV_THREADPOOL_SIZE; cpp, rust, builtin, fs, dns)`,
     `  worker pool   ${config.workers} threads${perProcess} (piscina; worker, /good-ping)`,
     `  native pools  ${config.poolThreads} threads each${perProcess}, nice ${config.poolNice} (cpp-pool, rust-pool)`,
+    `  database      ${database(config)} (DATABASE_URL; /terrible-ping, /good-ping, /perfect-ping, /query)`,
     `  strategies    ${strategyNames.join(', ')}`,
     `  queue         ${queueLine(config)}`,
     `  try           curl ${url}/ping   ·   curl '${url}/primes/cpp?limit=10000000'   ·   --help for options`,
   ].join('\n');
+}
+
+function database(config: ServerConfig): string {
+  const target = parseDatabaseUrl(config.databaseUrl);
+  return target.kind === 'sqlite' ? `SQLite ${target.name}` : `PostgreSQL ${target.name}, pool ${config.dbPoolSize}`;
 }
 
 async function serve(config: ServerConfig): Promise<void> {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createWorkers } from '../src/index.js';
 import { createStrategies } from '../src/server/strategies.js';
+import { postgresBin } from './helpers/postgres.js';
 
 // The benchmark suite end to end: `--quick` into a temporary --out folder. Its figures on a
 // shared CI machine mean nothing, so only their presence and finiteness are checked, never values.
@@ -27,6 +28,9 @@ function expectedKeys(): string[] {
     ...['cpp', 'rust', 'workers'].map((engine) => `scaling.${engine}`),
     'routing_overhead',
     ...new Set(['cpp', 'rust', ...native].map((name) => `starvation_ratio.${name}`)),
+    // The seed over a real database: PostgreSQL's figures only where it is installed.
+    ...(postgresBin() ? ['sqlite', 'postgres'] : ['sqlite']).flatMap((db) => ['terrible-ping', 'good-ping', 'perfect-ping'].map((r) => `seed.${db}.${r}`)),
+    'query.blocking', 'query.worker', ...(postgresBin() ? ['query.async'] : []),
   ];
 }
 

@@ -1,8 +1,10 @@
-import { fileURLToPath } from 'node:url';
 import uWS from 'uWebSockets.js';
 import { cppPool, createWorkers, rustPool, type WorkerEngine } from '../index.js';
 import { Gate, OverloadedError } from './admission.js';
 import { type ServerConfig, libuvThreadpoolSize, resolveConfig } from './config.js';
+import { ServerDatabase } from './db/database.js';
+import { dbOptions } from './db/options.js';
+import { parseDatabaseUrl } from './db/target.js';
 import { Exchange, HttpError } from './http.js';
 import { createMetrics } from './metrics.js';
 import { type Route, type ServerContext, routes } from './routes.js';
@@ -17,6 +19,8 @@ export interface OffloopServer {
   readonly strategies: ReadonlyMap<StrategyName, Strategy>;
   /** libuv's threadpool size as libuv applied it when this process started. */
   readonly libuvThreads: number;
+  /** The seed routes' database (never a password). */
+  readonly database: { kind: 'sqlite' | 'postgres'; name: string };
   /** Requests being handled now. */
   readonly inFlight: number;
   /**
@@ -28,8 +32,6 @@ export interface OffloopServer {
   /** Stops every in-flight request now: each is answered 503 and its work cancelled. */
   abort(): void;
 }
-
-const pongFile = fileURLToPath(new URL('../../../data/pong.txt', import.meta.url));
 
 export interface ServerOptions extends Partial<ServerConfig> {
   /**
@@ -83,7 +85,11 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
     gates.set(s.name, new Gate(config.maxInFlight || poolSize(s), config.maxQueue || 4 * poolSize(s)));
   }
   const metrics = createMetrics({ gates, pools: () => threads });
-  const ctx: ServerContext = { config, strategies, gates, workers, metrics, pongFile };
+  // Unreachable at start is no reason not to serve: the database routes answer 503 until it is back.
+  const db = new ServerDatabase(parseDatabaseUrl(config.databaseUrl), dbOptions(config.timeout, config.dbPoolSize));
+  const unreachable = await db.check();
+  if (unreachable) console.error(`offloop: the database is unavailable (${unreachable.message}); its routes answer 503 until it is reachable`);
+  const ctx: ServerContext = { config, strategies, gates, workers, metrics, db };
 
   const active = new Set<Exchange>();
   let draining = false;
@@ -201,7 +207,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
     app.close();
     metrics.close();
     if (!workerPool) await workers.close();
-    await Promise.all([cppPool.close(), rustPool.close(), queue?.close()]);
+    await Promise.all([cppPool.close(), rustPool.close(), queue?.close(), db.close()]);
   }
 
   return {
@@ -210,6 +216,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
     config,
     strategies,
     libuvThreads,
+    database: db.describe(),
     get inFlight() {
       return active.size;
     },

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { DatabaseUrlError, defaultDatabaseUrl, parseDatabaseUrl } from './db/target.js';
 
 /**
  * Server configuration: one table gives every option its flag, environment variable, default and
@@ -30,6 +31,10 @@ export interface ServerConfig {
   shutdownTimeout: number;
   /** Server processes sharing the port (SO_REUSEPORT). */
   processes: number;
+  /** The seed routes' database: `sqlite:PATH` or `postgres://…` (DATABASE_URL). */
+  databaseUrl: string;
+  /** PostgreSQL connections in the pool for awaited queries. */
+  dbPoolSize: number;
   /** Redis for the `queue` strategy (its jobs run in `offloop worker` processes); '' = off. */
   redisUrl: string;
 }
@@ -63,6 +68,8 @@ export const optionSpecs: readonly OptionSpec[] = [
   { key: 'maxQueue', flag: 'max-queue', env: 'OFFLOOP_MAX_QUEUE', kind: 'int', min: 0, max: 1_000_000, fallback: () => 0, help: 'requests one offloaded strategy holds waiting (503 past it); 0 = 4 × its pool size (queue: jobs waiting in Redis, 0 = 256)' },
   { key: 'timeout', flag: 'timeout', env: 'OFFLOOP_TIMEOUT', kind: 'int', min: 1, max: 3_600_000, fallback: () => 30_000, help: 'ms before a request gets 504 and its work is cancelled' },
   { key: 'shutdownTimeout', flag: 'shutdown-timeout', env: 'OFFLOOP_SHUTDOWN_TIMEOUT', kind: 'int', min: 0, max: 3_600_000, fallback: () => 10_000, help: 'ms a graceful shutdown waits for in-flight requests' },
+  { key: 'databaseUrl', flag: 'database-url', env: 'DATABASE_URL', kind: 'string', fallback: () => defaultDatabaseUrl, help: 'the seed routes\' database: sqlite:PATH (a file, created if missing) or postgres://user:pass@host:port/db' },
+  { key: 'dbPoolSize', flag: 'db-pool', env: 'OFFLOOP_DB_POOL', kind: 'int', min: 1, max: 1000, fallback: () => 10, help: 'PostgreSQL connections for awaited queries (/perfect-ping, /query/async)' },
   { key: 'redisUrl', flag: 'redis-url', env: 'REDIS_URL', kind: 'string', fallback: () => '', help: 'redis://host:port for the queue strategy (jobs run by `offloop worker`); unset = off' },
   { key: 'processes', flag: 'processes', env: 'OFFLOOP_PROCESSES', kind: 'int', min: 1, max: 256, auto: true, fallback: () => 1, help: 'server processes sharing the port; auto = one per core' },
 ];
@@ -107,6 +114,12 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
 
 /** Rules between options. */
 function checked(config: ServerConfig): ServerConfig {
+  try {
+    parseDatabaseUrl(config.databaseUrl, '--database-url (DATABASE_URL)');
+  } catch (error) {
+    if (error instanceof DatabaseUrlError) throw new ConfigError(error.message);
+    throw error;
+  }
   // V8 aborts the whole process — not just the worker — when one allocation cannot fit a
   // worker's heap limit, and a request body can become one string in a worker.
   if (config.workerHeapMb > 0 && config.bodyLimit > (config.workerHeapMb << 20) / 4) {

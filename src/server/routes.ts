@@ -1,13 +1,12 @@
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { setTimeout as delay } from 'node:timers/promises';
-import { js, type KernelName, type WorkerEngine } from '../index.js';
+import type { KernelName, WorkerEngine } from '../index.js';
 import type { KernelArgs, KernelResults } from '../engines/types.js';
 import { parse } from '../engines/kernels.js';
 import type { Gate } from './admission.js';
 import type { ServerConfig } from './config.js';
+import type { ServerDatabase } from './db/database.js';
 import { type Exchange, HttpError } from './http.js';
 import type { Metrics } from './metrics.js';
+import { seedRoutes } from './seed.js';
 import { staticRoutes } from './static.js';
 import type { RunInfo, Strategy, StrategyName } from './strategies.js';
 
@@ -19,8 +18,8 @@ export interface ServerContext {
   readonly gates: ReadonlyMap<StrategyName, Gate>;
   readonly workers: WorkerEngine;
   readonly metrics: Metrics;
-  /** The seed routes' "DB": a small file that holds the pong. */
-  readonly pongFile: string;
+  /** The seed routes' database (DATABASE_URL): SQLite or PostgreSQL. */
+  readonly db: ServerDatabase;
 }
 
 export interface Route {
@@ -36,7 +35,7 @@ export interface Route {
 }
 
 /** An integer from the query string; the library's own checks then apply its bounds. */
-function queryInt(ex: Exchange, name: string, fallback?: number): number {
+export function queryInt(ex: Exchange, name: string, fallback?: number): number {
   const raw = ex.query.get(name);
   if (raw === null || raw === '') {
     if (fallback !== undefined) return fallback;
@@ -64,7 +63,7 @@ async function jsonBody(ex: Exchange): Promise<Record<string, unknown>> {
 }
 
 /** The library's argument checks, answered as 400s that name the field. */
-function checkArgs<K extends KernelName>(kernel: K, raw: unknown[]): KernelArgs[K] {
+export function checkArgs<K extends KernelName>(kernel: K, raw: unknown[]): KernelArgs[K] {
   try {
     return (parse[kernel] as (...a: unknown[]) => KernelArgs[K])(...raw);
   } catch (error) {
@@ -156,10 +155,6 @@ function kernelRoute<K extends KernelName>(spec: KernelRoute<K>): Route {
   };
 }
 
-/** ?ms= for the seed routes: the seed's 10 s by default, within sleep's bounds. */
-const seedMs = (ex: Exchange) => checkArgs('sleep', [queryInt(ex, 'ms', 10_000)])[0];
-const goodPingWorker = new URL('./seed-worker.js', import.meta.url);
-
 /** The routes, in one table: the server registers them, the docs and the 404 list them. */
 export const routes: readonly Route[] = [
   {
@@ -168,7 +163,7 @@ export const routes: readonly Route[] = [
   },
   {
     method: 'get', pattern: '/health', summary: 'GET /health — liveness',
-    handle: (ex) => void ex.json(200, { status: 'ok', pid: process.pid }),
+    handle: (ex, ctx) => void ex.json(200, { status: 'ok', pid: process.pid, database: ctx.db.describe() }),
   },
   {
     method: 'get', pattern: '/metrics', summary: 'GET /metrics — Prometheus text: loop delay and utilisation, requests, in-flight, queues, pools, RSS',
@@ -185,35 +180,7 @@ export const routes: readonly Route[] = [
         name, where, blocksLoop, pool, kernels, enabled: !disabled, ...(disabled ? { reason: disabled } : {}),
       }))),
   },
-  {
-    method: 'get', pattern: '/terrible-ping', timed: true,
-    summary: "GET /terrible-ping?ms=10000 — a blocking sleep and a blocking DB read on the event loop: everyone waits",
-    handle(ex, ctx) {
-      ex.strategy = 'blocking';
-      js.sleepSync(seedMs(ex));
-      ex.json(200, { pong: readFileSync(ctx.pongFile, 'utf8').trim() });
-    },
-  },
-  {
-    method: 'get', pattern: '/good-ping', timed: true,
-    summary: 'GET /good-ping?ms=10000 — the same blocking calls on a worker thread: the loop stays free',
-    async handle(ex, ctx) {
-      ex.strategy = 'worker';
-      const task = { ms: seedMs(ex), file: ctx.pongFile };
-      const pong = await admit(ctx, 'worker', ex.signal, () => ctx.workers.runFile<string>(goodPingWorker, task, { signal: ex.signal }));
-      ex.json(200, { pong });
-    },
-  },
-  {
-    method: 'get', pattern: '/perfect-ping', timed: true,
-    summary: 'GET /perfect-ping?ms=10000 — await a timer, then an async read: non-blocking I/O all the way',
-    async handle(ex, ctx) {
-      ex.strategy = 'builtin';
-      await delay(seedMs(ex), undefined, { signal: ex.signal });
-      const pong = await readFile(ctx.pongFile, { encoding: 'utf8', signal: ex.signal });
-      ex.json(200, { pong: pong.trim() });
-    },
-  },
+  ...seedRoutes,
   ...kernelRoutes.map((spec) => kernelRoute(spec as KernelRoute<KernelName>)),
   ...staticRoutes,
 ];

@@ -1,0 +1,25 @@
+/** How long the database layer may wait, derived from the server's configuration; posted to threads. */
+export interface DbOptions {
+  /** SQLite's busy_timeout: how long a statement waits for another connection's lock. */
+  busyTimeoutMs: number;
+  /** PostgreSQL: how long opening a connection may take. */
+  connectTimeoutMs: number;
+  /** PostgreSQL's statement_timeout, and how long a synchronous caller waits for an answer. */
+  statementTimeoutMs: number;
+  /** PostgreSQL: connections in the pool the awaited queries use. */
+  poolSize: number;
+}
+
+/** Every wait stays inside the request timeout, so a database that is gone is a 503, not a 504. */
+export function dbOptions(timeoutMs: number, poolSize: number): DbOptions {
+  const short = Math.max(1, Math.min(5000, Math.floor(timeoutMs / 2)));
+  return { busyTimeoutMs: short, connectTimeoutMs: short, statementTimeoutMs: timeoutMs, poolSize };
+}
+
+/** Something that answers the seed's two questions synchronously, on the thread that calls it. */
+export interface SyncDb {
+  getPong(): string;
+  /** 1 + 2 + … + n, computed by the database. */
+  sum(n: number): bigint;
+  close(): void;
+}
