@@ -19,6 +19,9 @@ type Message = { type: 'listening'; port: number; url: string; libuvThreads: num
 const argv = process.argv.slice(2);
 const isServerProcess = process.env.OFFLOOP_ROLE === 'server';
 
+/** Whether `host` is reachable from this machine only. */
+const isLoopback = (host: string) => /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i.test(host);
+
 function banner(config: ServerConfig, url: string, pids: number[], libuvThreads: number): string {
   const perProcess = pids.length > 1 ? ` per process, ×${pids.length} processes` : '';
   return [
@@ -28,7 +31,11 @@ function banner(config: ServerConfig, url: string, pids: number[], libuvThreads:
     `  worker pool   ${config.workers} threads${perProcess} (piscina; worker, /good-ping)`,
     `  native pools  ${config.poolThreads} threads each${perProcess}, nice ${config.poolNice} (cpp-pool, rust-pool)`,
     `  strategies    ${strategyNames.join(', ')}`,
+    `  loop budget   ${config.maxLoopMs} ms per request, ${config.maxLoopShare} of each second (blocking, cpp-sync, rust-sync, /terrible-ping)`,
     `  try           curl ${url}/ping   ·   curl '${url}/primes/cpp?limit=10000000'   ·   --help for options`,
+    ...(isLoopback(config.host)
+      ? []
+      : [`  WARNING       listening on ${config.host}, not loopback: anyone who can reach it can hold the event loop through the loop-blocking routes`]),
   ].join('\n');
 }
 

@@ -3,10 +3,11 @@ import uWS from 'uWebSockets.js';
 import { cppPool, createWorkers, rustPool, type WorkerEngine } from '../index.js';
 import { Gate, OverloadedError } from './admission.js';
 import { type ServerConfig, libuvThreadpoolSize, resolveConfig } from './config.js';
-import { Exchange, HttpError } from './http.js';
+import { BodyMemory, Exchange, HttpError } from './http.js';
+import { calibrate, LoopBudget, LoopGuard } from './loop-budget.js';
 import { createMetrics } from './metrics.js';
 import { type Route, type ServerContext, routes } from './routes.js';
-import { createStrategies, type Strategy, type StrategyName } from './strategies.js';
+import { createStrategies, type PoolName, type Strategy, type StrategyName } from './strategies.js';
 
 export interface OffloopServer {
   /** The port it listens on (the real one when asked for port 0). */
@@ -68,13 +69,21 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
     'cpp-pool': config.poolThreads,
     'rust-pool': config.poolThreads,
   };
-  const poolSize = (s: Strategy) => (s.pool === 'loop' ? 1 : threads[s.pool]);
-  const gates = new Map<StrategyName, Gate>();
+  // One gate per pool of threads, shared by every strategy that runs there (cpp, rust and
+  // builtin all run on libuv's pool: together they get its threads, not three times as many).
+  const gates = new Map<PoolName, Gate>();
   for (const s of strategies.values()) {
-    if (!s.blocksLoop) gates.set(s.name, new Gate(config.maxInFlight || poolSize(s), config.maxQueue || 4 * poolSize(s)));
+    if (s.pool === 'loop' || gates.has(s.pool)) continue;
+    const size = threads[s.pool];
+    gates.set(s.pool, new Gate(config.maxInFlight || size, config.maxQueue || 4 * size));
   }
-  const metrics = createMetrics({ gates, pools: () => threads });
-  const ctx: ServerContext = { config, strategies, gates, workers, metrics, pongFile };
+  // The loop strategies' per-unit costs, measured once now, with a few short runs each.
+  const costs = new Map<string, ReturnType<typeof calibrate>>();
+  for (const s of strategies.values()) if (s.sync) costs.set(s.name, calibrate(s.sync));
+  const loop = new LoopGuard(new LoopBudget({ maxLoopMs: config.maxLoopMs, maxShare: config.maxLoopShare }), costs);
+  const bodyMemory = new BodyMemory(config.maxBodyMemory);
+  const metrics = createMetrics({ gates, strategies, pools: () => threads });
+  const ctx: ServerContext = { config, strategies, gates, loop, workers, metrics, pongFile };
 
   const active = new Set<Exchange>();
   let draining = false;
@@ -83,6 +92,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
   function finish(route: Route, ex: Exchange, timer: NodeJS.Timeout | undefined): void {
     clearTimeout(timer);
     if (!ex.finished) ex.fail(new HttpError(500, 'the route gave no answer'));
+    ex.release();
     active.delete(ex);
     metrics.observe(route.pattern, ex.strategy, ex.status ?? 500, (performance.now() - ex.startedAt) / 1000);
     if (draining && active.size === 0) drained?.();
@@ -92,12 +102,11 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
     if (ex.finished) return;
     if (error instanceof HttpError) {
       ex.fail(error);
-    } else if (ex.stopReason === 'shutdown') {
-      ex.fail(new HttpError(503, 'the server shut down before this request finished', { headers: { 'retry-after': '1' } }));
     } else if (ex.stopReason !== undefined) {
-      // 'timeout' was answered 504 when the timer fired; 'client': nobody is left to answer.
+      // 'timeout' and 'shutdown' were answered when they happened; 'client': nobody is left to answer.
     } else if (error instanceof OverloadedError) {
-      ex.fail(new HttpError(503, `strategy ${ex.strategy} is at capacity; retry shortly`, { headers: { 'retry-after': '1' }, extra: { strategy: ex.strategy } }));
+      const pool = strategies.get(ex.strategy as StrategyName)?.pool;
+      ex.fail(new HttpError(503, `the ${pool} pool (strategy ${ex.strategy}) is at capacity; retry shortly`, { headers: { 'retry-after': '1' }, extra: { strategy: ex.strategy, pool } }));
     } else {
       console.error(`offloop: ${ex.method} ${ex.url} failed:`, error);
       ex.fail(new HttpError(500, 'internal error'));
@@ -106,10 +115,21 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
 
   function mount(app: uWS.TemplatedApp, route: Route): void {
     app[route.method](route.pattern, (res, req) => {
-      const ex = new Exchange(res, req, route.params ?? 0, route.method === 'post' ? config.bodyLimit : undefined);
+      const ex = new Exchange(res, req, route.params ?? 0);
       if (draining) {
         ex.fail(new HttpError(503, 'the server is shutting down', { headers: { 'retry-after': '1' }, close: true }));
         metrics.observe(route.pattern, '-', 503, 0);
+        return;
+      }
+      // Admission before a byte of the body is read: route, strategy, capacity, type, length.
+      try {
+        const rule = route.accept?.(ex, ctx);
+        if (rule) ex.readBody(rule, bodyMemory);
+        else if (route.method === 'post') throw new Error(`${route.pattern} reads a body but declares none`);
+      } catch (error) {
+        answerError(ex, error);
+        metrics.observe(route.pattern, ex.strategy, ex.status ?? 500, (performance.now() - ex.startedAt) / 1000);
+        ex.release();
         return;
       }
       active.add(ex);
@@ -118,7 +138,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
             // A body still arriving is the client's delay (408); otherwise it is ours (504).
             ex.fail(
               ex.bodyComplete
-                ? new HttpError(504, `the request took longer than ${config.timeout} ms; its work was cancelled`)
+                ? new HttpError(504, `the request took longer than ${config.timeout} ms; ${ex.cancellable ? 'its work was cancelled' : 'its work cannot be stopped and runs to its end'}`, { extra: { cancelled: ex.cancellable } })
                 : new HttpError(408, `the request body did not arrive within ${config.timeout} ms`, { close: true }),
             );
             ex.stop('timeout');
@@ -150,13 +170,13 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
   for (const [pattern, methods] of patterns) {
     const allow = [...methods].join(', ');
     app.any(pattern, (res, req) => {
-      const ex = new Exchange(res, req, 0, undefined);
+      const ex = new Exchange(res, req, 0);
       ex.fail(new HttpError(405, `${ex.method} is not allowed on ${pattern}; use ${allow}`, { headers: { allow }, extra: { allow } }));
       metrics.observe(pattern, '-', 405, 0);
     });
   }
   app.any('/*', (res, req) => {
-    const ex = new Exchange(res, req, 0, undefined);
+    const ex = new Exchange(res, req, 0);
     ex.fail(new HttpError(404, `no route for ${ex.method} ${ex.url}`, { extra: { routes: routes.map((r) => r.summary) } }));
     metrics.observe('/*', '-', 404, 0);
   });
@@ -169,8 +189,13 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
   });
   const port = uWS.us_socket_local_port(listenSocket as unknown as uWS.us_socket);
 
+  /** Answers every request still running 503 now, and cancels what can be cancelled. */
   function abort(): void {
-    for (const ex of active) ex.stop('shutdown');
+    for (const ex of active) {
+      const message = `the server shut down before this request finished; ${ex.cancellable ? 'its work was cancelled' : 'its work cannot be stopped and runs to its end'}`;
+      ex.fail(new HttpError(503, message, { headers: { 'retry-after': '1' }, extra: { cancelled: ex.cancellable }, close: true }));
+      ex.stop('shutdown');
+    }
   }
 
   let closing: Promise<void> | undefined;

@@ -24,6 +24,13 @@ export interface Strategy {
   readonly pool: PoolName;
   /** The kernels this strategy can run (`builtin` only has what Node itself offers). */
   readonly kernels: readonly KernelName[];
+  /** For a loop strategy: the sync kernels it calls (the loop budget calibrates their costs). */
+  readonly sync?: SyncKernels;
+  /**
+   * Whether aborting a running `kernel` really stops its work. When false, an abort only stops
+   * the reply: the work (and its thread) runs to its end.
+   */
+  cancellable(kernel: KernelName): boolean;
   run<K extends KernelName>(kernel: K, args: KernelArgs[K], signal?: AbortSignal): Promise<KernelResults[K]>;
 }
 
@@ -32,7 +39,9 @@ type Call = (...args: unknown[]) => unknown;
 
 function onLoop(name: StrategyName, engine: SyncKernels, where: string): Strategy {
   return {
-    name, where, blocksLoop: true, pool: 'loop', kernels: allKernels,
+    name, where, blocksLoop: true, pool: 'loop', kernels: allKernels, sync: engine,
+    // Nothing can interrupt it: it holds the loop, the abort's own event included.
+    cancellable: () => false,
     // The kernel runs right here, holding the loop; a throw becomes a rejection.
     run: (kernel, args) => new Promise((resolve) => resolve((engine[`${kernel}Sync`] as Call)(...args) as never)),
   };
@@ -41,6 +50,7 @@ function onLoop(name: StrategyName, engine: SyncKernels, where: string): Strateg
 function offLoop(name: StrategyName, engine: AsyncKernels, pool: PoolName, where: string): Strategy {
   return {
     name, where, blocksLoop: false, pool, kernels: allKernels,
+    cancellable: () => true, // every kernel polls its cancel flag
     run: (kernel, args, signal) => (engine[kernel] as Call)(...args, { signal }) as never,
   };
 }
@@ -54,11 +64,13 @@ const builtin: Strategy = {
   blocksLoop: false,
   pool: 'libuv',
   kernels: ['pbkdf2', 'sleep'],
+  cancellable: (kernel) => kernel !== 'pbkdf2', // OpenSSL's pbkdf2 cannot be stopped; a timer can
   async run(kernel, args, signal) {
     if (signal?.aborted) throw abortError();
     if (kernel === 'pbkdf2') {
       const [password, salt, iterations, keylen] = args as KernelArgs['pbkdf2'];
-      // OpenSSL's pbkdf2 cannot be interrupted once it runs; an abort only stops the reply.
+      // OpenSSL's pbkdf2 cannot be interrupted once it runs: we await its end whatever happens, so
+      // the admission slot stays held as long as libuv's thread really is.
       return (await pbkdf2Async(password, salt, iterations, keylen, 'sha256')) as never;
     }
     if (kernel === 'sleep') {
