@@ -19,6 +19,8 @@ export interface OffloopServer {
   readonly libuvThreads: number;
   /** Requests being handled now. */
   readonly inFlight: number;
+  /** Bytes of request bodies held now (bounded by `maxBodyMemory`). */
+  readonly bodyBytes: number;
   /**
    * Graceful shutdown: stops accepting, lets in-flight requests finish for up to
    * `shutdownTimeout` ms (the rest are answered 503 and their work cancelled), closes every
@@ -82,7 +84,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
   for (const s of strategies.values()) if (s.sync) costs.set(s.name, calibrate(s.sync));
   const loop = new LoopGuard(new LoopBudget({ maxLoopMs: config.maxLoopMs, maxShare: config.maxLoopShare }), costs);
   const bodyMemory = new BodyMemory(config.maxBodyMemory);
-  const metrics = createMetrics({ gates, strategies, pools: () => threads });
+  const metrics = createMetrics({ gates, strategies, pools: () => threads, bodyBytes: () => bodyMemory.used });
   const ctx: ServerContext = { config, strategies, gates, loop, workers, metrics, pongFile };
 
   const active = new Set<Exchange>();
@@ -225,6 +227,9 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
     libuvThreads,
     get inFlight() {
       return active.size;
+    },
+    get bodyBytes() {
+      return bodyMemory.used;
     },
     close: () => (closing ??= shutdown()),
     abort,

@@ -9,13 +9,15 @@ export interface MetricsSources {
   strategies: ReadonlyMap<StrategyName, Strategy>;
   /** Threads behind each pool, as they really are. */
   pools: () => Record<string, number>;
+  /** Bytes of request bodies held now, all requests together. */
+  bodyBytes?: () => number;
 }
 
 /**
  * The server's Prometheus metrics. Event-loop delay and utilisation are measured over the
  * interval since the previous scrape, so each scrape says how the loop has been doing lately.
  */
-export function createMetrics({ gates, strategies, pools }: MetricsSources) {
+export function createMetrics({ gates, strategies, pools, bodyBytes = () => 0 }: MetricsSources) {
   /** Each offloaded strategy with the gate of its pool. */
   const gated = () => [...strategies.values()].flatMap((s) => {
     const gate = s.pool === 'loop' ? undefined : gates.get(s.pool);
@@ -99,6 +101,14 @@ export function createMetrics({ gates, strategies, pools }: MetricsSources) {
     registers,
     collect() {
       for (const [pool, threads] of Object.entries(pools())) this.set({ pool }, threads);
+    },
+  });
+  new Gauge({
+    name: 'offloop_request_body_bytes',
+    help: 'Bytes of request bodies held now, all requests together (bounded by --max-body-memory)',
+    registers,
+    collect() {
+      this.set(bodyBytes());
     },
   });
   new Gauge({
