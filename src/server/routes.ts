@@ -105,6 +105,21 @@ function checkCapacity(ctx: ServerContext, strategy: StrategyName, ex: Exchange)
   }
 }
 
+/**
+ * Work that cannot be stopped must fit in the request timeout: past it, it would hold its thread
+ * (and a process that exits, which waits for it) after its 504. Checked from the arguments.
+ */
+function checkUncancellable(ctx: ServerContext, strategy: Strategy, size: WorkSize): void {
+  const estimatedMs = ctx.loop.estimate(strategy.name, size);
+  if (estimatedMs > ctx.config.timeout) {
+    throw new HttpError(
+      422,
+      `${strategy.name} cannot stop this work once it runs, and it would take about ${Math.round(estimatedMs)} ms, past the request timeout of ${ctx.config.timeout} ms; lower "${size.field}" or use a cancellable strategy`,
+      { field: size.field, extra: { estimatedMs: Math.round(estimatedMs), timeoutMs: ctx.config.timeout } },
+    );
+  }
+}
+
 /** A JSON body for a kernel's arguments is small: a password and a salt. */
 export const jsonBodyLimit = 64 * 1024;
 
@@ -213,6 +228,7 @@ function kernelRoute<K extends KernelName>(spec: KernelRoute<K>): Route {
     async handle(ex, ctx) {
       const strategy = strategyOf(ex, ctx);
       const args = checkArgs(spec.kernel, await spec.input(ex));
+      if (!strategy.blocksLoop && !strategy.cancellable(spec.kernel)) checkUncancellable(ctx, strategy, spec.size(args));
       const started = performance.now();
       const work = () => strategy.run(spec.kernel, args, ex.signal);
       const value = strategy.blocksLoop

@@ -1,4 +1,4 @@
-import { pbkdf2 as cryptoPbkdf2 } from 'node:crypto';
+import { pbkdf2 as cryptoPbkdf2, pbkdf2Sync as cryptoPbkdf2Sync } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { abortError } from '../kernels/cancel.js';
@@ -24,7 +24,10 @@ export interface Strategy {
   readonly pool: PoolName;
   /** The kernels this strategy can run (`builtin` only has what Node itself offers). */
   readonly kernels: readonly KernelName[];
-  /** For a loop strategy: the sync kernels it calls (the loop budget calibrates their costs). */
+  /**
+   * The sync form of its kernels, where its costs can be measured: a loop strategy's own, and
+   * builtin's (its uncancellable pbkdf2 must fit the request timeout).
+   */
   readonly sync?: SyncKernels;
   /**
    * Whether aborting a running `kernel` really stops its work. When false, an abort only stops
@@ -64,6 +67,7 @@ const builtin: Strategy = {
   blocksLoop: false,
   pool: 'libuv',
   kernels: ['pbkdf2', 'sleep'],
+  sync: { ...js, pbkdf2Sync: (password, salt, iterations, keylen) => cryptoPbkdf2Sync(password, salt, iterations, keylen, 'sha256') },
   cancellable: (kernel) => kernel !== 'pbkdf2', // OpenSSL's pbkdf2 cannot be stopped; a timer can
   async run(kernel, args, signal) {
     if (signal?.aborted) throw abortError();
