@@ -63,7 +63,7 @@ test('--processes 2 runs two server processes on one port', async (t) => {
 test('--help lists every option; a bad option exits 2 with a message', (t) => {
   const help = spawnSync(process.execPath, [mainEntry, '--help'], { encoding: 'utf8' });
   t.is(help.status, 0);
-  for (const flag of ['--port', '--host', '--threadpool', '--workers', '--body-limit', '--max-inflight', '--max-queue', '--timeout', '--processes', 'UV_THREADPOOL_SIZE']) {
+  for (const flag of ['--port', '--host', '--threadpool', '--workers', '--body-limit', '--max-body-memory', '--max-loop-ms', '--max-loop-share', '--max-inflight', '--max-queue', '--timeout', '--processes', 'UV_THREADPOOL_SIZE']) {
     t.true(help.stdout.includes(flag), flag);
   }
   const bad = spawnSync(process.execPath, [mainEntry, '--port', 'eighty'], { encoding: 'utf8' });
@@ -83,4 +83,18 @@ test('createServer embeds: it returns the bound port and a close()', async (t) =
   const after = await request(`http://127.0.0.1:${server.port}/ping`).then((r) => r.status, (e: NodeJS.ErrnoException) => e.code);
   t.is(after, 'ECONNREFUSED');
   await t.throwsAsync(createServer({ port: -1 }), { message: /options.port/ });
+});
+
+test('loopback by default; another address is explicit and the banner warns', async (t) => {
+  const { loadConfig } = await import('../src/server/config.js');
+  t.is(loadConfig([], {}).host, '127.0.0.1');
+  t.is(loadConfig([], { HOST: '0.0.0.0' }).host, '0.0.0.0');
+  t.is(loadConfig(['--max-loop-share', '0.25'], {}).maxLoopShare, 0.25);
+  t.throws(() => loadConfig(['--max-loop-share', '2'], {}), { message: /--max-loop-share must be a number from 0.01 to 1/ });
+  const open = await startServer(['--host', '0.0.0.0']);
+  t.regex(open.output(), /WARNING\s+listening on 0\.0\.0\.0, not loopback/);
+  t.is(await open.stop(), 0);
+  const local = await startServer();
+  t.notRegex(local.output(), /WARNING/);
+  t.is(await local.stop(), 0);
 });
