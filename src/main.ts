@@ -42,13 +42,6 @@ function banner(config: ServerConfig, url: string, pids: number[], libuvThreads:
 async function serve(config: ServerConfig): Promise<void> {
   const { createServer } = await import('./server/app.js');
   const server = await createServer(config);
-  if (process.send) {
-    process.send({ type: 'listening', port: server.port, url: server.url, libuvThreads: server.libuvThreads, pid: process.pid } satisfies Message);
-    // The supervisor is gone (even SIGKILLed): shut down rather than live on unsupervised.
-    process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
-  } else {
-    console.log(banner(config, server.url, [process.pid], server.libuvThreads));
-  }
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -70,6 +63,14 @@ async function serve(config: ServerConfig): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // Announced only once the signals are handled: whoever reads this may signal at once.
+  if (process.send) {
+    process.send({ type: 'listening', port: server.port, url: server.url, libuvThreads: server.libuvThreads, pid: process.pid } satisfies Message);
+    // The supervisor is gone (even SIGKILLed): shut down rather than live on unsupervised.
+    process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  } else {
+    console.log(banner(config, server.url, [process.pid], server.libuvThreads));
+  }
 }
 
 function freePort(host: string): Promise<number> {

@@ -93,8 +93,8 @@ test('loopback by default; another address is explicit and the banner warns', as
   t.throws(() => loadConfig(['--max-loop-share', '2'], {}), { message: /--max-loop-share must be a number from 0.01 to 1/ });
   const open = await startServer(['--host', '0.0.0.0']);
   t.regex(open.output(), /WARNING\s+listening on 0\.0\.0\.0, not loopback/);
-  t.is(await open.stop(), 0);
+  t.is(await open.stop(), 0, open.output());
   const local = await startServer();
   t.notRegex(local.output(), /WARNING/);
-  t.is(await local.stop(), 0);
+  t.is(await local.stop(), 0, local.output().slice(-600));
 });
