@@ -33,6 +33,10 @@ export interface OffloopServer {
 
 const pongFile = fileURLToPath(new URL('../../../data/pong.txt', import.meta.url));
 
+/** What stopping a request did to its work, in words. */
+const workFate = (ex: Exchange) =>
+  ex.cancellable ? 'its work was cancelled' : 'its work cannot be stopped and runs to its end';
+
 export interface ServerOptions extends Partial<ServerConfig> {
   /**
    * A worker pool to run the `worker` strategy and /good-ping on, e.g. one your application
@@ -108,7 +112,10 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
       // 'timeout' and 'shutdown' were answered when they happened; 'client': nobody is left to answer.
     } else if (error instanceof OverloadedError) {
       const pool = strategies.get(ex.strategy as StrategyName)?.pool;
-      ex.fail(new HttpError(503, `the ${pool} pool (strategy ${ex.strategy}) is at capacity; retry shortly`, { headers: { 'retry-after': '1' }, extra: { strategy: ex.strategy, pool } }));
+      ex.fail(new HttpError(503, `the ${pool} pool (strategy ${ex.strategy}) is at capacity; retry shortly`, {
+        headers: { 'retry-after': '1' },
+        extra: { strategy: ex.strategy, pool },
+      }));
     } else {
       console.error(`offloop: ${ex.method} ${ex.url} failed:`, error);
       ex.fail(new HttpError(500, 'internal error'));
@@ -140,7 +147,9 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
             // A body still arriving is the client's delay (408); otherwise it is ours (504).
             ex.fail(
               ex.bodyComplete
-                ? new HttpError(504, `the request took longer than ${config.timeout} ms; ${ex.cancellable ? 'its work was cancelled' : 'its work cannot be stopped and runs to its end'}`, { extra: { cancelled: ex.cancellable } })
+                ? new HttpError(504, `the request took longer than ${config.timeout} ms; ${workFate(ex)}`, {
+                    extra: { cancelled: ex.cancellable },
+                  })
                 : new HttpError(408, `the request body did not arrive within ${config.timeout} ms`, { close: true }),
             );
             ex.stop('timeout');
@@ -194,8 +203,9 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
   /** Answers every request still running 503 now, and cancels what can be cancelled. */
   function abort(): void {
     for (const ex of active) {
-      const message = `the server shut down before this request finished; ${ex.cancellable ? 'its work was cancelled' : 'its work cannot be stopped and runs to its end'}`;
-      ex.fail(new HttpError(503, message, { headers: { 'retry-after': '1' }, extra: { cancelled: ex.cancellable }, close: true }));
+      const message = `the server shut down before this request finished; ${workFate(ex)}`;
+      const headers = { 'retry-after': '1' };
+      ex.fail(new HttpError(503, message, { headers, extra: { cancelled: ex.cancellable }, close: true }));
       ex.stop('shutdown');
     }
   }

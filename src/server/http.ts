@@ -120,7 +120,8 @@ export class Exchange {
   stop(reason: StopReason): void {
     if (this.stopReason !== undefined) return;
     this.stopReason = reason;
-    this.#dropBody?.(new HttpError(reason === 'client' ? 400 : reason === 'timeout' ? 408 : 503, `the request was stopped (${reason}) before its body arrived`));
+    const status = reason === 'client' ? 400 : reason === 'timeout' ? 408 : 503;
+    this.#dropBody?.(new HttpError(status, `the request was stopped (${reason}) before its body arrived`));
     this.#controller.abort(reason);
   }
 
@@ -140,27 +141,38 @@ export class Exchange {
     const mediaType = this.contentType.split(';')[0]!.trim().toLowerCase();
     if (mediaType !== rule.type) {
       const got = this.contentType === '' ? 'none' : JSON.stringify(this.contentType.slice(0, 60));
-      throw new HttpError(415, `the body must be sent as Content-Type: ${rule.type}; got ${got}`, { field: 'content-type', close: true });
+      throw new HttpError(415, `the body must be sent as Content-Type: ${rule.type}; got ${got}`, {
+        field: 'content-type',
+        close: true,
+      });
     }
     const chunked = /(^|,)\s*chunked\s*$/i.test(this.transferEncoding);
     const declared = this.contentLength === '' ? undefined : Number(this.contentLength);
     if (declared === undefined && !chunked) {
-      throw new HttpError(411, 'a body needs a Content-Length or Transfer-Encoding: chunked', { field: 'content-length', close: true });
+      throw new HttpError(411, 'a body needs a Content-Length or Transfer-Encoding: chunked', {
+        field: 'content-length',
+        close: true,
+      });
     }
     if (declared !== undefined && !(/^\d+$/.test(this.contentLength) && Number.isSafeInteger(declared))) {
-      throw new HttpError(400, 'the Content-Length header is not a valid length', { field: 'content-length', close: true });
+      const field = 'content-length';
+      throw new HttpError(400, 'the Content-Length header is not a valid length', { field, close: true });
     }
+    const field = rule.field ?? 'body';
     const sized = (bytes: number, known: boolean) => {
-      if (bytes > rule.limit) {
-        return new HttpError(413, `the body may hold ${rule.exact ? 'exactly' : 'at most'} ${rule.limit} bytes; ${known ? `Content-Length says ${bytes}` : 'more arrived'}`, { field: rule.field ?? 'body', close: true });
-      }
-      return undefined;
+      if (!(bytes > rule.limit)) return undefined;
+      const said = known ? `Content-Length says ${bytes}` : 'more arrived';
+      return new HttpError(413, `the body may hold ${rule.exact ? 'exactly' : 'at most'} ${rule.limit} bytes; ${said}`, {
+        field,
+        close: true,
+      });
     };
     if (declared !== undefined) {
       const tooLarge = sized(declared, true);
       if (tooLarge) throw tooLarge;
       if (rule.exact && declared !== rule.limit) {
-        throw new HttpError(400, `the body must hold exactly ${rule.limit} bytes; Content-Length says ${declared}`, { field: rule.field ?? 'body', close: true });
+        const message = `the body must hold exactly ${rule.limit} bytes; Content-Length says ${declared}`;
+        throw new HttpError(400, message, { field, close: true });
       }
       // It could never be held whole now: refuse before reading any of it.
       if (memory.used + declared > memory.max) throw busy(`${memory.used} of ${memory.max} bytes in use`);
@@ -183,7 +195,8 @@ export class Exchange {
       this.#res.onData((chunk, isLast) => {
         if (this.#dropBody !== fail) return;
         const size = chunk.byteLength;
-        const tooLarge = sized(received + size, false) ?? (declared !== undefined && received + size > declared ? sized(Infinity, false) : undefined);
+        const pastDeclared = declared !== undefined && received + size > declared;
+        const tooLarge = sized(received + size, false) ?? (pastDeclared ? sized(Infinity, false) : undefined);
         if (tooLarge) return fail(tooLarge);
         if (!memory.reserve(size)) return fail(busy(`${memory.max} bytes`));
         this.#charged += size;
@@ -191,7 +204,7 @@ export class Exchange {
         received += size;
         if (!isLast) return;
         if (rule.exact && received !== rule.limit) {
-          return fail(new HttpError(400, `the body must hold exactly ${rule.limit} bytes; ${received} arrived`, { field: rule.field ?? 'body' }));
+          return fail(new HttpError(400, `the body must hold exactly ${rule.limit} bytes; ${received} arrived`, { field }));
         }
         this.#dropBody = undefined;
         this.bodyComplete = true;

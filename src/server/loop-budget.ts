@@ -113,7 +113,8 @@ export class LoopBudget {
     if (!(estimateMs <= this.maxLoopMs)) {
       throw new HttpError(
         422,
-        `this request would hold the event loop for about ${Math.round(estimateMs)} ms, past the cap of ${this.maxLoopMs} ms (--max-loop-ms); lower "${field}" or use an offloaded strategy`,
+        `this request would hold the event loop for about ${Math.round(estimateMs)} ms, past the cap of ` +
+          `${this.maxLoopMs} ms (--max-loop-ms); lower "${field}" or use an offloaded strategy`,
         { field, extra: { estimatedMs: Math.round(estimateMs), maxLoopMs: this.maxLoopMs } },
       );
     }
@@ -123,7 +124,8 @@ export class LoopBudget {
       const seconds = Math.max(1, Math.ceil((level - allowance) / this.maxShare / 1000));
       throw new HttpError(
         503,
-        `loop-blocking routes have used their share of the event loop (${this.maxShare} of each second, --max-loop-share); retry later or use an offloaded strategy`,
+        `loop-blocking routes have used their share of the event loop (${this.maxShare} of each second, ` +
+          '--max-loop-share); retry later or use an offloaded strategy',
         { headers: { 'retry-after': String(seconds) } },
       );
     }

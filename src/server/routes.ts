@@ -114,7 +114,8 @@ function checkUncancellable(ctx: ServerContext, strategy: Strategy, size: WorkSi
   if (estimatedMs > ctx.config.timeout) {
     throw new HttpError(
       422,
-      `${strategy.name} cannot stop this work once it runs, and it would take about ${Math.round(estimatedMs)} ms, past the request timeout of ${ctx.config.timeout} ms; lower "${size.field}" or use a cancellable strategy`,
+      `${strategy.name} cannot stop this work once it runs, and it would take about ${Math.round(estimatedMs)} ms, ` +
+        `past the request timeout of ${ctx.config.timeout} ms; lower "${size.field}" or use a cancellable strategy`,
       { field: size.field, extra: { estimatedMs: Math.round(estimatedMs), timeoutMs: ctx.config.timeout } },
     );
   }
@@ -131,11 +132,13 @@ function blurSize(ex: Exchange): [width: number, height: number, radius: number]
     const { min, max } = limits.blur[name];
     const value = size[i]!;
     if (!Number.isInteger(value) || value < min || value > max) {
-      throw new HttpError(400, `the "${name}" query parameter must be an integer from ${min} to ${max}; got ${value}`, { field: name });
+      const message = `the "${name}" query parameter must be an integer from ${min} to ${max}; got ${value}`;
+      throw new HttpError(400, message, { field: name });
     }
   });
   if (size[0] * size[1] > limits.blur.pixels) {
-    throw new HttpError(400, `width × height may be at most ${limits.blur.pixels} pixels; got ${size[0] * size[1]}`, { field: 'width' });
+    const message = `width × height may be at most ${limits.blur.pixels} pixels; got ${size[0] * size[1]}`;
+    throw new HttpError(400, message, { field: 'width' });
   }
   return [...size];
 }
@@ -182,11 +185,13 @@ const kernelRoutes = [
       const [width, height, radius] = blurSize(ex);
       const strategy = ctx.strategies.get(ex.strategy as StrategyName)!;
       if (strategy.blocksLoop) {
-        ctx.loop.budget.admit(ctx.loop.estimate(strategy.name, { kernel: 'blur', args: [width, height, radius], field: 'width' }), 'width').done(0);
+        const estimate = ctx.loop.estimate(strategy.name, { kernel: 'blur', args: [width, height, radius], field: 'width' });
+        ctx.loop.budget.admit(estimate, 'width').done(0); // checked now; charged when it runs
       }
       const bytes = width * height * 4;
       if (bytes > ctx.config.bodyLimit) {
-        throw new HttpError(413, `width × height × 4 = ${bytes} bytes is past the body limit of ${ctx.config.bodyLimit} (--body-limit)`, { field: 'width', close: true });
+        const message = `width × height × 4 = ${bytes} bytes is past the body limit of ${ctx.config.bodyLimit} (--body-limit)`;
+        throw new HttpError(413, message, { field: 'width', close: true });
       }
       return { type: 'application/octet-stream', limit: bytes, exact: true, field: 'rgba' };
     },
@@ -228,7 +233,8 @@ function kernelRoute<K extends KernelName>(spec: KernelRoute<K>): Route {
     async handle(ex, ctx) {
       const strategy = strategyOf(ex, ctx);
       const args = checkArgs(spec.kernel, await spec.input(ex));
-      if (!strategy.blocksLoop && !strategy.cancellable(spec.kernel)) checkUncancellable(ctx, strategy, spec.size(args));
+      const uncancellable = !strategy.blocksLoop && !strategy.cancellable(spec.kernel);
+      if (uncancellable) checkUncancellable(ctx, strategy, spec.size(args));
       const started = performance.now();
       const work = () => strategy.run(spec.kernel, args, ex.signal);
       const value = strategy.blocksLoop

@@ -67,7 +67,7 @@ const builtin: Strategy = {
   blocksLoop: false,
   pool: 'libuv',
   kernels: ['pbkdf2', 'sleep'],
-  sync: { ...js, pbkdf2Sync: (password, salt, iterations, keylen) => cryptoPbkdf2Sync(password, salt, iterations, keylen, 'sha256') },
+  sync: { ...js, pbkdf2Sync: (password, salt, rounds, keylen) => cryptoPbkdf2Sync(password, salt, rounds, keylen, 'sha256') },
   cancellable: (kernel) => kernel !== 'pbkdf2', // OpenSSL's pbkdf2 cannot be stopped; a timer can
   async run(kernel, args, signal) {
     if (signal?.aborted) throw abortError();
