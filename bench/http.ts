@@ -23,7 +23,8 @@ import type { StrategyInfo } from './strategies.js';
  */
 
 const bareEntry = fileURLToPath(new URL('./bare-uws.js', import.meta.url));
-const serverArgs = ['--host', '127.0.0.1'];
+// The loop strategies are measured unguarded (no loop budget): showing what they cost is the point.
+const serverArgs = ['--host', '127.0.0.1', '--max-loop-share', '1', '--max-loop-ms', '3600000'];
 const heavyRoutes = ['primes', 'pbkdf2'] as const;
 const seedPaths = ['/terrible-ping', '/good-ping', '/perfect-ping'] as const;
 

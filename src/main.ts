@@ -28,6 +28,9 @@ function queueLine(config: ServerConfig): string {
   return `on: jobs in Redis, run by \`offloop worker\` processes (${config.maxQueue || defaultMaxWaiting} may wait)`;
 }
 
+/** Whether `host` is reachable from this machine only. */
+const isLoopback = (host: string) => /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i.test(host);
+
 function banner(config: ServerConfig, url: string, pids: number[], libuvThreads: number): string {
   const perProcess = pids.length > 1 ? ` per process, ×${pids.length} processes` : '';
   return [
@@ -39,7 +42,11 @@ function banner(config: ServerConfig, url: string, pids: number[], libuvThreads:
     `  database      ${database(config)} (DATABASE_URL; /terrible-ping, /good-ping, /perfect-ping, /query)`,
     `  strategies    ${strategyNames.join(', ')}`,
     `  queue         ${queueLine(config)}`,
+    `  loop budget   ${config.maxLoopMs} ms per request, ${config.maxLoopShare} of each second (blocking, cpp-sync, rust-sync, /terrible-ping)`,
     `  try           curl ${url}/ping   ·   curl '${url}/primes/cpp?limit=10000000'   ·   --help for options`,
+    ...(isLoopback(config.host)
+      ? []
+      : [`  WARNING       listening on ${config.host}, not loopback: anyone who can reach it can hold the event loop through the loop-blocking routes`]),
   ].join('\n');
 }
 
@@ -51,13 +58,6 @@ function database(config: ServerConfig): string {
 async function serve(config: ServerConfig): Promise<void> {
   const { createServer } = await import('./server/app.js');
   const server = await createServer(config);
-  if (process.send) {
-    process.send({ type: 'listening', port: server.port, url: server.url, libuvThreads: server.libuvThreads, pid: process.pid } satisfies Message);
-    // The supervisor is gone (even SIGKILLed): shut down rather than live on unsupervised.
-    process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
-  } else {
-    console.log(banner(config, server.url, [process.pid], server.libuvThreads));
-  }
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -79,6 +79,14 @@ async function serve(config: ServerConfig): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // Announced only once the signals are handled: whoever reads this may signal at once.
+  if (process.send) {
+    process.send({ type: 'listening', port: server.port, url: server.url, libuvThreads: server.libuvThreads, pid: process.pid } satisfies Message);
+    // The supervisor is gone (even SIGKILLed): shut down rather than live on unsupervised.
+    process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  } else {
+    console.log(banner(config, server.url, [process.pid], server.libuvThreads));
+  }
 }
 
 function freePort(host: string): Promise<number> {

@@ -14,7 +14,7 @@ const screenshot = fileURLToPath(new URL('../../bench/results/live-page.png', im
 
 let server: RunningServer;
 test.before(async () => {
-  server = await startServer();
+  server = await startServer(['--max-loop-ms', '3600000', '--max-loop-share', '1']); // blocking bursts on purpose
 });
 test.after.always(async () => {
   await server?.stop();

@@ -1,11 +1,11 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { fuzzRuns, fuzzSeed } from './helpers/fuzz.js';
-import { raw } from './helpers/raw.js';
+import { type RawResponse, raw } from './helpers/raw.js';
 import { type RunningServer, request, startServer } from './helpers/server.js';
 
-// Malformed and hostile HTTP: every case gets a proper 4xx (408 for a body that stops coming)
-// or a closed connection — never a crash — and /ping answers throughout.
+// Malformed and hostile HTTP: every case gets its specific refusal (408 for a body that stops
+// coming), never a crash, and /ping answers throughout.
 let server: RunningServer;
 let pings = 0;
 let pinger: Promise<void>;
@@ -29,44 +29,67 @@ test.after.always(async () => {
   await server?.stop();
 });
 
-const clientError = (status: number) => status >= 400 && status < 500;
-/**
- * A proper refusal: the connection closed (uWS answers a request line it cannot parse with a
- * 505 and closes), or every response a 4xx.
- */
-const refused = (reply: { statuses: number[]; closed: boolean }) =>
-  reply.closed || (reply.statuses.length > 0 && reply.statuses.every(clientError));
+/** uWS answers what it cannot parse itself, in HTML, and closes: 400, 431 or 505. */
+const uwsOwn = new Set([400, 431, 505]);
+const json = 'Content-Type: application/json\r\n';
 
-const hostile: [string, (string | Uint8Array)[]][] = [
-  ['garbage request line', ['GARBAGE\r\n\r\n']],
-  ['no target', ['GET\r\n\r\n']],
-  ['unknown HTTP version', ['GET /ping HTTP/9.9\r\nHost: x\r\n\r\n']],
-  ['header without a colon', ['GET /ping HTTP/1.1\r\nHost x\r\n\r\n']],
-  ['NUL bytes in the target', ['GET /pi\0ng HTTP/1.1\r\nHost: x\r\n\r\n']],
-  ['raw high bytes', [Uint8Array.from([0x47, 0x45, 0x54, 0x20, 0xff, 0xfe, 0x0d, 0x0a, 0x0d, 0x0a])]],
-  ['500 headers', [`GET /ping HTTP/1.1\r\n${Array.from({ length: 500 }, (_, i) => `X-${i}: ${i}\r\n`).join('')}\r\n`]],
-  ['a 1 MiB query string', [`GET /primes/cpp?limit=${'9'.repeat(1 << 20)} HTTP/1.1\r\nHost: x\r\n\r\n`]],
-  ['unknown method on a route', ['BREW /ping HTTP/1.1\r\nHost: x\r\n\r\n']],
-  ['unknown method, unknown path', ['PURGE /nowhere HTTP/1.1\r\nHost: x\r\n\r\n']],
-  ['bad JSON', ['POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\n{"pass":]']],
-  ['JSON of the wrong shape', ['POST /pbkdf2/rust HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\n"text"']],
-  ['a non-numeric Content-Length', ['POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}']],
-  ['a negative Content-Length', ['POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n{}']],
-  ['two Content-Lengths', ['POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 9\r\n\r\n{}']],
-  ['a declared body over the limit', ['POST /blur/cpp?width=64&height=64 HTTP/1.1\r\nHost: x\r\nContent-Length: 16384\r\n\r\n', 'x'.repeat(16_384)]],
-  ['a chunked body over the limit', ['POST /blur/cpp?width=64&height=64 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n', ...Array.from({ length: 8 }, () => `400\r\n${'x'.repeat(1024)}\r\n`)]],
-  ['a malformed chunk size', ['POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n']],
-  ['a body that stops halfway', ['POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"password":']],
-  ['a path traversal', ['GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n']],
-  ['an absolute-form target', ['GET http://evil/ping/../primes/x HTTP/1.1\r\nHost: x\r\n\r\n']],
-  ['a bad strategy with odd characters', ['GET /primes/%00%ff%2e%2e HTTP/1.1\r\nHost: x\r\n\r\n']],
+/**
+ * Each hostile request and the one answer it must get: a status (our JSON error or uWS's own
+ * refusal), or 'silence' — uWS closes a connection whose request never completes.
+ */
+const hostile: [string, (string | Uint8Array)[], number | 'silence'][] = [
+  ['garbage request line', ['GARBAGE\r\n\r\n'], 505],
+  ['no target', ['GET\r\n\r\n'], 505],
+  ['unknown HTTP version', ['GET /ping HTTP/9.9\r\nHost: x\r\n\r\n'], 505],
+  ['header without a colon', ['GET /ping HTTP/1.1\r\nHost x\r\n\r\n'], 'silence'],
+  ['NUL bytes in the target', ['GET /pi\0ng HTTP/1.1\r\nHost: x\r\n\r\n'], 505],
+  ['raw high bytes', [Uint8Array.from([0x47, 0x45, 0x54, 0x20, 0xff, 0xfe, 0x0d, 0x0a, 0x0d, 0x0a])], 505],
+  ['500 headers', [`GET /ping HTTP/1.1\r\n${Array.from({ length: 500 }, (_, i) => `X-${i}: ${i}\r\n`).join('')}\r\n`], 431],
+  ['a 1 MiB query string', [`GET /primes/cpp?limit=${'9'.repeat(1 << 20)} HTTP/1.1\r\nHost: x\r\n\r\n`], 505],
+  ['unknown method on a route', ['BREW /ping HTTP/1.1\r\nHost: x\r\n\r\n'], 405],
+  ['unknown method, unknown path', ['PURGE /nowhere HTTP/1.1\r\nHost: x\r\n\r\n'], 404],
+  ['bad JSON', [`POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\n${json}Content-Length: 9\r\n\r\n{"pass":]`], 400],
+  ['JSON of the wrong shape', [`POST /pbkdf2/rust HTTP/1.1\r\nHost: x\r\n${json}Content-Length: 6\r\n\r\n"text"`], 400],
+  ['a body declared as text/plain', ['POST /pbkdf2/rust HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}'], 415],
+  ['a body with no Content-Type', ['POST /pbkdf2/rust HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}'], 415],
+  ['a body with no length', [`POST /pbkdf2/rust HTTP/1.1\r\nHost: x\r\n${json}\r\n{}`], 411],
+  ['a non-numeric Content-Length', [`POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\n${json}Content-Length: abc\r\n\r\n{}`], 400],
+  ['a negative Content-Length', [`POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\n${json}Content-Length: -5\r\n\r\n{}`], 400],
+  ['two Content-Lengths', [`POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\n${json}Content-Length: 2\r\nContent-Length: 9\r\n\r\n{}`], 400],
+  ['a declared body over the limit', ['POST /blur/cpp?width=64&height=64 HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 16384\r\n\r\n', 'x'.repeat(16_384)], 413],
+  ['a chunked body over the limit', [`POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\n${json}Transfer-Encoding: chunked\r\n\r\n${Array.from({ length: 8 }, () => `400\r\n${'x'.repeat(1024)}\r\n`).join('')}`], 413],
+  ['a malformed chunk size', [`POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\n${json}Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n`], 400],
+  ['a body that stops halfway', [`POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\n${json}Content-Length: 100\r\n\r\n{"password":`], 408],
+  ['a path traversal', ['GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n'], 404],
+  ['an absolute-form target', ['GET http://evil/ping/../primes/x HTTP/1.1\r\nHost: x\r\n\r\n'], 505],
+  ['a bad strategy with odd characters', ['GET /primes/%00%ff%2e%2e HTTP/1.1\r\nHost: x\r\n\r\n'], 404],
 ];
 
-for (const [name, chunks] of hostile) {
-  test(`hostile: ${name} → a 4xx or a closed connection`, async (t) => {
+/** What is wrong with a response, if anything: a well-formed status line; our 4xx/5xx carry a JSON error. */
+function malformed(response: RawResponse): string | undefined {
+  if (!/^HTTP\/1\.1 \d{3} /.test(response.headerLines[0]!)) return `status line ${JSON.stringify(response.headerLines[0])}`;
+  if (response.status < 400 || uwsOwn.has(response.status) && !response.headerLines.some((l) => /^content-type:/i.test(l))) return undefined;
+  if (!response.headerLines.some((l) => /^content-type: application\/json$/i.test(l))) return `${response.status} without a JSON body`;
+  try {
+    const body = JSON.parse(response.body) as { error?: unknown };
+    return typeof body.error === 'string' && body.error.length > 0 ? undefined : `${response.status} without an "error" message`;
+  } catch {
+    return `${response.status} with a body that is not JSON`;
+  }
+}
+
+for (const [name, chunks, expected] of hostile) {
+  test(`hostile: ${name} → ${expected}`, async (t) => {
     // uWS closes a connection that stalls mid-request after ~10 s of silence: wait that long.
-    const reply = await raw(server.port, chunks, { waitMs: 15_000 });
-    t.true(refused(reply), `${JSON.stringify(reply.statuses)} closed=${reply.closed} ${reply.text.slice(0, 120)}`);
+    const reply = await raw(server.port, chunks, { waitMs: 15_000, responses: 1 });
+    if (expected === 'silence') {
+      t.deepEqual(reply.statuses, []);
+      t.true(reply.closed);
+    } else {
+      t.deepEqual(reply.statuses, [expected], reply.text.slice(0, 160));
+      // uWS's own refusals are HTML and have no length: they end when the connection does.
+      if (!uwsOwn.has(expected) || reply.responses.length > 0) t.is(malformed(reply.responses[0]!), undefined);
+    }
     t.is((await request(`${server.url}/ping`)).status, 200);
   });
 }
@@ -78,13 +101,13 @@ const extreme: [string, string][] = [
 ];
 for (const [name, request_] of extreme) {
   test(`extreme but valid: ${name} → 200`, async (t) => {
-    t.deepEqual((await raw(server.port, [request_])).statuses, [200]);
+    t.deepEqual((await raw(server.port, [request_], { responses: 1 })).statuses, [200]);
   });
 }
 
 test('pipelined requests answered at once are answered in order', async (t) => {
   const one = 'GET /ping HTTP/1.1\r\nHost: x\r\n\r\n';
-  const reply = await raw(server.port, [one + 'GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n' + one + 'POST /ping HTTP/1.1\r\nHost: x\r\n\r\n']);
+  const reply = await raw(server.port, [one + 'GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n' + one + 'POST /ping HTTP/1.1\r\nHost: x\r\n\r\n'], { responses: 4 });
   t.deepEqual(reply.statuses, [200, 404, 200, 405]);
 });
 
@@ -102,9 +125,17 @@ test('random bytes after a valid request line: never a crash', async (t) => {
       fc.uint8Array({ maxLength: 600 }),
       async (start, noise) => {
         cases++;
-        const reply = await raw(server.port, [start, noise, '\r\n\r\n'], { quietMs: 50, waitMs: 250 });
-        // Whatever the noise formed, every answer is a real HTTP status; 2xx only if it was valid.
-        return reply.statuses.every((s) => s >= 200 && s < 600);
+        const reply = await raw(server.port, [start, noise, '\r\n\r\n'], { quietMs: 50, waitMs: 250, responses: 1 });
+        // Whatever the noise formed: each answer is well-formed HTTP — a 4xx/5xx of ours carries
+        // a JSON error — and the server is still there to answer /ping.
+        for (const response of reply.responses) {
+          const wrong = malformed(response);
+          if (wrong) throw new Error(`${JSON.stringify(start)} + noise → ${wrong}`);
+        }
+        if (reply.statuses.some((s) => s < 200 || s > 599)) throw new Error(`impossible status in ${JSON.stringify(reply.statuses)}`);
+        const ping = await request(`${server.url}/ping`);
+        if (ping.status !== 200) throw new Error(`/ping answered ${ping.status} after ${JSON.stringify(start)} + noise`);
+        return true;
       },
     ),
     { numRuns: fuzzRuns, seed: fuzzSeed },

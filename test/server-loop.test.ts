@@ -5,7 +5,8 @@ import { type RunningServer, request, startServer } from './helpers/server.js';
 // before the task does? One server, one case at a time, so no case can disturb another.
 let server: RunningServer;
 test.before(async () => {
-  server = await startServer();
+  // No loop budget: these cases hold the loop on purpose, one after another, to show it.
+  server = await startServer(['--max-loop-share', '1', '--max-loop-ms', '3600000']);
 });
 test.after.always(async () => {
   await server?.stop();

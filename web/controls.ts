@@ -33,7 +33,10 @@ const kernels: Record<string, KernelForm> = {
     label: 'Image side (px)',
     key: 'side',
     value: 2048,
-    request: (s, n) => [`/blur/${s}?width=${n}&height=${n}&radius=8`, { method: 'POST', body: noise(n * n * 4) }],
+    request: (s, n) => [
+      `/blur/${s}?width=${n}&height=${n}&radius=8`,
+      { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: noise(n * n * 4) },
+    ],
   },
   sleep: { label: 'Sleep (ms)', key: 'ms', value: 1000, request: (s, n) => [`/sleep/${s}?ms=${n}`] },
 };

@@ -1,8 +1,7 @@
-import type { KernelName } from '../engines/types.js';
+import { kernelNames } from '../engines/kernels.js';
 import type { Strategy } from '../server/strategies.js';
 import { type QueueProducer, QueueUnavailableError } from './producer.js';
 
-const kernels: readonly KernelName[] = ['primes', 'pbkdf2', 'blur', 'sleep'];
 export const queueOffReason = 'set REDIS_URL or --redis-url (and start `offloop worker`)';
 
 /**
@@ -17,7 +16,8 @@ export function queueStrategy(producer: QueueProducer | undefined): Strategy {
     where: 'a job in Redis (BullMQ), run by an `offloop worker` process on this machine or another',
     blocksLoop: false,
     pool: 'queue',
-    kernels,
+    kernels: kernelNames,
+    cancellable: () => true,
     ...(producer ? {} : { disabled: queueOffReason }),
     async run(kernel, args, signal, info) {
       if (!producer) throw new QueueUnavailableError(queueOffReason);

@@ -5,10 +5,11 @@ import { type ServerConfig, libuvThreadpoolSize, resolveConfig } from './config.
 import { ServerDatabase } from './db/database.js';
 import { dbOptions } from './db/options.js';
 import { parseDatabaseUrl } from './db/target.js';
-import { Exchange, HttpError } from './http.js';
+import { BodyMemory, Exchange, HttpError } from './http.js';
+import { calibrate, LoopBudget, LoopGuard } from './loop-budget.js';
 import { createMetrics } from './metrics.js';
 import { type Route, type ServerContext, routes } from './routes.js';
-import { createStrategies, type Strategy, type StrategyName } from './strategies.js';
+import { createStrategies, type PoolName, type Strategy, type StrategyName } from './strategies.js';
 import { QueueFullError, QueueProducer, QueueUnavailableError, defaultMaxWaiting } from '../queue/producer.js';
 
 export interface OffloopServer {
@@ -23,6 +24,8 @@ export interface OffloopServer {
   readonly database: { kind: 'sqlite' | 'postgres'; name: string };
   /** Requests being handled now. */
   readonly inFlight: number;
+  /** Bytes of request bodies held now (bounded by `maxBodyMemory`). */
+  readonly bodyBytes: number;
   /**
    * Graceful shutdown: stops accepting, lets in-flight requests finish for up to
    * `shutdownTimeout` ms (the rest are answered 503 and their work cancelled), closes every
@@ -32,6 +35,10 @@ export interface OffloopServer {
   /** Stops every in-flight request now: each is answered 503 and its work cancelled. */
   abort(): void;
 }
+
+/** What stopping a request did to its work, in words. */
+const workFate = (ex: Exchange) =>
+  ex.cancellable ? 'its work was cancelled' : 'its work cannot be stopped and runs to its end';
 
 export interface ServerOptions extends Partial<ServerConfig> {
   /**
@@ -78,18 +85,26 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
     'cpp-pool': config.poolThreads,
     'rust-pool': config.poolThreads,
   };
-  const poolSize = (s: Strategy) => (s.pool === 'loop' || s.pool === 'queue' ? 1 : threads[s.pool]);
-  const gates = new Map<StrategyName, Gate>();
+  // One gate per pool of threads, shared by every strategy that runs there (cpp, rust and
+  // builtin all run on libuv's pool: together they get its threads, not three times as many).
+  // The queue's bound is in Redis, across servers.
+  const gates = new Map<PoolName, Gate>();
   for (const s of strategies.values()) {
-    if (s.blocksLoop || s.pool === 'queue') continue; // the queue's bound is in Redis, across servers
-    gates.set(s.name, new Gate(config.maxInFlight || poolSize(s), config.maxQueue || 4 * poolSize(s)));
+    if (s.pool === 'loop' || s.pool === 'queue' || gates.has(s.pool)) continue;
+    const size = threads[s.pool];
+    gates.set(s.pool, new Gate(config.maxInFlight || size, config.maxQueue || 4 * size));
   }
-  const metrics = createMetrics({ gates, pools: () => threads });
+  // The loop strategies' per-unit costs, measured once now, with a few short runs each.
+  const costs = new Map<string, ReturnType<typeof calibrate>>();
+  for (const s of strategies.values()) if (s.sync) costs.set(s.name, calibrate(s.sync));
+  const loop = new LoopGuard(new LoopBudget({ maxLoopMs: config.maxLoopMs, maxShare: config.maxLoopShare }), costs);
+  const bodyMemory = new BodyMemory(config.maxBodyMemory);
+  const metrics = createMetrics({ gates, strategies, pools: () => threads, bodyBytes: () => bodyMemory.used });
   // Unreachable at start is no reason not to serve: the database routes answer 503 until it is back.
   const db = new ServerDatabase(parseDatabaseUrl(config.databaseUrl), dbOptions(config.timeout, config.dbPoolSize));
   const unreachable = await db.check();
   if (unreachable) console.error(`offloop: the database is unavailable (${unreachable.message}); its routes answer 503 until it is reachable`);
-  const ctx: ServerContext = { config, strategies, gates, workers, metrics, db };
+  const ctx: ServerContext = { config, strategies, gates, loop, workers, metrics, db };
 
   const active = new Set<Exchange>();
   let draining = false;
@@ -98,6 +113,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
   function finish(route: Route, ex: Exchange, timer: NodeJS.Timeout | undefined): void {
     clearTimeout(timer);
     if (!ex.finished) ex.fail(new HttpError(500, 'the route gave no answer'));
+    ex.release();
     active.delete(ex);
     metrics.observe(route.pattern, ex.strategy, ex.status ?? 500, (performance.now() - ex.startedAt) / 1000);
     if (draining && active.size === 0) drained?.();
@@ -107,15 +123,19 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
     if (ex.finished) return;
     if (error instanceof HttpError) {
       ex.fail(error);
-    } else if (ex.stopReason === 'shutdown') {
-      ex.fail(new HttpError(503, 'the server shut down before this request finished', { headers: { 'retry-after': '1' } }));
     } else if (ex.stopReason !== undefined) {
-      // 'timeout' was answered 504 when the timer fired; 'client': nobody is left to answer.
+      // 'timeout' and 'shutdown' were answered when they happened; 'client': nobody is left to answer.
     } else if (error instanceof QueueUnavailableError) {
       const options = { headers: { 'retry-after': '1' }, extra: { strategy: ex.strategy, reason: error.message } };
       ex.fail(new HttpError(503, `strategy ${ex.strategy} is unavailable: ${error.message}`, options));
-    } else if (error instanceof OverloadedError || error instanceof QueueFullError) {
+    } else if (error instanceof QueueFullError) {
       ex.fail(new HttpError(503, `strategy ${ex.strategy} is at capacity; retry shortly`, { headers: { 'retry-after': '1' }, extra: { strategy: ex.strategy } }));
+    } else if (error instanceof OverloadedError) {
+      const pool = strategies.get(ex.strategy as StrategyName)?.pool;
+      ex.fail(new HttpError(503, `the ${pool} pool (strategy ${ex.strategy}) is at capacity; retry shortly`, {
+        headers: { 'retry-after': '1' },
+        extra: { strategy: ex.strategy, pool },
+      }));
     } else {
       console.error(`offloop: ${ex.method} ${ex.url} failed:`, error);
       ex.fail(new HttpError(500, 'internal error'));
@@ -124,10 +144,21 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
 
   function mount(app: uWS.TemplatedApp, route: Route): void {
     app[route.method](route.pattern, (res, req) => {
-      const ex = new Exchange(res, req, route.params ?? 0, route.method === 'post' ? config.bodyLimit : undefined);
+      const ex = new Exchange(res, req, route.params ?? 0);
       if (draining) {
         ex.fail(new HttpError(503, 'the server is shutting down', { headers: { 'retry-after': '1' }, close: true }));
         metrics.observe(route.pattern, '-', 503, 0);
+        return;
+      }
+      // Admission before a byte of the body is read: route, strategy, capacity, type, length.
+      try {
+        const rule = route.accept?.(ex, ctx);
+        if (rule) ex.readBody(rule, bodyMemory);
+        else if (route.method === 'post') throw new Error(`${route.pattern} reads a body but declares none`);
+      } catch (error) {
+        answerError(ex, error);
+        metrics.observe(route.pattern, ex.strategy, ex.status ?? 500, (performance.now() - ex.startedAt) / 1000);
+        ex.release();
         return;
       }
       active.add(ex);
@@ -136,7 +167,9 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
             // A body still arriving is the client's delay (408); otherwise it is ours (504).
             ex.fail(
               ex.bodyComplete
-                ? new HttpError(504, `the request took longer than ${config.timeout} ms; its work was cancelled`)
+                ? new HttpError(504, `the request took longer than ${config.timeout} ms; ${workFate(ex)}`, {
+                    extra: { cancelled: ex.cancellable },
+                  })
                 : new HttpError(408, `the request body did not arrive within ${config.timeout} ms`, { close: true }),
             );
             ex.stop('timeout');
@@ -168,13 +201,13 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
   for (const [pattern, methods] of patterns) {
     const allow = [...methods].join(', ');
     app.any(pattern, (res, req) => {
-      const ex = new Exchange(res, req, 0, undefined);
+      const ex = new Exchange(res, req, 0);
       ex.fail(new HttpError(405, `${ex.method} is not allowed on ${pattern}; use ${allow}`, { headers: { allow }, extra: { allow } }));
       metrics.observe(pattern, '-', 405, 0);
     });
   }
   app.any('/*', (res, req) => {
-    const ex = new Exchange(res, req, 0, undefined);
+    const ex = new Exchange(res, req, 0);
     ex.fail(new HttpError(404, `no route for ${ex.method} ${ex.url}`, { extra: { routes: routes.map((r) => r.summary) } }));
     metrics.observe('/*', '-', 404, 0);
   });
@@ -187,8 +220,14 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
   });
   const port = uWS.us_socket_local_port(listenSocket as unknown as uWS.us_socket);
 
+  /** Answers every request still running 503 now, and cancels what can be cancelled. */
   function abort(): void {
-    for (const ex of active) ex.stop('shutdown');
+    for (const ex of active) {
+      const message = `the server shut down before this request finished; ${workFate(ex)}`;
+      const headers = { 'retry-after': '1' };
+      ex.fail(new HttpError(503, message, { headers, extra: { cancelled: ex.cancellable }, close: true }));
+      ex.stop('shutdown');
+    }
   }
 
   let closing: Promise<void> | undefined;
@@ -219,6 +258,9 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
     database: db.describe(),
     get inFlight() {
       return active.size;
+    },
+    get bodyBytes() {
+      return bodyMemory.used;
     },
     close: () => (closing ??= shutdown()),
     abort,

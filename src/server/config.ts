@@ -19,8 +19,14 @@ export interface ServerConfig {
   poolThreads: number;
   /** The dedicated pools' nice value: higher is lower priority than the event loop. */
   poolNice: number;
-  /** Largest request body, in bytes. */
+  /** Largest request body, in bytes (each route may allow less). */
   bodyLimit: number;
+  /** Bytes of request bodies buffered across all requests at once (503 past it). */
+  maxBodyMemory: number;
+  /** Longest estimated event-loop time of one request on a loop-blocking route (422 past it). */
+  maxLoopMs: number;
+  /** Share of each second that loop-blocking routes may hold the loop (503 past it). */
+  maxLoopShare: number;
   /** Requests one offloaded strategy runs at once; `0` = its pool size. */
   maxInFlight: number;
   /** Requests one offloaded strategy holds waiting; `0` = 4 × its pool size. */
@@ -39,7 +45,7 @@ export interface ServerConfig {
   redisUrl: string;
 }
 
-type Kind = 'int' | 'string';
+type Kind = 'int' | 'number' | 'string';
 interface OptionSpec {
   key: keyof ServerConfig;
   flag: string;
@@ -57,13 +63,16 @@ const cores = () => availableParallelism();
 
 export const optionSpecs: readonly OptionSpec[] = [
   { key: 'port', flag: 'port', env: 'PORT', kind: 'int', min: 0, max: 65_535, fallback: () => 3000, help: 'TCP port; 0 picks a free one and prints it' },
-  { key: 'host', flag: 'host', env: 'HOST', kind: 'string', fallback: () => '0.0.0.0', help: 'address to listen on' },
+  { key: 'host', flag: 'host', env: 'HOST', kind: 'string', fallback: () => '127.0.0.1', help: 'address to listen on (loopback; another address makes the loop-blocking routes reachable from it)' },
   { key: 'threadpool', flag: 'threadpool', env: 'UV_THREADPOOL_SIZE', kind: 'int', min: 1, max: 1024, fallback: () => 4, help: "libuv's threadpool size (cpp, rust, builtin, and Node's fs/dns/crypto/zlib)" },
   { key: 'workers', flag: 'workers', env: 'OFFLOOP_WORKERS', kind: 'int', min: 1, max: 1024, auto: true, fallback: cores, help: 'worker threads in the piscina pool (worker strategy, /good-ping)' },
   { key: 'workerHeapMb', flag: 'worker-heap-mb', env: 'OFFLOOP_WORKER_HEAP_MB', kind: 'int', min: 0, max: 65_536, fallback: () => 0, help: "each worker's JS heap limit in MiB (0 = V8's default); a task past it gets 500, its worker is replaced" },
   { key: 'poolThreads', flag: 'pool-threads', env: 'OFFLOOP_POOL_THREADS', kind: 'int', min: 1, max: 256, auto: true, fallback: cores, help: "threads in each addon's dedicated pool (cpp-pool, rust-pool)" },
   { key: 'poolNice', flag: 'pool-nice', env: 'OFFLOOP_POOL_NICE', kind: 'int', min: 0, max: 19, fallback: () => 10, help: "nice value of the dedicated pools' threads (higher = lower priority than the loop)" },
-  { key: 'bodyLimit', flag: 'body-limit', env: 'OFFLOOP_BODY_LIMIT', kind: 'int', min: 1, max: 2 ** 30, fallback: () => 64 << 20, help: 'largest request body in bytes (413 past it)' },
+  { key: 'bodyLimit', flag: 'body-limit', env: 'OFFLOOP_BODY_LIMIT', kind: 'int', min: 1, max: 2 ** 30, fallback: () => 64 << 20, help: 'largest request body in bytes (413 past it; pbkdf2 JSON: 64 KiB)' },
+  { key: 'maxBodyMemory', flag: 'max-body-memory', env: 'OFFLOOP_MAX_BODY_MEMORY', kind: 'int', min: 1, max: 2 ** 40, fallback: () => 256 << 20, help: 'bytes of request bodies held at once, all requests together (503 past it)' },
+  { key: 'maxLoopMs', flag: 'max-loop-ms', env: 'OFFLOOP_MAX_LOOP_MS', kind: 'int', min: 1, max: 3_600_000, fallback: () => 10_000, help: 'longest estimated event-loop time of one loop-blocking request (422 past it)' },
+  { key: 'maxLoopShare', flag: 'max-loop-share', env: 'OFFLOOP_MAX_LOOP_SHARE', kind: 'number', min: 0.01, max: 1, fallback: () => 0.5, help: 'share of each second loop-blocking routes may hold the loop (503 past it)' },
   { key: 'maxInFlight', flag: 'max-inflight', env: 'OFFLOOP_MAX_INFLIGHT', kind: 'int', min: 0, max: 1_000_000, fallback: () => 0, help: 'requests one offloaded strategy runs at once; 0 = its pool size' },
   { key: 'maxQueue', flag: 'max-queue', env: 'OFFLOOP_MAX_QUEUE', kind: 'int', min: 0, max: 1_000_000, fallback: () => 0, help: 'requests one offloaded strategy holds waiting (503 past it); 0 = 4 × its pool size (queue: jobs waiting in Redis, 0 = 256)' },
   { key: 'timeout', flag: 'timeout', env: 'OFFLOOP_TIMEOUT', kind: 'int', min: 1, max: 3_600_000, fallback: () => 30_000, help: 'ms before a request gets 504 and its work is cancelled' },
@@ -85,6 +94,11 @@ function convert(spec: OptionSpec, raw: string, source: string): number | string
     return raw;
   }
   if (spec.auto && raw === 'auto') return cores();
+  if (spec.kind === 'number') {
+    const value = /^\d*\.?\d+$/.test(raw) ? Number(raw) : NaN;
+    if (!(value >= spec.min! && value <= spec.max!)) throw new ConfigError(`${source} must be a number from ${spec.min} to ${spec.max}; got "${raw}"`);
+    return value;
+  }
   const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(value) || value < spec.min! || value > spec.max!) {
     throw new ConfigError(`${source} must be an integer from ${spec.min} to ${spec.max}${spec.auto ? ' or "auto"' : ''}; got "${raw}"`);
@@ -149,7 +163,7 @@ export function resolveConfig(options: Partial<ServerConfig>): ServerConfig {
     const value = options[spec.key];
     if (value === undefined) continue;
     const shown = typeof value === 'number' || typeof value === 'string' ? String(value) : '';
-    if (typeof value !== (spec.kind === 'int' ? 'number' : 'string')) throw new ConfigError(`options.${spec.key} must be ${spec.kind === 'int' ? 'an integer' : 'a string'}`);
+    if (typeof value !== (spec.kind === 'string' ? 'string' : 'number')) throw new ConfigError(`options.${spec.key} must be ${spec.kind === 'string' ? 'a string' : 'a number'}`);
     (config as unknown as Record<string, unknown>)[spec.key] = convert(spec, shown, `options.${spec.key}`);
   }
   return checked(config);
@@ -159,7 +173,7 @@ export function resolveConfig(options: Partial<ServerConfig>): ServerConfig {
 export function helpText(): string {
   const rows = optionSpecs.map((s) => {
     const fallback = s.auto && s.fallback === cores ? `auto (${cores()})` : String(s.fallback());
-    return [`  --${s.flag} <${s.kind === 'int' ? 'n' : 'text'}>`, s.env, fallback, s.help];
+    return [`  --${s.flag} <${s.kind === 'string' ? 'text' : 'n'}>`, s.env, fallback, s.help];
   });
   const width = (i: number) => Math.max(...rows.map((r) => r[i]!.length));
   const lines = rows.map((r) => `${r[0]!.padEnd(width(0))}  ${r[1]!.padEnd(width(1))}  ${r[2]!.padEnd(width(2))}  ${r[3]}`);

@@ -1,7 +1,8 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 
 const reasons: Record<number, string> = {
-  200: 'OK', 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout', 413: 'Payload Too Large',
+  200: 'OK', 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout', 411: 'Length Required',
+  413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content',
   500: 'Internal Server Error', 503: 'Service Unavailable', 504: 'Gateway Timeout',
 };
 
@@ -20,17 +21,57 @@ export class HttpError extends Error {
 /** Why a request's work was stopped. */
 export type StopReason = 'client' | 'timeout' | 'shutdown';
 
+/** What a route accepts as its body, decided before a byte of it is read. */
+export interface BodyRule {
+  /** The media type the body must be declared as (else 415). */
+  type: 'application/json' | 'application/octet-stream';
+  /** Largest body in bytes (413 past it). */
+  limit: number;
+  /** The body must be exactly `limit` bytes (blur: width·height·4). */
+  exact?: boolean;
+  /** The argument a wrong size is blamed on. */
+  field?: string;
+}
+
+/**
+ * Bytes buffered across every request's body, bounded: a body is charged as its bytes arrive
+ * (not for what its Content-Length promises) and released when its request ends.
+ */
+export class BodyMemory {
+  used = 0;
+  constructor(readonly max: number) {}
+
+  reserve(bytes: number): boolean {
+    if (this.used + bytes > this.max) return false;
+    this.used += bytes;
+    return true;
+  }
+
+  release(bytes: number): void {
+    this.used -= bytes;
+  }
+}
+
+const busy = (what: string) =>
+  new HttpError(503, `the server holds as many request bodies as it may (${what}, --max-body-memory); retry shortly`, {
+    headers: { 'retry-after': '1' },
+    close: true,
+  });
+
 /**
  * One request and its response, made safe for async work on uWebSockets.js: `onAborted` is
  * attached first, everything needed from the (stack-allocated) HttpRequest is copied before any
- * await, every write happens inside `cork` and never after the client left, and the body of a
- * POST starts streaming in at once, under a size limit.
+ * await, every write happens inside `cork` and never after the client left, and a POST body is
+ * read only once its route has accepted it (type, length, capacity), under that route's limit.
  */
 export class Exchange {
   readonly method: string;
   readonly url: string;
   readonly query: URLSearchParams;
   readonly params: readonly string[];
+  readonly contentLength: string;
+  readonly contentType: string;
+  readonly transferEncoding: string;
   readonly startedAt = performance.now();
   /** Fires when the client leaves, the request times out or the server shuts down. */
   readonly signal: AbortSignal;
@@ -39,15 +80,21 @@ export class Exchange {
   status: number | 'aborted' | undefined;
   /** The strategy label for metrics. */
   strategy = '-';
-  readonly body: Promise<Buffer> | undefined;
+  /** Whether stopping this request's work really stops it (the 504 and 503 bodies say so). */
+  cancellable = true;
+  body: Promise<Buffer> | undefined;
   /** False while a body is still arriving. */
   bodyComplete = true;
   readonly #res: HttpResponse;
   readonly #controller = new AbortController();
   #clientGone = false;
   readonly #onGone: (() => void)[] = [];
+  /** Ends a body still arriving: the request is over, whatever the route awaits. */
+  #dropBody: ((error: HttpError) => void) | undefined;
+  #memory: BodyMemory | undefined;
+  #charged = 0;
 
-  constructor(res: HttpResponse, req: HttpRequest, paramCount: number, bodyLimit: number | undefined) {
+  constructor(res: HttpResponse, req: HttpRequest, paramCount: number) {
     this.#res = res;
     res.onAborted(() => {
       this.#clientGone = true;
@@ -60,12 +107,9 @@ export class Exchange {
     this.url = req.getUrl();
     this.query = new URLSearchParams(req.getQuery() ?? '');
     this.params = Array.from({ length: paramCount }, (_, i) => req.getParameter(i) ?? '');
-    if (bodyLimit !== undefined) {
-      this.bodyComplete = false;
-      this.body = this.#readBody(req.getHeader('content-length'), bodyLimit);
-      this.body.then(() => (this.bodyComplete = true), () => {});
-      this.body.catch(() => {}); // a route that fails before reading it must not leave it unhandled
-    }
+    this.contentLength = req.getHeader('content-length');
+    this.contentType = req.getHeader('content-type');
+    this.transferEncoding = req.getHeader('transfer-encoding');
   }
 
   /** True once nothing more may be written: answered, or the client is gone. */
@@ -76,40 +120,100 @@ export class Exchange {
   stop(reason: StopReason): void {
     if (this.stopReason !== undefined) return;
     this.stopReason = reason;
+    const status = reason === 'client' ? 400 : reason === 'timeout' ? 408 : 503;
+    this.#dropBody?.(new HttpError(status, `the request was stopped (${reason}) before its body arrived`));
     this.#controller.abort(reason);
   }
 
-  #readBody(contentLength: string, limit: number): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      const declared = contentLength === '' ? undefined : Number(contentLength);
-      if (declared !== undefined && !(Number.isSafeInteger(declared) && declared >= 0)) {
-        reject(new HttpError(400, 'the Content-Length header is not a valid length', { field: 'content-length', close: true }));
-        return;
+  /** Frees what the body holds: called once the request has ended. */
+  release(): void {
+    this.#dropBody?.(new HttpError(500, 'the request ended before its body arrived'));
+    this.#memory?.release(this.#charged);
+    this.#charged = 0;
+  }
+
+  /**
+   * Checks the declared type and length against `rule` and starts reading the body; throws the
+   * HttpError to answer instead (the connection then closes: its body was never read). Call it
+   * in the request handler itself, before any await: uWS drops data nobody listens for.
+   */
+  readBody(rule: BodyRule, memory: BodyMemory): void {
+    const mediaType = this.contentType.split(';')[0]!.trim().toLowerCase();
+    if (mediaType !== rule.type) {
+      const got = this.contentType === '' ? 'none' : JSON.stringify(this.contentType.slice(0, 60));
+      throw new HttpError(415, `the body must be sent as Content-Type: ${rule.type}; got ${got}`, {
+        field: 'content-type',
+        close: true,
+      });
+    }
+    const chunked = /(^|,)\s*chunked\s*$/i.test(this.transferEncoding);
+    const declared = this.contentLength === '' ? undefined : Number(this.contentLength);
+    if (declared === undefined && !chunked) {
+      throw new HttpError(411, 'a body needs a Content-Length or Transfer-Encoding: chunked', {
+        field: 'content-length',
+        close: true,
+      });
+    }
+    if (declared !== undefined && !(/^\d+$/.test(this.contentLength) && Number.isSafeInteger(declared))) {
+      const field = 'content-length';
+      throw new HttpError(400, 'the Content-Length header is not a valid length', { field, close: true });
+    }
+    const field = rule.field ?? 'body';
+    const sized = (bytes: number, known: boolean) => {
+      if (!(bytes > rule.limit)) return undefined;
+      const said = known ? `Content-Length says ${bytes}` : 'more arrived';
+      return new HttpError(413, `the body may hold ${rule.exact ? 'exactly' : 'at most'} ${rule.limit} bytes; ${said}`, {
+        field,
+        close: true,
+      });
+    };
+    if (declared !== undefined) {
+      const tooLarge = sized(declared, true);
+      if (tooLarge) throw tooLarge;
+      if (rule.exact && declared !== rule.limit) {
+        const message = `the body must hold exactly ${rule.limit} bytes; Content-Length says ${declared}`;
+        throw new HttpError(400, message, { field, close: true });
       }
-      if (declared !== undefined && declared > limit) {
-        reject(new HttpError(413, `the body may hold at most ${limit} bytes; Content-Length says ${declared}`, { close: true }));
-        return;
-      }
-      // A client that leaves mid-body ends the wait, or the route would await it forever.
-      this.#onGone.push(() => reject(new HttpError(400, 'the client left before sending the whole body')));
-      // uWS lends each chunk only for the callback's duration: copy it out.
-      const whole = declared === undefined ? undefined : Buffer.allocUnsafe(declared);
-      const chunks: Buffer[] = [];
+      // It could never be held whole now: refuse before reading any of it.
+      if (memory.used + declared > memory.max) throw busy(`${memory.used} of ${memory.max} bytes in use`);
+    }
+    this.#memory = memory;
+    this.bodyComplete = false;
+    this.body = new Promise<Buffer>((resolve, reject) => {
+      // uWS lends each chunk only for the callback's duration: copy it out. The chunks grow with
+      // what really arrives; a declared length reserves nothing.
+      let chunks: Buffer[] = [];
       let received = 0;
+      const fail = (error: HttpError) => {
+        this.#dropBody = undefined;
+        chunks = [];
+        reject(error);
+      };
+      this.#dropBody = fail;
+      // A client that leaves mid-body ends the wait, or the route would await it forever.
+      this.#onGone.push(() => this.#dropBody?.(new HttpError(400, 'the client left before sending the whole body')));
       this.#res.onData((chunk, isLast) => {
-        if (this.finished) return;
-        const bytes = new Uint8Array(chunk);
-        if (received + bytes.length > limit || (whole !== undefined && received + bytes.length > whole.length)) {
-          received = Infinity;
-          reject(new HttpError(413, `the body may hold at most ${limit} bytes`, { close: true }));
-          return;
+        if (this.#dropBody !== fail) return;
+        const size = chunk.byteLength;
+        const pastDeclared = declared !== undefined && received + size > declared;
+        const tooLarge = sized(received + size, false) ?? (pastDeclared ? sized(Infinity, false) : undefined);
+        if (tooLarge) return fail(tooLarge);
+        if (!memory.reserve(size)) return fail(busy(`${memory.max} bytes`));
+        this.#charged += size;
+        chunks.push(Buffer.from(new Uint8Array(chunk)));
+        received += size;
+        if (!isLast) return;
+        if (rule.exact && received !== rule.limit) {
+          return fail(new HttpError(400, `the body must hold exactly ${rule.limit} bytes; ${received} arrived`, { field }));
         }
-        if (whole) whole.set(bytes, received);
-        else chunks.push(Buffer.from(bytes));
-        received += bytes.length;
-        if (isLast) resolve(whole ? whole.subarray(0, received) : Buffer.concat(chunks, received));
+        this.#dropBody = undefined;
+        this.bodyComplete = true;
+        const whole = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
+        chunks = [];
+        resolve(whole);
       });
     });
+    this.body.catch(() => {}); // a route that fails before reading it must not leave it unhandled
   }
 
   /** Answers JSON. Returns false when the client is already gone or it was answered before. */
@@ -123,18 +227,20 @@ export class Exchange {
 
   fail(error: HttpError): boolean {
     const { field, headers = {}, extra = {}, close = false } = error.options;
-    // Say so when the connection closes after this answer (uWS closes it but does not say).
-    const sent = close ? { ...headers, connection: 'close' } : headers;
-    return this.json(error.status, { error: error.message, ...(field === undefined ? {} : { field }), ...extra }, sent, close);
+    // uWS writes its own `Connection: close` when asked to close: we add none (one header, not two).
+    return this.json(error.status, { error: error.message, ...(field === undefined ? {} : { field }), ...extra }, headers, close);
   }
 
   #send(status: number, contentType: string, body: string | Uint8Array, headers: Record<string, string>, close: boolean): boolean {
     if (this.finished) return false;
     this.status = status;
+    // A body still arriving is never read now: the connection must close after the answer.
+    const closing = close || !this.bodyComplete;
+    this.#dropBody?.(new HttpError(status, 'the request was answered before its body arrived'));
     const res = this.#res;
     res.cork(() => {
       this.#head(status, contentType, headers);
-      res.end(body, close);
+      res.end(body, closing);
     });
     return true;
   }

@@ -1,19 +1,28 @@
 import { createHistogram, performance, type EventLoopUtilization, type RecordableHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Gate } from './admission.js';
+import type { PoolName, Strategy, StrategyName } from './strategies.js';
 
 export interface MetricsSources {
-  /** The admission gate of each offloaded strategy. */
-  gates: ReadonlyMap<string, Gate>;
+  /** The admission gate of each pool off the loop. */
+  gates: ReadonlyMap<PoolName, Gate>;
+  strategies: ReadonlyMap<StrategyName, Strategy>;
   /** Threads behind each pool, as they really are. */
   pools: () => Record<string, number>;
+  /** Bytes of request bodies held now, all requests together. */
+  bodyBytes?: () => number;
 }
 
 /**
  * The server's Prometheus metrics. Event-loop delay and utilisation are measured over the
  * interval since the previous scrape, so each scrape says how the loop has been doing lately.
  */
-export function createMetrics({ gates, pools }: MetricsSources) {
+export function createMetrics({ gates, strategies, pools, bodyBytes = () => 0 }: MetricsSources) {
+  /** Each offloaded strategy with the gate of its pool. */
+  const gated = () => [...strategies.values()].flatMap((s) => {
+    const gate = s.pool === 'loop' ? undefined : gates.get(s.pool);
+    return gate ? [[s.name, gate] as const] : [];
+  });
   const registry = new Registry();
   const registers = [registry];
 
@@ -64,7 +73,7 @@ export function createMetrics({ gates, pools }: MetricsSources) {
     labelNames: ['strategy'] as const,
     registers,
     collect() {
-      for (const [strategy, gate] of gates) this.set({ strategy }, gate.inFlight);
+      for (const [strategy, gate] of gated()) this.set({ strategy }, gate.inFlightOf(strategy));
     },
   });
   new Gauge({
@@ -73,7 +82,16 @@ export function createMetrics({ gates, pools }: MetricsSources) {
     labelNames: ['strategy'] as const,
     registers,
     collect() {
-      for (const [strategy, gate] of gates) this.set({ strategy }, gate.queued);
+      for (const [strategy, gate] of gated()) this.set({ strategy }, gate.queuedOf(strategy));
+    },
+  });
+  new Gauge({
+    name: 'offloop_pool_admitted_requests',
+    help: "Requests each pool's gate has admitted and not yet released (running or waiting for its own queue), by pool",
+    labelNames: ['pool'] as const,
+    registers,
+    collect() {
+      for (const [pool, gate] of gates) this.set({ pool }, gate.inFlight);
     },
   });
   new Gauge({
@@ -83,6 +101,14 @@ export function createMetrics({ gates, pools }: MetricsSources) {
     registers,
     collect() {
       for (const [pool, threads] of Object.entries(pools())) this.set({ pool }, threads);
+    },
+  });
+  new Gauge({
+    name: 'offloop_request_body_bytes',
+    help: 'Bytes of request bodies held now, all requests together (bounded by --max-body-memory)',
+    registers,
+    collect() {
+      this.set(bodyBytes());
     },
   });
   new Gauge({

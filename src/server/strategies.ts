@@ -1,9 +1,10 @@
-import { pbkdf2 as cryptoPbkdf2 } from 'node:crypto';
+import { pbkdf2 as cryptoPbkdf2, pbkdf2Sync as cryptoPbkdf2Sync } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { abortError } from '../kernels/cancel.js';
 import { cpp, cppPool, js, rust, rustPool, type AsyncKernels, type KernelName, type SyncKernels, type WorkerEngine } from '../index.js';
 import type { KernelArgs, KernelResults } from '../engines/types.js';
+import { kernelNames } from '../engines/kernels.js';
 import { queueStrategy } from '../queue/strategy.js';
 import type { QueueProducer } from '../queue/producer.js';
 
@@ -34,17 +35,29 @@ export interface Strategy {
   readonly kernels: readonly KernelName[];
   /** Why the strategy is off (its requests get 503 with this); absent when it is on. */
   readonly disabled?: string;
+  /**
+   * The sync form of its kernels, where its costs can be measured: a loop strategy's own, and
+   * builtin's (its uncancellable pbkdf2 must fit the request timeout).
+   */
+  readonly sync?: SyncKernels;
+  /**
+   * Whether aborting a running `kernel` really stops its work. When false, an abort only stops
+   * the reply: the work (and its thread) runs to its end.
+   */
+  cancellable(kernel: KernelName): boolean;
   run<K extends KernelName>(
     kernel: K, args: KernelArgs[K], signal?: AbortSignal, info?: RunInfo,
   ): Promise<KernelResults[K]>;
 }
 
-const allKernels: readonly KernelName[] = ['primes', 'pbkdf2', 'blur', 'sleep'];
+const allKernels = kernelNames;
 type Call = (...args: unknown[]) => unknown;
 
 function onLoop(name: StrategyName, engine: SyncKernels, where: string): Strategy {
   return {
-    name, where, blocksLoop: true, pool: 'loop', kernels: allKernels,
+    name, where, blocksLoop: true, pool: 'loop', kernels: allKernels, sync: engine,
+    // Nothing can interrupt it: it holds the loop, the abort's own event included.
+    cancellable: () => false,
     // The kernel runs right here, holding the loop; a throw becomes a rejection.
     run: (kernel, args) => new Promise((resolve) => resolve((engine[`${kernel}Sync`] as Call)(...args) as never)),
   };
@@ -53,6 +66,7 @@ function onLoop(name: StrategyName, engine: SyncKernels, where: string): Strateg
 function offLoop(name: StrategyName, engine: AsyncKernels, pool: PoolName, where: string): Strategy {
   return {
     name, where, blocksLoop: false, pool, kernels: allKernels,
+    cancellable: () => true, // every kernel polls its cancel flag
     run: (kernel, args, signal) => (engine[kernel] as Call)(...args, { signal }) as never,
   };
 }
@@ -66,11 +80,14 @@ const builtin: Strategy = {
   blocksLoop: false,
   pool: 'libuv',
   kernels: ['pbkdf2', 'sleep'],
+  sync: { ...js, pbkdf2Sync: (password, salt, rounds, keylen) => cryptoPbkdf2Sync(password, salt, rounds, keylen, 'sha256') },
+  cancellable: (kernel) => kernel !== 'pbkdf2', // OpenSSL's pbkdf2 cannot be stopped; a timer can
   async run(kernel, args, signal) {
     if (signal?.aborted) throw abortError();
     if (kernel === 'pbkdf2') {
       const [password, salt, iterations, keylen] = args as KernelArgs['pbkdf2'];
-      // OpenSSL's pbkdf2 cannot be interrupted once it runs; an abort only stops the reply.
+      // OpenSSL's pbkdf2 cannot be interrupted once it runs: we await its end whatever happens, so
+      // the admission slot stays held as long as libuv's thread really is.
       return (await pbkdf2Async(password, salt, iterations, keylen, 'sha256')) as never;
     }
     if (kernel === 'sleep') {

@@ -1,18 +1,49 @@
 import net from 'node:net';
 
+export interface RawResponse {
+  status: number;
+  /** The header block as sent, lines split. */
+  headerLines: string[];
+  body: string;
+}
+
 export interface RawReply {
   /** Status codes of the responses seen, in order. */
   statuses: number[];
+  /** Every complete response, parsed. */
+  responses: RawResponse[];
   /** Whether the server closed the connection. */
   closed: boolean;
   text: string;
 }
 
+/** The complete responses at the start of `text` (each with a Content-Length, as uWS sends them). */
+export function parseResponses(text: string): RawResponse[] {
+  const responses: RawResponse[] = [];
+  let rest = text;
+  for (;;) {
+    const end = rest.indexOf('\r\n\r\n');
+    if (end < 0) return responses;
+    const headerLines = rest.slice(0, end).split('\r\n');
+    const status = /^HTTP\/1\.[01] (\d{3})/.exec(headerLines[0] ?? '');
+    if (!status) return responses;
+    const length = Number(headerLines.find((l) => /^content-length:/i.test(l))?.split(':')[1]?.trim() ?? 0);
+    if (rest.length < end + 4 + length) return responses;
+    responses.push({ status: Number(status[1]), headerLines, body: rest.slice(end + 4, end + 4 + length) });
+    rest = rest.slice(end + 4 + length);
+  }
+}
+
 /**
  * Writes raw bytes to the server and collects what comes back until the server closes the
- * connection or stays quiet for `quietMs` after its last byte (or `waitMs` with none at all).
+ * connection, `responses` complete responses have arrived, or it stays quiet for `quietMs`
+ * after its last byte (or `waitMs` with none at all).
  */
-export function raw(port: number, chunks: (string | Uint8Array)[], { quietMs = 150, waitMs = 3000, gapMs = 0 } = {}): Promise<RawReply> {
+export function raw(
+  port: number,
+  chunks: (string | Uint8Array)[],
+  { quietMs = 150, waitMs = 3000, gapMs = 0, responses = Infinity } = {},
+): Promise<RawReply> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
     let text = '';
@@ -21,7 +52,8 @@ export function raw(port: number, chunks: (string | Uint8Array)[], { quietMs = 1
     const finish = () => {
       clearTimeout(timer);
       socket.destroy();
-      resolve({ statuses: [...text.matchAll(/HTTP\/1\.[01] (\d{3})/g)].map((m) => Number(m[1])), closed, text });
+      const parsed = parseResponses(text);
+      resolve({ statuses: [...text.matchAll(/HTTP\/1\.[01] (\d{3})/g)].map((m) => Number(m[1])), responses: parsed, closed, text });
     };
     const wait = (ms: number) => {
       clearTimeout(timer);
@@ -36,6 +68,7 @@ export function raw(port: number, chunks: (string | Uint8Array)[], { quietMs = 1
     });
     socket.on('data', (d) => {
       text += d.toString('latin1');
+      if (parseResponses(text).length >= responses) return finish();
       wait(quietMs);
     });
     socket.on('error', () => {});
@@ -44,5 +77,25 @@ export function raw(port: number, chunks: (string | Uint8Array)[], { quietMs = 1
       finish();
     });
     wait(waitMs);
+  });
+}
+
+/**
+ * Opens a connection, writes `head` and the first part of a body, and leaves it there: a client
+ * whose body stopped arriving. Resolves once written; `reply` settles when the server answers
+ * and closes (or the socket is destroyed).
+ */
+export function stall(port: number, head: string, partial: Uint8Array | string): Promise<{ socket: net.Socket; reply: Promise<RawReply> }> {
+  return new Promise((resolveStarted) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let text = '';
+    socket.on('error', () => {});
+    socket.on('data', (d) => (text += d.toString('latin1')));
+    const reply = new Promise<RawReply>((resolve) =>
+      socket.on('close', () =>
+        resolve({ statuses: [...text.matchAll(/HTTP\/1\.[01] (\d{3})/g)].map((m) => Number(m[1])), responses: parseResponses(text), closed: true, text }),
+      ),
+    );
+    socket.on('connect', () => socket.write(head, () => socket.write(partial, () => resolveStarted({ socket, reply }))));
   });
 }

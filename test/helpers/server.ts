@@ -84,7 +84,14 @@ export function sample(text: string, name: string, labels: Record<string, string
   return undefined;
 }
 
-/** Polls `check` until it returns true; the test's own timeout bounds the wait. */
-export async function eventually(check: () => Promise<boolean>, everyMs = 50): Promise<void> {
-  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, everyMs));
+/**
+ * Polls `check` until it returns true. With `withinMs`, throws `message` past it — for a wait
+ * whose failure must say what broke (a bound far from any honest timing), not end in a suite timeout.
+ */
+export async function eventually(check: () => Promise<boolean>, everyMs = 50, bound?: { withinMs: number; message: string }): Promise<void> {
+  const deadline = bound ? performance.now() + bound.withinMs : Infinity;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(bound!.message);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
 }

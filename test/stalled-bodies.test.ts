@@ -1,0 +1,76 @@
+import test from 'ava';
+import { createServer } from '../src/server/app.js';
+import { stall } from './helpers/raw.js';
+import { eventually, request, startServer } from './helpers/server.js';
+
+// Clients whose bodies stop arriving: each is answered (408, or 503 at shutdown) and closed, the
+// request ends, memory held is what arrived (not what Content-Length promised), and shutdown
+// settles within its timeout. The server runs in this process so its memory can be read.
+const gc = globalThis.gc as () => void;
+const mib = 2 ** 20;
+const blurHead = (mb: number) => {
+  const side = Math.sqrt((mb * mib) / 4);
+  return `POST /blur/cpp?width=${side}&height=${side} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${mb * mib}\r\n\r\n`;
+};
+const arrayBuffers = () => {
+  gc();
+  gc();
+  return process.memoryUsage().arrayBuffers;
+};
+
+test.serial('300 stalled 4 MiB POSTs: all answered 408 and closed, in-flight back to 0, memory held ≈ the bytes sent', async (t) => {
+  const server = await createServer({ port: 0, host: '127.0.0.1', workers: 1, timeout: 2000 });
+  try {
+    const before = arrayBuffers();
+    const clients = await Promise.all(Array.from({ length: 300 }, () => stall(server.port, blurHead(4), Buffer.alloc(1024, 1))));
+    // Every body's first KiB has reached its request.
+    while (server.bodyBytes < 300 * 1024) await new Promise((resolve) => setImmediate(resolve));
+    t.is(server.inFlight, 300);
+    const held = arrayBuffers() - before;
+    t.log(`declared ${300 * 4} MiB, sent 300 KiB: ${(held / mib).toFixed(1)} MiB of ArrayBuffers held (was 1200 MiB)`);
+    t.true(held < 32 * mib, `${(held / mib).toFixed(1)} MiB held for 300 KiB received`);
+    const replies = await Promise.all(clients.map((c) => c.reply));
+    t.deepEqual(new Set(replies.map((r) => JSON.stringify(r.statuses))), new Set(['[408]']));
+    t.true(replies.every((r) => r.closed));
+    t.is(server.inFlight, 0, 'every stalled request ended');
+    t.is(server.bodyBytes, 0);
+    t.true(arrayBuffers() - before < 8 * mib);
+  } finally {
+    await server.close();
+  }
+});
+
+test.serial('a declared 64 MiB body with 1 KiB sent holds about 1 KiB', async (t) => {
+  const server = await createServer({ port: 0, host: '127.0.0.1', workers: 1, timeout: 60_000, shutdownTimeout: 100 });
+  const before = arrayBuffers();
+  const client = await stall(server.port, blurHead(64), Buffer.alloc(1024, 1));
+  while (server.bodyBytes < 1024) await new Promise((resolve) => setImmediate(resolve));
+  t.is(server.bodyBytes, 1024);
+  t.true(arrayBuffers() - before < 4 * mib);
+  await server.close();
+  t.deepEqual((await client.reply).statuses, [503]);
+});
+
+test.serial('close() with stalled bodies settles: each client gets 503 and its connection closes', async (t) => {
+  const server = await createServer({ port: 0, host: '127.0.0.1', workers: 1, timeout: 60_000, shutdownTimeout: 300 });
+  const clients = await Promise.all(Array.from({ length: 50 }, () => stall(server.port, blurHead(4), Buffer.alloc(1024, 1))));
+  while (server.bodyBytes < 50 * 1024) await new Promise((resolve) => setImmediate(resolve));
+  const started = performance.now();
+  await server.close();
+  t.log(`close() settled after ${Math.round(performance.now() - started)} ms (shutdown timeout 300 ms)`);
+  const replies = await Promise.all(clients.map((c) => c.reply));
+  t.true(replies.every((r) => r.closed && JSON.stringify(r.statuses) === '[503]'), JSON.stringify(replies.map((r) => r.statuses)));
+  t.is(server.inFlight, 0);
+});
+
+test.serial('SIGTERM with 50 stalled bodies: the process answers them and exits 0', async (t) => {
+  const server = await startServer(['--shutdown-timeout', '300', '--timeout', '60000']);
+  const clients = await Promise.all(Array.from({ length: 50 }, () => stall(server.port, blurHead(4), Buffer.alloc(1024, 1))));
+  // The server has all 50 when /metrics says so.
+  await eventually(async () => /^offloop_request_body_bytes 51200$/m.test((await request(`${server.url}/metrics`)).body.toString()));
+  const started = performance.now();
+  t.is(await server.stop('SIGTERM'), 0);
+  t.log(`exited ${Math.round(performance.now() - started)} ms after SIGTERM (shutdown timeout 300 ms)`);
+  const replies = await Promise.all(clients.map((c) => c.reply));
+  t.true(replies.every((r) => r.closed && JSON.stringify(r.statuses) === '[503]'), JSON.stringify(replies.map((r) => r.statuses)));
+});
