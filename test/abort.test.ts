@@ -45,7 +45,7 @@ for (const engine of offloadEngines) {
   test.serial(`${engine.name}: a task aborted while queued is dropped, and the pool is intact`, async (t) => {
     const { order, track } = journal();
     // Fill every thread with a sleep, then queue one more task behind them and abort it.
-    const blockers = Array.from({ length: size }, (_, i) => track(`sleep${i}`, engine.sleep(400)));
+    const blockers = Array.from({ length: size }, (_, i) => track(`sleep${i}`, engine.sleep(250)));
     const queued = new AbortController();
     const victim = track('queued', engine.pbkdf2('pw', 'salt', 2_000_000, 32, { signal: queued.signal }));
     queued.abort();

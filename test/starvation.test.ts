@@ -14,7 +14,7 @@ import { startServer } from './helpers/server.js';
 // the jobs and the read's remaining steps race for the freed threads, so only the first counts.)
 async function firstToFinish(engine: AsyncKernels, jobs: number): Promise<string> {
   const order: string[] = [];
-  const running = Array.from({ length: jobs }, () => engine.sleep(600).then(() => order.push('job')));
+  const running = Array.from({ length: jobs }, () => engine.sleep(400).then(() => order.push('job')));
   await new Promise((resolve) => setImmediate(resolve)); // the jobs are queued and running
   const read = readFile(new URL(import.meta.url)).then(() => order.push('fs.readFile'));
   await Promise.all([...running, read]);
