@@ -2,6 +2,7 @@ import test from 'ava';
 import { loadAddon } from '../src/engines/addon.js';
 import { cpp, js, rust, workers } from '../src/index.js';
 import { asyncEngines, syncEngines } from './helpers/engines.js';
+import { isAbortError } from './helpers/outcome.js';
 
 type ErrorClass = typeof TypeError | typeof RangeError;
 interface BadCall {
@@ -141,3 +142,36 @@ test('after every bad call, every engine still computes', async (t) => {
   for (const engine of [js, cpp, rust]) t.is(engine.primesSync(1000), 168);
   for (const engine of [js, workers, cpp, rust]) t.is(await engine.primes(1000), 168);
 });
+
+// Every bound is inclusive. Calls exactly at each limit, with a signal already aborted: valid
+// arguments reach the abort check and reject with AbortError (nothing runs); a bound off by one
+// would reject them with a RangeError first. (width·height = 2^26 needs a 256 MiB image: not here.)
+const atTheLimits: [string, unknown[]][] = [
+  ['primes', [0]], ['primes', [2 ** 32 - 1]],
+  ['pbkdf2', ['', '', 1, 1]], ['pbkdf2', ['pw', 'salt', 100_000_000, 1024]],
+  ['blur', [px(65_535, 1), 65_535, 1, 65_535]], ['blur', [px(1, 65_535), 1, 65_535, 0]],
+  ['sleep', [0]], ['sleep', [60_000]],
+];
+for (const engine of asyncEngines) {
+  test(`${engine.name}: arguments exactly at every limit are accepted`, async (t) => {
+    for (const [kernel, args] of atTheLimits) {
+      const fn = engine[kernel as 'primes'] as (...a: unknown[]) => Promise<unknown>;
+      const error = await fn(...args, { signal: AbortSignal.abort() }).then(() => undefined, (e: unknown) => e);
+      t.true(isAbortError(error), `${kernel}(${describeArgs(args)}): ${String(error)}`);
+    }
+  });
+}
+for (const name of ['cpp', 'rust'] as const) {
+  test(`the ${name} addon, called directly, accepts arguments exactly at every limit`, async (t) => {
+    const addon = loadAddon(name) as unknown as Record<string, (...a: unknown[]) => unknown> & { createCancelToken(): unknown };
+    for (const [kernel, args] of atTheLimits) {
+      const raw = kernel === 'pbkdf2' ? args.map((a) => (typeof a === 'string' ? Buffer.from(a) : a)) : args;
+      const token = addon.createCancelToken();
+      addon.cancel!(token);
+      const error = await Promise.resolve()
+        .then(() => addon[kernel]!(...raw, token))
+        .then(() => undefined, (e: unknown) => e);
+      t.true(isAbortError(error), `${name}.${kernel}(${describeArgs(args)}): ${String(error)}`);
+    }
+  });
+}
