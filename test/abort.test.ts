@@ -1,7 +1,7 @@
-import test from 'ava';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import test from 'ava';
 import type { AsyncKernels } from '../src/index.js';
 import { asyncEngines, offloadEngines, poolSize } from './helpers/engines.js';
 import { isAbortError, settle } from './helpers/outcome.js';
@@ -11,7 +11,10 @@ function journal() {
   const order: string[] = [];
   const track = <T>(label: string, promise: Promise<T>) =>
     promise.then(
-      (value) => (order.push(`${label}:ok`), value),
+      (value) => {
+        order.push(`${label}:ok`);
+        return value;
+      },
       (error: unknown) => {
         order.push(`${label}:${isAbortError(error) ? 'abort' : 'error'}`);
         throw error;
@@ -62,7 +65,10 @@ for (const engine of offloadEngines) {
     t.is(await engine.primes(100, { signal: controller.signal }), 25);
     controller.abort();
     controller.abort();
-    t.is(await engine.primes(100, { signal: controller.signal }).catch((e: unknown) => (isAbortError(e) ? 'aborted' : e)), 'aborted');
+    t.is(
+      await engine.primes(100, { signal: controller.signal }).catch((e: unknown) => (isAbortError(e) ? 'aborted' : e)),
+      'aborted',
+    );
   });
 }
 
@@ -82,23 +88,38 @@ interface StopFigures {
 const stopsEarly = fileURLToPath(new URL('./fixtures/stops-early.js', import.meta.url));
 
 for (const engine of offloadEngines) {
-  test.serial(`${engine.name}: each kernel aborted while running rejects, and frees its thread, in under ¼ of an un-aborted run`, async (t) => {
-    const { stdout } = await promisify(execFile)(process.execPath, [stopsEarly, engine.name], {
-      env: { ...process.env, UV_THREADPOOL_SIZE: '1' },
-    });
-    const figures = stdout.trim().split('\n').map((line) => JSON.parse(line) as StopFigures);
-    t.deepEqual(figures.map((f) => f.kernel), ['primes', 'pbkdf2', 'blur', 'sleep']);
-    for (const f of figures) {
-      const what = `${engine.name} ${f.kernel}`;
-      const ms = (v: number | null) => (v === null ? 'never' : `${v.toFixed(1)} ms`);
-      t.log(`${what}: un-aborted ${ms(f.fullMs)}; abort → rejected ${ms(f.toRejectMs)}, → thread free ${ms(f.toFreeMs)}`);
-      t.is(f.outcome, 'AbortError', `${what}: the aborted task must reject with AbortError`);
-      if (f.runningAtAbort !== undefined) t.is(f.runningAtAbort, 1, `${what}: the task was running when aborted`);
-      t.true(f.toRejectMs !== null && f.toRejectMs < f.fullMs / 4,
-        `${what}: rejected ${ms(f.toRejectMs)} after the abort, against ${ms(f.fullMs)} un-aborted: it does not stop early`);
-      t.true(f.toFreeMs < f.fullMs / 4,
-        `${what}: its thread was busy ${ms(f.toFreeMs)} after the abort, against ${ms(f.fullMs)} un-aborted: ` +
-          'the kernel does not poll its cancel flag');
-    }
-  });
+  test.serial(
+    `${engine.name}: each kernel aborted while running rejects, and frees its thread, in under ¼ of an un-aborted run`,
+    async (t) => {
+      const { stdout } = await promisify(execFile)(process.execPath, [stopsEarly, engine.name], {
+        env: { ...process.env, UV_THREADPOOL_SIZE: '1' },
+      });
+      const figures = stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as StopFigures);
+      t.deepEqual(
+        figures.map((f) => f.kernel),
+        ['primes', 'pbkdf2', 'blur', 'sleep'],
+      );
+      for (const f of figures) {
+        const what = `${engine.name} ${f.kernel}`;
+        const ms = (v: number | null) => (v === null ? 'never' : `${v.toFixed(1)} ms`);
+        t.log(
+          `${what}: un-aborted ${ms(f.fullMs)}; abort → rejected ${ms(f.toRejectMs)}, → thread free ${ms(f.toFreeMs)}`,
+        );
+        t.is(f.outcome, 'AbortError', `${what}: the aborted task must reject with AbortError`);
+        if (f.runningAtAbort !== undefined) t.is(f.runningAtAbort, 1, `${what}: the task was running when aborted`);
+        t.true(
+          f.toRejectMs !== null && f.toRejectMs < f.fullMs / 4,
+          `${what}: rejected ${ms(f.toRejectMs)} after the abort, against ${ms(f.fullMs)} un-aborted: it does not stop early`,
+        );
+        t.true(
+          f.toFreeMs < f.fullMs / 4,
+          `${what}: its thread was busy ${ms(f.toFreeMs)} after the abort, against ${ms(f.fullMs)} un-aborted: ` +
+            'the kernel does not poll its cancel flag',
+        );
+      }
+    },
+  );
 }

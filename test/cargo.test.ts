@@ -1,6 +1,6 @@
-import test from 'ava';
 import { execFile, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import test from 'ava';
 
 // The Rust addon's own unit tests (native/rust: the exact divider for every blur divisor, the SHA
 // backends against each other, RFC 7914, the sieve's square roots) run inside `npm test` too.
@@ -15,8 +15,12 @@ if (!hasCargo) {
   test('cargo test --release --offline passes in native/rust', async (t) => {
     t.timeout(5 * 60_000); // a first run compiles the test harness
     const { code, output } = await new Promise<{ code: number; output: string }>((resolve) => {
-      execFile('cargo', ['test', '--release', '--offline'], { cwd: crate, maxBuffer: 64 << 20 }, (error, stdout, stderr) =>
-        resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) : 0, output: `${stdout}${stderr}` }),
+      execFile(
+        'cargo',
+        ['test', '--release', '--offline'],
+        { cwd: crate, maxBuffer: 64 << 20 },
+        (error, stdout, stderr) =>
+          resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) : 0, output: `${stdout}${stderr}` }),
       );
     });
     t.is(code, 0, output);
