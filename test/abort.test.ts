@@ -91,7 +91,7 @@ for (const engine of offloadEngines) {
   test.serial(
     `${engine.name}: each kernel aborted while running rejects, and frees its thread, in under ¼ of an un-aborted run`,
     async (t) => {
-      const { stdout } = await promisify(execFile)(process.execPath, [stopsEarly, engine.name], {
+      const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', stopsEarly, engine.name], {
         env: { ...process.env, UV_THREADPOOL_SIZE: '1' },
       });
       const figures = stdout
