@@ -2,6 +2,7 @@ import { pbkdf2 as pbkdf2Callback, pbkdf2Sync as opensslPbkdf2Sync } from 'node:
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { Bench, type BenchOptions, type Fn, type FnOptions } from 'tinybench';
+import { rng } from '#rng';
 import { cpp, createWorkers, js, rust, type SyncKernels } from '../src/index.js';
 import { type CpuKernelName, cpuKernelNames } from '../src/engines/kernels.js';
 import { describeMachine, endOfPart } from './machine.js';
@@ -18,19 +19,6 @@ import { fmt } from './stats.js';
 
 /** One turn of the event loop: Node frees external buffers (native blur's output) only then. */
 const loopTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** Deterministic pseudo-random bytes (xorshift32), so every run blurs the same image. */
-function pseudoRandomBytes(length: number, seed = 0x9e3779b9): Uint8Array {
-  const bytes = new Uint8Array(length);
-  let x = seed >>> 0;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    bytes[i] = x & 0xff;
-  }
-  return bytes;
-}
 
 /** Runs one tinybench task and reduces it to the figures we keep. */
 async function measure(fn: Fn, bench: BenchOptions, task: FnOptions = {}): Promise<TaskStats> {
@@ -59,7 +47,7 @@ export function kernelPlan(profile: Profile): Plan {
   const password = Buffer.from('correct horse battery staple');
   const salt = Buffer.from('offloop-bench-salt');
   const { width, height, radius } = p.blur;
-  const pixels = pseudoRandomBytes(width * height * 4);
+  const pixels = rng(0x9e3779b9).bytes(width * height * 4); // seeded: every run blurs the same image
   const workers = createWorkers(); // one thread per core, as the library's default
   let echo: Worker | undefined;
 

@@ -1,9 +1,9 @@
-import test from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import test from 'ava';
 import { createWorkers } from '../src/index.js';
 import { createStrategies } from '../src/server/strategies.js';
 import { postgresBin } from './helpers/postgres.js';
@@ -35,7 +35,12 @@ function expectedKeys(): string[] {
 }
 
 function lookup(value: unknown, dotted: string): unknown {
-  return dotted.split('.').reduce<unknown>((node, key) => (node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), value);
+  return dotted
+    .split('.')
+    .reduce<unknown>(
+      (node, key) => (node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined),
+      value,
+    );
 }
 
 function runBench(args: string[]): Promise<{ code: number | null; output: string }> {
@@ -71,14 +76,22 @@ test('bench --quick runs both parts and writes every summary ratio, finite', asy
 
   // Progress while it runs, the flattened ratios last.
   t.regex(output, /^\[\s*1\/\d+\] \d+:\d\d {2}kernels · /m);
-  const tail = output.trimEnd().split('\n').slice(-keys.length).map((line) => line.trim().split(' = ')[0]);
+  const tail = output
+    .trimEnd()
+    .split('\n')
+    .slice(-keys.length)
+    .map((line) => line.trim().split(' = ')[0]);
   t.deepEqual(tail.sort(), [...keys].sort());
 
   // Raw figures with the machine, the generated tables, and charts rendered by vega.
   for (const part of ['kernels', 'http']) {
-    const raw = JSON.parse(await readFile(join(out, `${part}.json`), 'utf8')) as { part: string; machine: Record<string, unknown> };
+    const raw = JSON.parse(await readFile(join(out, `${part}.json`), 'utf8')) as {
+      part: string;
+      machine: Record<string, unknown>;
+    };
     t.is(raw.part, part);
-    for (const field of ['cpuModel', 'cores', 'node', 'libuvPoolSize', 'date']) t.not(raw.machine[field], undefined, `${part}.json machine.${field}`);
+    for (const field of ['cpuModel', 'cores', 'node', 'libuvPoolSize', 'date'])
+      t.not(raw.machine[field], undefined, `${part}.json machine.${field}`);
   }
   const readme = await readFile(join(out, 'README.md'), 'utf8');
   t.regex(readme, /\| ratio \| value \|/);

@@ -1,5 +1,5 @@
-import test from 'ava';
 import { pbkdf2Sync } from 'node:crypto';
+import test from 'ava';
 import { offloadEngines, poolSize } from './helpers/engines.js';
 import { naiveBlur, naivePrimeCounts } from './helpers/oracle.js';
 import { rng } from './helpers/random.js';
@@ -13,7 +13,9 @@ for (const engine of offloadEngines) {
     const r = rng(n);
     const limits = Array.from({ length: n }, () => r.int(0, 200_000));
     const salts = Array.from({ length: n }, (_, i) => `salt-${i}`);
-    const images = Array.from({ length: n }, () => ({ w: r.int(1, 24), h: r.int(1, 24), radius: r.int(0, 6) })).map((s) => ({ ...s, rgba: r.bytes(s.w * s.h * 4) }));
+    const images = Array.from({ length: n }, () => ({ w: r.int(1, 24), h: r.int(1, 24), radius: r.int(0, 6) })).map(
+      (s) => ({ ...s, rgba: r.bytes(s.w * s.h * 4) }),
+    );
     const [primes, keys, blurred, slept, nooped] = await Promise.all([
       Promise.all(limits.map((l) => engine.primes(l))),
       Promise.all(salts.map((s) => engine.pbkdf2('pw', s, 2000, 40))),
@@ -21,9 +23,16 @@ for (const engine of offloadEngines) {
       Promise.all(Array.from({ length: n }, () => engine.sleep(5))),
       Promise.all(Array.from({ length: n }, () => engine.noop())),
     ]);
-    t.deepEqual(primes, limits.map((l) => counts[l]));
-    t.deepEqual(keys.map((k) => k.toString('hex')), salts.map((s) => pbkdf2Sync('pw', s, 2000, 40, 'sha256').toString('hex')));
-    for (const [i, img] of images.entries()) t.deepEqual(new Uint8Array(blurred[i]!), naiveBlur(img.rgba, img.w, img.h, img.radius));
+    t.deepEqual(
+      primes,
+      limits.map((l) => counts[l]),
+    );
+    t.deepEqual(
+      keys.map((k) => k.toString('hex')),
+      salts.map((s) => pbkdf2Sync('pw', s, 2000, 40, 'sha256').toString('hex')),
+    );
+    for (const [i, img] of images.entries())
+      t.deepEqual(new Uint8Array(blurred[i]!), naiveBlur(img.rgba, img.w, img.h, img.radius));
     t.deepEqual(slept, Array(n).fill(undefined));
     t.deepEqual(nooped, Array(n).fill(undefined));
   });

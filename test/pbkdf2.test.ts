@@ -1,15 +1,17 @@
-import test from 'ava';
 import { execFile } from 'node:child_process';
 import { pbkdf2Sync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import test from 'ava';
 import { cpp, rust } from '../src/index.js';
 import { asyncEngines, syncEngines } from './helpers/engines.js';
 import { pbkdf2Cases } from './helpers/pbkdf2-cases.js';
 
 const cases = pbkdf2Cases(2024, 200);
-const expected = cases.map(({ password, salt, iterations, keylen }) => pbkdf2Sync(password, salt, iterations, keylen, 'sha256').toString('hex'));
+const expected = cases.map(({ password, salt, iterations, keylen }) =>
+  pbkdf2Sync(password, salt, iterations, keylen, 'sha256').toString('hex'),
+);
 
 // RFC 7914 §11: the PBKDF2-HMAC-SHA256 test vectors.
 const rfc7914: { args: [string, string, number, number]; key: string }[] = [

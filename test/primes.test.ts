@@ -5,19 +5,33 @@ import { naivePrimeCounts } from './helpers/oracle.js';
 
 // Published values of π(x).
 const known: [number, number][] = [
-  [0, 0], [1, 0], [2, 1], [3, 2], [4, 2], [5, 3], [10, 4], [100, 25], [1000, 168],
-  [10_000, 1229], [100_000, 9592], [1_000_000, 78_498], [10_000_000, 664_579], [100_000_000, 5_761_455],
+  [0, 0],
+  [1, 0],
+  [2, 1],
+  [3, 2],
+  [4, 2],
+  [5, 3],
+  [10, 4],
+  [100, 25],
+  [1000, 168],
+  [10_000, 1229],
+  [100_000, 9592],
+  [1_000_000, 78_498],
+  [10_000_000, 664_579],
+  [100_000_000, 5_761_455],
 ];
 
 // Each segment holds 32768 odd numbers, i.e. spans 65536 integers: probe both sides of its edges,
 // and squares of primes near √limit, against a plain sieve.
 const oracleMax = 5 * 65_536 + 10;
 const oracle = naivePrimeCounts(oracleMax);
-const boundaries = [...new Set(
-  [65_536, 131_072, 196_608, 262_144, 5 * 65_536, 65_521 * 1, 251 * 251, 257 * 257, 509 * 509]
-    .flatMap((n) => [n - 3, n - 2, n - 1, n, n + 1, n + 2, n + 3])
-    .filter((n) => n >= 0 && n <= oracleMax),
-)];
+const boundaries = [
+  ...new Set(
+    [65_536, 131_072, 196_608, 262_144, 5 * 65_536, 65_521 * 1, 251 * 251, 257 * 257, 509 * 509]
+      .flatMap((n) => [n - 3, n - 2, n - 1, n, n + 1, n + 2, n + 3])
+      .filter((n) => n >= 0 && n <= oracleMax),
+  ),
+];
 
 for (const engine of syncEngines) {
   test(`${engine.name}.primesSync gives known values of π(x)`, (t) => {
@@ -32,7 +46,10 @@ for (const engine of syncEngines) {
 for (const engine of asyncEngines) {
   test(`${engine.name}.primes gives known values of π(x)`, async (t) => {
     const got = await Promise.all(known.map(([x]) => engine.primes(x)));
-    t.deepEqual(got, known.map(([, pi]) => pi));
+    t.deepEqual(
+      got,
+      known.map(([, pi]) => pi),
+    );
   });
 }
 

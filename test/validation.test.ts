@@ -2,6 +2,7 @@ import test from 'ava';
 import { loadAddon } from '../src/engines/addon.js';
 import { cpp, js, rust, workers } from '../src/index.js';
 import { asyncEngines, syncEngines } from './helpers/engines.js';
+import { isAbortError } from './helpers/outcome.js';
 
 type ErrorClass = typeof TypeError | typeof RangeError;
 interface BadCall {
@@ -41,7 +42,7 @@ const badBytes = (name: string, at: (v: unknown) => unknown[]): BadCall[] => [
   { args: at(detached()), error: TypeError, names: name },
 ];
 
-export const badCalls: Record<'primes' | 'pbkdf2' | 'blur' | 'sleep', BadCall[]> = {
+const badCalls: Record<'primes' | 'pbkdf2' | 'blur' | 'sleep', BadCall[]> = {
   primes: badNumbers('limit', 2 ** 32 - 1, (v) => [v]),
   pbkdf2: [
     ...badBytes('password', (v) => [v, 'salt', 1, 32]),
@@ -68,7 +69,15 @@ export const badCalls: Record<'primes' | 'pbkdf2' | 'blur' | 'sleep', BadCall[]>
 };
 
 const describeArgs = (args: unknown[]) =>
-  args.map((a) => (typeof a === 'bigint' ? `${a}n` : ArrayBuffer.isView(a) ? `${a.constructor.name}(${(a as Uint8Array).length})` : JSON.stringify(a) ?? String(a))).join(', ');
+  args
+    .map((a) =>
+      typeof a === 'bigint'
+        ? `${a}n`
+        : ArrayBuffer.isView(a)
+          ? `${a.constructor.name}(${(a as Uint8Array).length})`
+          : (JSON.stringify(a) ?? String(a)),
+    )
+    .join(', ');
 
 for (const engine of syncEngines) {
   test(`${engine.name}: every *Sync function rejects every bad argument with the right class, naming it`, (t) => {
@@ -88,7 +97,9 @@ for (const engine of asyncEngines) {
       const fn = engine[kernel as 'primes'] as (...a: unknown[]) => Promise<unknown>;
       for (const { args, error, names } of calls) {
         let promise: Promise<unknown> | undefined;
-        t.notThrows(() => void (promise = fn(...args)));
+        t.notThrows(() => {
+          promise = fn(...args);
+        });
         const err = await t.throwsAsync(promise!, { instanceOf: error }, `${kernel}(${describeArgs(args)})`);
         t.regex(err?.message ?? '', new RegExp(`"${names}"`));
       }
@@ -97,7 +108,10 @@ for (const engine of asyncEngines) {
 
   test(`${engine.name}: bad options reject with a TypeError naming them`, async (t) => {
     await t.throwsAsync(engine.primes(10, 'fast' as never), { instanceOf: TypeError, message: /"options"/ });
-    await t.throwsAsync(engine.primes(10, { signal: {} } as never), { instanceOf: TypeError, message: /"options.signal"/ });
+    await t.throwsAsync(engine.primes(10, { signal: {} } as never), {
+      instanceOf: TypeError,
+      message: /"options.signal"/,
+    });
     await t.throwsAsync(engine.noop(null as never), { instanceOf: TypeError, message: /"options"/ });
   });
 }
@@ -131,7 +145,9 @@ for (const name of ['cpp', 'rust'] as const) {
       t.throws(() => addon.primes!(10, token), { instanceOf: TypeError, message: /"token"/ });
       t.throws(() => addon.cancel!(token), { instanceOf: TypeError, message: /"token"/ });
     }
-    t.throws(() => addon.primes!(10, (name === 'cpp' ? loadAddon('rust') : loadAddon('cpp')).createCancelToken()), { instanceOf: TypeError });
+    t.throws(() => addon.primes!(10, (name === 'cpp' ? loadAddon('rust') : loadAddon('cpp')).createCancelToken()), {
+      instanceOf: TypeError,
+    });
     // ...and the process lives on, with the addon still working.
     t.is(await addon.primes!(100), 25);
   });
@@ -141,3 +157,48 @@ test('after every bad call, every engine still computes', async (t) => {
   for (const engine of [js, cpp, rust]) t.is(engine.primesSync(1000), 168);
   for (const engine of [js, workers, cpp, rust]) t.is(await engine.primes(1000), 168);
 });
+
+// Every bound is inclusive. Calls exactly at each limit, with a signal already aborted: valid
+// arguments reach the abort check and reject with AbortError (nothing runs); a bound off by one
+// would reject them with a RangeError first. (width·height = 2^26 needs a 256 MiB image: not here.)
+const atTheLimits: [string, unknown[]][] = [
+  ['primes', [0]],
+  ['primes', [2 ** 32 - 1]],
+  ['pbkdf2', ['', '', 1, 1]],
+  ['pbkdf2', ['pw', 'salt', 100_000_000, 1024]],
+  ['blur', [px(65_535, 1), 65_535, 1, 65_535]],
+  ['blur', [px(1, 65_535), 1, 65_535, 0]],
+  ['sleep', [0]],
+  ['sleep', [60_000]],
+];
+for (const engine of asyncEngines) {
+  test(`${engine.name}: arguments exactly at every limit are accepted`, async (t) => {
+    for (const [kernel, args] of atTheLimits) {
+      const fn = engine[kernel as 'primes'] as (...a: unknown[]) => Promise<unknown>;
+      const error = await fn(...args, { signal: AbortSignal.abort() }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      t.true(isAbortError(error), `${kernel}(${describeArgs(args)}): ${String(error)}`);
+    }
+  });
+}
+for (const name of ['cpp', 'rust'] as const) {
+  test(`the ${name} addon, called directly, accepts arguments exactly at every limit`, async (t) => {
+    const addon = loadAddon(name) as unknown as Record<string, (...a: unknown[]) => unknown> & {
+      createCancelToken(): unknown;
+    };
+    for (const [kernel, args] of atTheLimits) {
+      const raw = kernel === 'pbkdf2' ? args.map((a) => (typeof a === 'string' ? Buffer.from(a) : a)) : args;
+      const token = addon.createCancelToken();
+      addon.cancel!(token);
+      const error = await Promise.resolve()
+        .then(() => addon[kernel]!(...raw, token))
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      t.true(isAbortError(error), `${name}.${kernel}(${describeArgs(args)}): ${String(error)}`);
+    }
+  });
+}

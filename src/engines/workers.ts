@@ -49,6 +49,7 @@ export function createWorkers(options: WorkerPoolOptions = {}): WorkerEngine {
       minThreads: threads,
       maxThreads: threads,
       maxQueue,
+      stricterFIFO: true, // piscina otherwise sends a task it could not place yet to the back of the queue
       ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
     });
     // An abort that lands just as piscina hands a task to a worker makes piscina terminate that

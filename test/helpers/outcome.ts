@@ -8,4 +8,11 @@ export const settle = async (run: () => unknown): Promise<Outcome> => {
   }
 };
 export const isAbortError = (e: unknown) => e instanceof DOMException && e.name === 'AbortError';
-export const errorClass = (e: unknown) => (e instanceof RangeError ? 'RangeError' : e instanceof TypeError ? 'TypeError' : isAbortError(e) ? 'AbortError' : `other: ${String(e)}`);
+export const errorClass = (e: unknown) =>
+  e instanceof RangeError
+    ? 'RangeError'
+    : e instanceof TypeError
+      ? 'TypeError'
+      : isAbortError(e)
+        ? 'AbortError'
+        : `other: ${String(e)}`;

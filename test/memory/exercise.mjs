@@ -30,6 +30,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { rng } from '#rng';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -90,15 +91,7 @@ const bytes = (n, seed = 1) => {
   // Big inputs repeat a pseudo-random pattern of prime length: a JS loop over megabytes takes
   // tens of seconds in valgrind's interpreter-only node.
   if (n > 65536) return new Uint8Array(Buffer.alloc(n, bytes(4093, seed)).buffer, 0, n);
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
+  return new Uint8Array(rng(seed).bytes(n));
 };
 /** Pixels, generated once per size and seed (the interpreter is slow under valgrind) and copied. */
 const images = new Map();
