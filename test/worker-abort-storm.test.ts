@@ -2,7 +2,7 @@ import test from 'ava';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createWorkers, type WorkerEngine } from '../src/index.js';
 import type { Mode } from './fixtures/cooperative.js';
 import { isAbortError, settle } from './helpers/outcome.js';
@@ -140,4 +140,22 @@ test('runFile: bad module arguments are TypeErrors naming "module"; a module wit
   writeFileSync(none, 'export const x = 1;\n');
   await t.throwsAsync(pool.runFile(none, {}), { instanceOf: TypeError, message: /no default export/ });
   t.is(await pool.runFile<number>(heavy, 1), 2, 'a plain path works too');
+});
+
+test("runFile: /good-ping's task hands its context to the sleep kernel, so an abort stops it at once", async (t) => {
+  const pool = createWorkers({ threads: 2 });
+  t.teardown(() => pool.close());
+  const seed = new URL('../src/server/seed-worker.js', import.meta.url);
+  const pong = fileURLToPath(new URL('../../data/pong.txt', import.meta.url));
+  t.is(await pool.runFile(seed, { ms: 1, file: pong }), 'pong');
+  const order: string[] = [];
+  const controller = new AbortController();
+  const long = settle(() => pool.runFile(seed, { ms: 30_000, file: pong }, { signal: controller.signal })).then((o) => (order.push('good-ping'), o));
+  const witness = pool.sleep(1000).then(() => order.push('witness'));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  controller.abort();
+  const outcome = await long;
+  await witness;
+  t.true('error' in outcome && isAbortError(outcome.error));
+  t.deepEqual(order, ['good-ping', 'witness'], 'the 30 s sleep stopped before a 1 s one on the other thread');
 });

@@ -24,8 +24,13 @@ export interface FileTask {
 
 export type WorkerTask = KernelTask | FileTask;
 
-/** What a `runFile` module's default export gets as its second argument. */
+/**
+ * What a `runFile` module's default export gets as its second argument. It is also a CancelFlag,
+ * so it can be handed to offloop's own kernels (say, `sleep(ms, context)`) to stop them on abort.
+ */
 export interface RunFileContext {
+  /** The shared cancel state the caller sets (what the kernels poll). */
+  readonly state: Int32Array;
   /** Aborts when the caller's signal does — seen by code that awaits (the worker's loop must turn). */
   readonly signal: AbortSignal;
   /** Whether the caller has aborted: readable at any time, also from synchronous code. */
@@ -68,10 +73,9 @@ function load(file: string): Promise<Main> {
 }
 
 async function runFile({ file, input, state }: FileTask): Promise<unknown> {
-  const cancel = claim(state) ?? new CancelFlag();
+  const context = new Context(claim(state)?.state);
   const main = await load(file);
-  cancel.throwIfCancelled();
-  const context = new Context(cancel);
+  context.throwIfCancelled();
   try {
     return await main(input, context);
   } finally {
@@ -82,32 +86,18 @@ async function runFile({ file, input, state }: FileTask): Promise<unknown> {
 type WaitAsync = (array: Int32Array, index: number, value: number) => { async: boolean; value: Promise<unknown> | string };
 
 /** A RunFileContext whose signal is made only if the task reads it. */
-class Context implements RunFileContext {
-  readonly #cancel: CancelFlag;
+class Context extends CancelFlag implements RunFileContext {
   #controller: AbortController | undefined;
   #done = false;
-
-  constructor(cancel: CancelFlag) {
-    this.#cancel = cancel;
-  }
-
-  get cancelled(): boolean {
-    return this.#cancel.cancelled;
-  }
-
-  throwIfCancelled(): void {
-    this.#cancel.throwIfCancelled();
-  }
 
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
       const controller = (this.#controller = new AbortController());
-      const state = this.#cancel.state;
       const watch = (): void => {
         if (this.#done) return;
-        if (this.#cancel.cancelled) return controller.abort(abortError());
+        if (this.cancelled) return controller.abort(abortError());
         // The caller stores `cancelled` and notifies; dispose() notifies too, so no waiter outlives the task.
-        const waited = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync(state, 0, Atomics.load(state, 0));
+        const waited = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync(this.state, 0, Atomics.load(this.state, 0));
         if (waited.async) void (waited.value as Promise<unknown>).then(watch);
         else watch();
       };
@@ -118,6 +108,6 @@ class Context implements RunFileContext {
 
   dispose(): void {
     this.#done = true;
-    if (this.#controller !== undefined) Atomics.notify(this.#cancel.state, 0);
+    if (this.#controller !== undefined) Atomics.notify(this.state, 0);
   }
 }

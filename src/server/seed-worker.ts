@@ -4,9 +4,11 @@
  * a sync route on its threadpool.
  */
 import { readFileSync } from 'node:fs';
+import type { CancelFlag } from '../kernels/cancel.js';
 import { sleep } from '../kernels/sleep.js';
 
-export default function goodPing({ ms, file }: { ms: number; file: string }): string {
-  sleep(ms);
+// `cancel` (runFile's context) stops the sleep when the request is aborted: no worker is terminated.
+export default function goodPing({ ms, file }: { ms: number; file: string }, cancel?: CancelFlag): string {
+  sleep(ms, cancel);
   return readFileSync(file, 'utf8').trim();
 }
