@@ -4,7 +4,7 @@
  * no metrics. offloop's /ping req/s ÷ this server's req/s is what offloop's machinery costs.
  * Run as its own process: `node dist/bench/bare-uws.js [port]`; it prints the URL it listens on.
  */
-import uWS from 'uWebSockets.js';
+import * as uWS from '../src/server/uws.js';
 
 const body = JSON.stringify({ pong: true });
 const host = '127.0.0.1';

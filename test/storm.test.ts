@@ -10,6 +10,8 @@ import { eventually, request, sample } from './helpers/server.js';
 // not crash, its in-flight and queued counts must return to 0, and its memory must settle.
 // The server runs in this process (run with --expose-gc) so its heap can be collected and weighed.
 const perStrategy = Number(process.env.OFFLOOP_STORM ?? 1000);
+/** Cut requests to each worker route in the seed storm below. */
+const perSeedRoute = Number(process.env.OFFLOOP_STORM_SEED ?? 600);
 /** The settled-RSS bound this test states: what the storm may leave behind, after GC. */
 const settledBoundMiB = 64;
 
@@ -78,4 +80,24 @@ test.serial(`abort storm: ${perStrategy} cut requests to each off-loop strategy`
     const reply = await request(`${url}/sleep/${strategy}?ms=1`);
     t.is(reply.status, 200, strategy);
   }
+});
+
+// Clients that send a request for a worker route and close 0–20 ms later, 8 at a time: the
+// aborts land while the task waits, as it is handed to a worker, while the worker loads the
+// task's module, and while it runs. Before the fix, piscina terminated workers on these aborts
+// and one terminated inside require(esm) took the whole process down (SIGABRT).
+test.serial(`cut storm: ${perSeedRoute} cut requests each to /good-ping and /sleep/worker, 8 at a time`, async (t) => {
+  const url = `http://127.0.0.1:${server.port}`;
+  const paths = ['/good-ping?ms=5', '/sleep/worker?ms=1'];
+  const r = rng(2020);
+  for (let sent = 0; sent < perSeedRoute * paths.length; sent += 8) {
+    await Promise.all(Array.from({ length: 8 }, (_, i) => cut(server.port, `GET ${paths[(sent + i) % 2]} HTTP/1.1\r\nHost: x\r\n\r\n`, r.int(0, 20), false)));
+  }
+  await eventually(async () => {
+    const metrics = (await request(`${url}/metrics`)).body.toString();
+    return sample(metrics, 'offloop_inflight_requests', { strategy: 'worker' }) === 0 && sample(metrics, 'offloop_queued_requests', { strategy: 'worker' }) === 0;
+  });
+  t.is(server.inFlight, 0);
+  t.like((await request(`${url}/good-ping?ms=1`)).json(), { pong: 'pong' });
+  t.is((await request(`${url}/sleep/worker?ms=1`)).status, 200);
 });

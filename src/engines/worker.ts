@@ -1,24 +1,113 @@
-/** The piscina worker: runs one TypeScript kernel per task, off the event loop. */
+/**
+ * The piscina worker (loaded through worker-entry.cts): runs one TypeScript kernel, or the
+ * default export of a caller's module (`runFile`), per task, off the event loop.
+ */
 import { move } from 'piscina';
 import { CancelFlag, TaskState, abortError } from '../kernels/cancel.js';
 import { runKernel } from './js.js';
 import type { KernelArgs, KernelName, TaskName } from './types.js';
 
-export interface WorkerTask {
+/** A kernel task. */
+export interface KernelTask {
   task: TaskName;
   args: unknown[];
   /** Shared with the caller: queued → running here; the caller sets cancelled on abort. */
   state?: Int32Array | undefined;
 }
 
-export default function run({ task, args, state }: WorkerTask): unknown {
+/** A `runFile` task: the default export of the module at `file` (a file: URL), called with `input`. */
+export interface FileTask {
+  file: string;
+  input: unknown;
+  state?: Int32Array | undefined;
+}
+
+export type WorkerTask = KernelTask | FileTask;
+
+/**
+ * What a `runFile` module's default export gets as its second argument. It is also a CancelFlag,
+ * so it can be handed to offloop's own kernels (say, `sleep(ms, context)`) to stop them on abort.
+ */
+export interface RunFileContext {
+  /** The shared cancel state the caller sets (what the kernels poll). */
+  readonly state: Int32Array;
+  /** Aborts when the caller's signal does — seen by code that awaits (the worker's loop must turn). */
+  readonly signal: AbortSignal;
+  /** Whether the caller has aborted: readable at any time, also from synchronous code. */
+  readonly cancelled: boolean;
+  /** Throws the AbortError the engines reject with, if the caller has aborted. */
+  throwIfCancelled(): void;
+}
+
+export default function run(message: WorkerTask): unknown {
+  if ('file' in message) return runFile(message);
+  const { task, args, state } = message;
   if (task === 'noop') return undefined;
-  let cancel: CancelFlag | undefined;
-  if (state !== undefined) {
-    if (Atomics.compareExchange(state, 0, TaskState.queued, TaskState.running) === TaskState.cancelled) throw abortError();
-    cancel = new CancelFlag(state);
-  }
-  const result: unknown = runKernel(task, args as KernelArgs[KernelName], cancel);
+  const result: unknown = runKernel(task, args as KernelArgs[KernelName], claim(state));
   // Transfer result bytes instead of copying them (kernels allocate them unpooled).
   return result instanceof Uint8Array ? move(result) : result;
+}
+
+/** Marks a task running, unless its caller cancelled it while it was on its way here. */
+function claim(state: Int32Array | undefined): CancelFlag | undefined {
+  if (state === undefined) return undefined;
+  if (Atomics.compareExchange(state, 0, TaskState.queued, TaskState.running) === TaskState.cancelled) throw abortError();
+  return new CancelFlag(state);
+}
+
+type Main = (input: unknown, context: RunFileContext) => unknown;
+const modules = new Map<string, Promise<Main>>();
+
+/** Loads a caller's module once per worker, with import() (see worker-entry.cts for why not require). */
+function load(file: string): Promise<Main> {
+  let loading = modules.get(file);
+  if (loading === undefined) {
+    loading = import(file).then((module: { default?: unknown }) => {
+      if (typeof module.default !== 'function') throw new TypeError(`${file} has no default export that is a function`);
+      return module.default as Main;
+    });
+    loading.catch(() => modules.delete(file)); // a failed load is retried by the next task
+    modules.set(file, loading);
+  }
+  return loading;
+}
+
+async function runFile({ file, input, state }: FileTask): Promise<unknown> {
+  const context = new Context(claim(state)?.state);
+  const main = await load(file);
+  context.throwIfCancelled();
+  try {
+    return await main(input, context);
+  } finally {
+    context.dispose();
+  }
+}
+
+type WaitAsync = (array: Int32Array, index: number, value: number) => { async: boolean; value: Promise<unknown> | string };
+
+/** A RunFileContext whose signal is made only if the task reads it. */
+class Context extends CancelFlag implements RunFileContext {
+  #controller: AbortController | undefined;
+  #done = false;
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      const controller = (this.#controller = new AbortController());
+      const watch = (): void => {
+        if (this.#done) return;
+        if (this.cancelled) return controller.abort(abortError());
+        // The caller stores `cancelled` and notifies; dispose() notifies too, so no waiter outlives the task.
+        const waited = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync(this.state, 0, Atomics.load(this.state, 0));
+        if (waited.async) void (waited.value as Promise<unknown>).then(watch);
+        else watch();
+      };
+      watch();
+    }
+    return this.#controller.signal;
+  }
+
+  dispose(): void {
+    this.#done = true;
+    if (this.#controller !== undefined) Atomics.notify(this.state, 0);
+  }
 }

@@ -1,4 +1,4 @@
-import uWS from 'uWebSockets.js';
+import * as uWS from './uws.js';
 import { cppPool, createWorkers, rustPool, type WorkerEngine } from '../index.js';
 import { Gate, OverloadedError } from './admission.js';
 import { type ServerConfig, libuvThreadpoolSize, resolveConfig } from './config.js';

@@ -4,6 +4,7 @@
  * statement. Each worker opens its own connection on its first task and keeps it.
  */
 
+import type { CancelFlag } from '../kernels/cancel.js';
 import { sleep } from '../kernels/sleep.js';
 import { openSync } from './db/database.js';
 import { asDatabaseError, type Outcome, toFailure } from './db/errors.js';
@@ -27,11 +28,12 @@ function database(target: DbTarget, options: DbOptions): SyncDb {
   return connection.db;
 }
 
-export default function seedTask(task: SeedTask): SeedResult {
+// `cancel` (runFile's context) stops the sleep when the request is aborted: no worker is terminated.
+export default function seedTask(task: SeedTask, cancel?: CancelFlag): SeedResult {
   // Database errors come back as values: an Error's own fields do not survive the thread hop.
   try {
     if (task.op === 'pong') {
-      sleep(task.ms);
+      sleep(task.ms, cancel);
       return { ok: true, value: database(task.target, task.options).getPong() };
     }
     return { ok: true, value: database(task.target, task.options).sum(task.n) };
