@@ -59,6 +59,26 @@ function buildCpp() {
   run(process.execPath, args, 'C++ addon');
 }
 
+const minCargo = [1, 85];
+
+/**
+ * Building from source needs cargo ≥ 1.85: say so in words, before anything is compiled, rather
+ * than let the napi-rs CLI fail with a stack trace.
+ */
+function checkCargo() {
+  const cargo = process.env.CARGO ?? 'cargo';
+  const probe = spawnSync(cargo, ['--version'], { encoding: 'utf8' });
+  const version = /cargo (\d+)\.(\d+)/.exec(probe.stdout ?? '');
+  const found = version ? `cargo ${version[1]}.${version[2]}` : probe.error ? `${cargo}: not found` : `\`${cargo} --version\` failed`;
+  if (version && (Number(version[1]) > minCargo[0] || Number(version[2]) >= minCargo[1])) return;
+  throw new Error(
+    `building the Rust addon needs cargo ≥ ${minCargo.join('.')} (found: ${found}). ` +
+      'Install a Rust toolchain with rustup (https://rustup.rs) or your system\'s packages (Debian: apt-get install cargo), ' +
+      'set CARGO to its cargo if it is not on the PATH, then run `npm run build:native` — or install offloop from its ' +
+      'packed tarball, which carries prebuilt addons for the platform it was packed on.',
+  );
+}
+
 function buildRust() {
   const manifest = 'native/rust/Cargo.toml';
   const napi = resolveBin('@napi-rs/cli', 'dist/cli.js');
@@ -74,6 +94,8 @@ function buildRust() {
 }
 
 try {
+  const building = Object.keys(addons).filter((name) => fromSource || !loads(join(root, 'prebuilds', platform, `offloop_${name}.node`)));
+  if (building.includes('rust')) checkCargo();
   for (const [name, addon] of Object.entries(addons)) {
     const prebuilt = join(root, 'prebuilds', platform, `offloop_${name}.node`);
     if (!fromSource && loads(prebuilt)) {
