@@ -213,3 +213,37 @@ run('clients that leave at any moment leave no job, payload or result behind, an
   const count = (event: string) => workers.flatMap((w) => w.events.filter((e) => e.event === event)).length;
   t.log(`jobs started ${count('start')}, aborted mid-kernel ${count('aborted')}, finished ${count('done')}`);
 });
+
+/** Resolves with `promise`'s value, or fails the test saying `what` after a generous `ms`. */
+async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: still waiting after ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+run('Redis gone: SIGTERM still ends a worker (idle or mid-job) and the server, instead of waiting for Redis forever', async (t) => {
+  const r = await rig(['--shutdown-timeout', '500']);
+  const idle = await addWorker(r);
+  const busy = await addWorker(r);
+  const reply = request(`${r.server.url}/sleep/queue?ms=20000`);
+  await Promise.race([idle.next((e) => e.event === 'start'), busy.next((e) => e.event === 'start')]);
+  await r.redis.stop();
+  // Graceful closes wait for Redis to answer; with none left, each process must cut its connections.
+  t.is(await within(20_000, 'the idle worker after SIGTERM', idle.stop('SIGTERM')), 0);
+  t.is(await within(20_000, 'the busy worker after SIGTERM', busy.stop('SIGTERM')), 0);
+  t.is(await within(20_000, 'the server after SIGTERM', r.server.stop('SIGTERM')), 0);
+  t.is((await reply).status, 503, 'the waiting client was answered, not dropped');
+});
+
+run('QueueProducer.close() settles while Redis is gone', async (t) => {
+  const redis = await startRedis();
+  const producer = new QueueProducer({ redisUrl: redis.url, maxWaiting: 4, timeoutMs: 1000 });
+  await producer.ready(5000);
+  await redis.stop();
+  await within(20_000, 'QueueProducer.close() with Redis gone', producer.close());
+  t.pass('close() settled');
+});

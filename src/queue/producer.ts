@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { abortError } from '../kernels/cancel.js';
-import { type JobData, type JobResult, type QueueKernel, encodeArgs, keys, queueName, timing } from './protocol.js';
+import { type JobData, type JobResult, type QueueKernel, encodeArgs, keys, queueName, settleWithin, timing } from './protocol.js';
 
 export { defaultMaxWaiting } from './protocol.js';
 
@@ -219,10 +219,14 @@ export class QueueProducer {
   }
 
   /** Stops listening and disconnects; requests still waiting get QueueUnavailableError. */
-  async close(): Promise<void> {
+  async close(graceMs = 1000): Promise<void> {
     this.#closed = true;
-    await this.#events?.close().catch(() => {});
-    await this.#queue.close().catch(() => {});
+    const events = this.#events;
+    this.#events = undefined;
+    // A graceful close waits for Redis to answer (the blocked XREAD, the queue's own commands),
+    // which a dead Redis never does: past a short grace the connections are cut instead.
+    await settleWithin(graceMs, [events?.close(), this.#queue.close()]);
+    await settleWithin(graceMs, [events?.disconnect(), this.#queue.disconnect()]);
     this.#redis.disconnect();
   }
 }

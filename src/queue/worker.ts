@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { cppPool, createWorkers, rustPool, type AsyncKernels } from '../index.js';
-import { type JobData, type JobResult, decodeArgs, keys, queueName, timing, workerId } from './protocol.js';
+import { type JobData, type JobResult, decodeArgs, keys, queueName, settleWithin, timing, workerId } from './protocol.js';
 
 export const workerEngines = ['cpp', 'rust', 'js'] as const;
 export type WorkerEngineName = (typeof workerEngines)[number];
@@ -128,7 +128,11 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     id,
     close(force = false) {
       closing ??= (async () => {
-        await worker.close(force);
+        // A graceful close waits for Redis; with Redis gone it never would, and a job whose lock
+        // cannot be renewed belongs to another worker by now anyway: force it.
+        const graceful = !force && redis.status === 'ready';
+        await settleWithin(graceful ? 2 ** 31 - 1 : 1000, [worker.close(!graceful)]);
+        if (!graceful) await settleWithin(1000, [worker.disconnect()]);
         subscriber.disconnect();
         redis.disconnect();
         await pool.close();

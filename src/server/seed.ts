@@ -172,6 +172,15 @@ export const seedRoutes: readonly Route[] = [
         if (error instanceof HttpError) throw error;
         throw new HttpError(400, (error as Error).message, { field: 'n' });
       }
+      // A statement that cannot be stopped must fit the request timeout, or it would hold its
+      // worker (and a shutdown) long after its 504: refused up front, from n.
+      const estimatedMs = n * queryMsPerRow;
+      if (!queryStrategies[strategy].cancelled && strategy !== 'blocking' && estimatedMs > ctx.config.timeout) {
+        const most = Math.floor(ctx.config.timeout / queryMsPerRow);
+        throw new HttpError(422, `n=${n} is estimated at ${Math.round(estimatedMs)} ms on a worker, where it cannot be stopped, past the ${ctx.config.timeout} ms timeout; ask for n ≤ ${most}`, {
+          field: 'n', extra: { maxN: most },
+        });
+      }
       // Its own timeout, not the server's: only this route knows whether a timeout stops the work.
       let running = false;
       const timer = setTimeout(() => {
@@ -184,7 +193,11 @@ export const seedRoutes: readonly Route[] = [
       }, ctx.config.timeout);
       try {
         const started = performance.now();
-        const total = await runSum(ctx, ex, strategy, n, () => (running = true));
+        const total = await runSum(ctx, ex, strategy, n, () => {
+          running = true;
+          // From here a shutdown's 503 says honestly whether the statement stops.
+          ex.cancellable = queryStrategies[strategy].cancelled;
+        });
         const elapsedMs = Math.round((performance.now() - started) * 1000) / 1000;
         ex.json(200, { query: 'sum', strategy, n, result: total.toString(), elapsedMs });
       } finally {

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { abortError } from '../../kernels/cancel.js';
 import { pgDriver } from './drivers.js';
 import { asDatabaseError, DatabaseError } from './errors.js';
 import type { DbOptions } from './options.js';
@@ -94,6 +95,11 @@ export class PostgresPool {
       client = await this.#connect();
     } catch (error) {
       throw asDatabaseError('postgres', error);
+    }
+    // The client may have left while this waited for a connection: its abort has fired already.
+    if (signal?.aborted) {
+      client.release();
+      throw abortError();
     }
     let broken: unknown;
     const pid = (client as unknown as { processID?: number }).processID;
