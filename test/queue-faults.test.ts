@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { js } from '../src/index.js';
 import net from 'node:net';
 import { QueueProducer, type QueueAbortError } from '../src/queue/producer.js';
+import { within } from './helpers/outcome.js';
 import { rng } from './helpers/random.js';
 import {
   type RedisInstance,
@@ -213,17 +214,6 @@ run('clients that leave at any moment leave no job, payload or result behind, an
   const count = (event: string) => workers.flatMap((w) => w.events.filter((e) => e.event === event)).length;
   t.log(`jobs started ${count('start')}, aborted mid-kernel ${count('aborted')}, finished ${count('done')}`);
 });
-
-/** Resolves with `promise`'s value, or fails the test saying `what` after a generous `ms`. */
-async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: still waiting after ${ms} ms`)), ms)));
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 run('Redis gone: SIGTERM still ends a worker (idle or mid-job) and the server, instead of waiting for Redis forever', async (t) => {
   const r = await rig(['--shutdown-timeout', '500']);

@@ -16,3 +16,20 @@ export const errorClass = (e: unknown) =>
       : isAbortError(e)
         ? 'AbortError'
         : `other: ${String(e)}`;
+
+/**
+ * `promise`'s value, or a failure saying `what` after a generous `ms`: for things that must happen
+ * at all (a close that settles, a process that exits), so a hang fails with a message rather than
+ * at the suite's timeout. Not a speed claim.
+ */
+export async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: still waiting after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

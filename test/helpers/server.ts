@@ -88,10 +88,15 @@ export function sample(text: string, name: string, labels: Record<string, string
  * Polls `check` until it returns true. With `withinMs`, throws `message` past it — for a wait
  * whose failure must say what broke (a bound far from any honest timing), not end in a suite timeout.
  */
-export async function eventually(check: () => Promise<boolean>, everyMs = 50, bound?: { withinMs: number; message: string }): Promise<void> {
-  const deadline = bound ? performance.now() + bound.withinMs : Infinity;
+export async function eventually(
+  check: () => Promise<boolean>,
+  everyMs = 50,
+  // Generous: a condition that never comes true fails here, with a message, not at ava's timeout.
+  bound = { withinMs: 60_000, message: `a condition was still false after 60 s: ${check.toString().slice(0, 200)}` },
+): Promise<void> {
+  const deadline = performance.now() + bound.withinMs;
   while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(bound!.message);
+    if (performance.now() > deadline) throw new Error(bound.message);
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
