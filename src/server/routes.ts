@@ -1,6 +1,6 @@
 import type { KernelName, WorkerEngine } from '../index.js';
-import type { KernelArgs, KernelResults } from '../engines/types.js';
-import { limits, parse } from '../engines/kernels.js';
+import type { KernelArgs } from '../engines/types.js';
+import { checkArg, type KernelRoute, kernelRoutes, parse, type ResultEncoding } from '../engines/kernels.js';
 import type { Gate } from './admission.js';
 import type { ServerConfig } from './config.js';
 import type { ServerDatabase } from './db/database.js';
@@ -122,90 +122,83 @@ function checkUncancellable(ctx: ServerContext, strategy: Strategy, size: WorkSi
 /** A JSON body for a kernel's arguments is small: a password and a salt. */
 export const jsonBodyLimit = 64 * 1024;
 
-/** width, height, radius of a blur from the query, checked against the library's bounds. */
-function blurSize(ex: Exchange): [width: number, height: number, radius: number] {
-  const size = [queryInt(ex, 'width'), queryInt(ex, 'height'), queryInt(ex, 'radius', 8)] as const;
-  const names = ['width', 'height', 'radius'] as const;
-  names.forEach((name, i) => {
-    const { min, max } = limits.blur[name];
-    const value = size[i]!;
-    if (!Number.isInteger(value) || value < min || value > max) {
-      const message = `the "${name}" query parameter must be an integer from ${min} to ${max}; got ${value}`;
-      throw new HttpError(400, message, { field: name });
+/**
+ * The route's query arguments, each checked by the library's own rules (a 400 naming it): with a
+ * raw body, before it is read — its length and the loop's estimate come from them.
+ */
+function queryArgs(ex: Exchange, route: KernelRoute): Map<string, number> {
+  const before: unknown[] = [];
+  const values = new Map<string, number>();
+  for (const arg of route.args) {
+    if (arg.from === 'query' && arg.kind === 'integer') {
+      const value = queryInt(ex, arg.name, arg.default);
+      try {
+        checkArg(arg, value, before);
+      } catch (error) {
+        throw new HttpError(400, (error as Error).message, { field: arg.name });
+      }
+      values.set(arg.name, value);
     }
-  });
-  if (size[0] * size[1] > limits.blur.pixels) {
-    const message = `width × height may be at most ${limits.blur.pixels} pixels; got ${size[0] * size[1]}`;
-    throw new HttpError(400, message, { field: 'width' });
+    before.push(values.get(arg.name));
   }
-  return [...size];
+  return values;
 }
 
-interface KernelRoute<K extends KernelName> {
-  kernel: K;
-  method: 'get' | 'post';
-  summary: string;
-  /** The body this kernel's route reads, decided from the query alone (POST routes). */
-  body?(ex: Exchange, ctx: ServerContext): BodyRule;
-  /** The kernel's raw arguments, from the query string and body. */
-  input(ex: Exchange): unknown[] | Promise<unknown[]>;
-  /** How much loop time its checked arguments stand for, for the loop strategies. */
-  size(args: KernelArgs[K]): WorkSize;
-  /** The JSON `result` field; blur answers raw bytes instead. */
-  result?(value: KernelResults[K]): unknown;
+/** The kernel's raw arguments, from the query string, the JSON body or the raw body, as its table entry says. */
+async function kernelInput(ex: Exchange, route: KernelRoute): Promise<unknown[]> {
+  const json = route.args.some((arg) => arg.from === 'json') ? await jsonBody(ex) : {};
+  const values: unknown[] = [];
+  for (const arg of route.args) {
+    const fallback = arg.kind === 'integer' ? arg.default : undefined;
+    if (arg.from === 'query') values.push(queryInt(ex, arg.name, fallback));
+    else if (arg.from === 'json') values.push(json[arg.name] ?? fallback);
+    else values.push(await ex.body!);
+  }
+  return values;
 }
 
-const kernelRoutes = [
-  {
-    kernel: 'primes', method: 'get',
-    summary: 'GET /primes/:strategy?limit=10000000 — count the primes ≤ limit',
-    input: (ex) => [queryInt(ex, 'limit', 10_000_000)],
-    size: ([limit]) => ({ kernel: 'primes', args: [limit], field: 'limit' }),
-    result: (count) => count,
-  } satisfies KernelRoute<'primes'>,
-  {
-    kernel: 'pbkdf2', method: 'post',
-    summary: 'POST /pbkdf2/:strategy {"password","salt","iterations"=100000,"keylen"=32} — derive a key (hex)',
-    body: (_ex, ctx) => ({ type: 'application/json', limit: Math.min(jsonBodyLimit, ctx.config.bodyLimit) }),
-    input: async (ex) => {
-      const body = await jsonBody(ex);
-      return [body.password, body.salt, body.iterations ?? 100_000, body.keylen ?? 32];
-    },
-    size: ([, , iterations, keylen]) => ({ kernel: 'pbkdf2', args: [iterations, keylen], field: 'iterations' }),
-    result: (key) => key.toString('hex'),
-  } satisfies KernelRoute<'pbkdf2'>,
-  {
-    kernel: 'blur', method: 'post',
-    summary: 'POST /blur/:strategy?width=&height=&radius=8 (body: raw RGBA) — blurred RGBA bytes',
-    // Exactly width·height·4 bytes, checked against Content-Length before reading (or as a
-    // chunked body arrives); the loop strategies' estimate is checked from the query first.
-    body(ex, ctx) {
-      const [width, height, radius] = blurSize(ex);
-      const strategy = ctx.strategies.get(ex.strategy as StrategyName)!;
-      if (strategy.blocksLoop) {
-        const estimate = ctx.loop.estimate(strategy.name, { kernel: 'blur', args: [width, height, radius], field: 'width' });
-        ctx.loop.budget.admit(estimate, 'width').done(0); // checked now; charged when it runs
-      }
-      const bytes = width * height * 4;
-      if (bytes > ctx.config.bodyLimit) {
-        const message = `width × height × 4 = ${bytes} bytes is past the body limit of ${ctx.config.bodyLimit} (--body-limit)`;
-        throw new HttpError(413, message, { field: 'width', close: true });
-      }
-      return { type: 'application/octet-stream', limit: bytes, exact: true, field: 'rgba' };
-    },
-    input: async (ex) => [await ex.body!, ...blurSize(ex)],
-    size: ([, width, height, radius]) => ({ kernel: 'blur', args: [width, height, radius], field: 'width' }),
-  } satisfies KernelRoute<'blur'>,
-  {
-    kernel: 'sleep', method: 'get',
-    summary: 'GET /sleep/:strategy?ms=1000 — block a thread for ms (a stand-in for blocking I/O)',
-    input: (ex) => [queryInt(ex, 'ms', 1000)],
-    size: ([ms]) => ({ kernel: 'sleep', args: [ms], field: 'ms' }),
-    result: () => null,
-  } satisfies KernelRoute<'sleep'>,
-] as const;
+/**
+ * How much loop time a call stands for, for the loop strategies: its integer arguments in order
+ * (loop-budget's workUnits reads them so); a too-large one is blamed on the first.
+ */
+function workSize(route: KernelRoute, args: readonly unknown[]): WorkSize {
+  const integers = route.args.flatMap((arg, i) => (arg.kind === 'integer' ? [{ name: arg.name, value: args[i] }] : []));
+  return { kernel: route.kernel, args: integers.map((a) => a.value as number), field: integers[0]!.name };
+}
 
-function kernelRoute<K extends KernelName>(spec: KernelRoute<K>): Route {
+/**
+ * The body a kernel's route reads, decided from the query alone: JSON arguments in a small JSON
+ * body; a raw body of exactly the length the table states (413 past the body limit, from the query).
+ */
+function bodyRule(ex: Exchange, ctx: ServerContext, route: KernelRoute, strategy: Strategy): BodyRule | undefined {
+  if (route.args.some((arg) => arg.from === 'json')) {
+    return { type: 'application/json', limit: Math.min(jsonBodyLimit, ctx.config.bodyLimit) };
+  }
+  const raw = route.args.find((arg) => arg.from === 'body');
+  if (raw === undefined) return undefined;
+  const query = queryArgs(ex, route);
+  if (strategy.blocksLoop) {
+    const args = route.args.map((arg) => query.get(arg.name));
+    const estimate = ctx.loop.estimate(strategy.name, workSize(route, args));
+    ctx.loop.budget.admit(estimate, workSize(route, args).field).done(0); // checked now; charged when it runs
+  }
+  const bytes = route.bodyLength!(Object.fromEntries(query));
+  if (bytes > ctx.config.bodyLimit) {
+    const field = [...query.keys()][0]!;
+    const message = `the ${raw.name} body would be ${bytes} bytes, past the body limit of ${ctx.config.bodyLimit} (--body-limit)`;
+    throw new HttpError(413, message, { field, close: true });
+  }
+  return { type: 'application/octet-stream', limit: bytes, exact: true, field: raw.name };
+}
+
+/** The JSON `result` field of each encoding; `bytes` answers the raw bytes instead. */
+const encode: Record<Exclude<ResultEncoding, 'bytes'>, (value: unknown) => unknown> = {
+  number: (value) => value,
+  hex: (value) => (value as Buffer).toString('hex'),
+  null: () => null,
+};
+
+function kernelRoute(spec: KernelRoute): Route {
   const strategyOf = (ex: Exchange, ctx: ServerContext): Strategy => {
     const name = ex.params[0]!;
     const strategy = ctx.strategies.get(name as StrategyName);
@@ -234,26 +227,27 @@ function kernelRoute<K extends KernelName>(spec: KernelRoute<K>): Route {
       ex.strategy = strategy.name;
       ex.cancellable = strategy.cancellable(spec.kernel);
       checkCapacity(ctx, strategy.name, ex);
-      return spec.body?.(ex, ctx);
+      return bodyRule(ex, ctx, spec, strategy);
     },
     async handle(ex, ctx) {
       const strategy = strategyOf(ex, ctx);
-      const args = checkArgs(spec.kernel, await spec.input(ex));
+      const args = checkArgs(spec.kernel, await kernelInput(ex, spec));
       const uncancellable = !strategy.blocksLoop && !strategy.cancellable(spec.kernel);
-      if (uncancellable) checkUncancellable(ctx, strategy, spec.size(args));
+      if (uncancellable) checkUncancellable(ctx, strategy, workSize(spec, args));
       const started = performance.now();
       const info: RunInfo = {};
       const work = () => strategy.run(spec.kernel, args, ex.signal, info);
       const value = strategy.blocksLoop
-        ? await ctx.loop.run(strategy.name, spec.size(args), work)
+        ? await ctx.loop.run(strategy.name, workSize(spec, args), work)
         : await admit(ctx, strategy.name, ex.signal, work);
       const elapsedMs = Math.round((performance.now() - started) * 1000) / 1000;
-      if (spec.result) {
-        ex.json(200, { kernel: spec.kernel, strategy: strategy.name, result: spec.result(value), elapsedMs, ...info });
-      } else {
+      if (spec.result === 'bytes') {
         const headers: Record<string, string> = { 'x-elapsed-ms': String(elapsedMs), 'x-strategy': strategy.name };
         if (info.worker) headers['x-worker'] = info.worker;
         await ex.bytes(200, 'application/octet-stream', value as Buffer, headers);
+      } else {
+        const result = encode[spec.result](value);
+        ex.json(200, { kernel: spec.kernel, strategy: strategy.name, result, elapsedMs, ...info });
       }
     },
   };
@@ -284,7 +278,12 @@ export const routes: readonly Route[] = [
         name, where, blocksLoop, pool, kernels, enabled: !disabled, ...(disabled ? { reason: disabled } : {}),
       }))),
   },
+  {
+    method: 'get', pattern: '/kernels',
+    summary: 'GET /kernels — the kernel table: [{kernel, method, args, result, burst, summary}]',
+    handle: (ex) => void ex.json(200, kernelRoutes),
+  },
   ...seedRoutes,
-  ...kernelRoutes.map((spec) => kernelRoute(spec as KernelRoute<KernelName>)),
+  ...kernelRoutes.map(kernelRoute),
   ...staticRoutes,
 ];
