@@ -85,6 +85,33 @@ test('createServer embeds: it returns the bound port and a close()', async (t) =
   await t.throwsAsync(createServer({ port: -1 }), { message: /options.port/ });
 });
 
+test.serial('createServer runs cpp-pool and rust-pool on the pools it is handed, leaving them as they were', async (t) => {
+  const { createServer } = await import('../src/server/app.js');
+  const { cppPool, rustPool } = await import('../src/engines/index.js');
+  for (const pool of [cppPool, rustPool]) {
+    pool.configure({ threads: 1, nice: 4, policy: 'normal' });
+    await pool.noop();
+  }
+  const mine = { threads: 1, nice: 4, policy: 'normal' };
+  const server = await createServer({
+    port: 0, host: '127.0.0.1', workers: 1, poolThreads: 3, poolNice: 12, cppPool, rustPool,
+  });
+  for (const pool of [cppPool, rustPool]) t.like(pool.stats(), mine, `${pool.name}: not reconfigured`);
+  const url = `http://127.0.0.1:${server.port}`;
+  t.like((await request(`${url}/primes/cpp-pool?limit=100`)).json(), { result: 25 });
+  t.like((await request(`${url}/primes/rust-pool?limit=100`)).json(), { result: 25 });
+  // Its gates and metrics count the threads the pools really have.
+  t.regex((await request(`${url}/metrics`)).body.toString(), /offloop_pool_threads\{pool="cpp-pool"\} 1\n/);
+  await server.close();
+  for (const pool of [cppPool, rustPool]) t.like(pool.stats(), mine, `${pool.name}: left open`);
+  t.is(await cppPool.primes(100), 25);
+  // Not handed them, the server configures the process's pools as asked, and closes them.
+  const owner = await createServer({ port: 0, host: '127.0.0.1', workers: 1, poolThreads: 2, poolNice: 12 });
+  for (const pool of [cppPool, rustPool]) t.like(pool.stats(), { threads: 2, nice: 12 }, pool.name);
+  await owner.close();
+  for (const pool of [cppPool, rustPool]) t.is(pool.stats().threads, 0, `${pool.name}: closed with its server`);
+});
+
 test('loopback by default; another address is explicit and the banner warns', async (t) => {
   const { loadConfig } = await import('../src/server/config.js');
   t.is(loadConfig([], {}).host, '127.0.0.1');
