@@ -20,7 +20,7 @@ export interface ServerOptions extends Partial<ServerConfig> {
   /**
    * The C++ addon's pool for `cpp-pool`, as your application configured it: the server then
    * neither reconfigures nor closes it. Default: the process's `cppPool`, configured from
-   * `poolThreads`/`poolNice`/`poolPolicy` and closed on close().
+   * `poolThreads`, `poolNice` and `poolPolicy`, and closed on close().
    */
   cppPool?: NativePools['cppPool'];
   /** The Rust addon's pool for `rust-pool`, as `cppPool`. */
@@ -61,7 +61,9 @@ export async function startResources(options: ServerOptions): Promise<ServerReso
   // The addons' pools: the process's own ones configured as asked; ones handed to us as they are.
   const pools: NativePools = { cppPool: givenCpp ?? cppPool, rustPool: givenRust ?? rustPool };
   const owned = [givenCpp ? undefined : cppPool, givenRust ? undefined : rustPool].filter((p) => p !== undefined);
-  for (const pool of owned) pool.configure({ threads: config.poolThreads, nice: config.poolNice });
+  for (const pool of owned) {
+    pool.configure({ threads: config.poolThreads, nice: config.poolNice, policy: config.poolPolicy });
+  }
   for (const pool of Object.values(pools)) await pool.noop();
   // The queue's jobs wait in Redis, bounded there across all servers (--max-queue waiting jobs).
   const queue = config.redisUrl
@@ -83,7 +85,9 @@ export async function startResources(options: ServerOptions): Promise<ServerReso
   for (const s of strategies.values()) if (s.sync) costs.set(s.name, calibrate(s.sync));
   const loop = new LoopGuard(new LoopBudget({ maxLoopMs: config.maxLoopMs, maxShare: config.maxLoopShare }), costs);
   const bodyMemory = new BodyMemory(config.maxBodyMemory);
-  const metrics = createMetrics({ gates, strategies, pools: () => threads, bodyBytes: () => bodyMemory.used });
+  const metrics = createMetrics({
+    gates, strategies, pools: () => threads, native: Object.values(pools), bodyBytes: () => bodyMemory.used,
+  });
   // Unreachable at start is no reason not to serve: the database routes answer 503 until it is back.
   const db = new ServerDatabase(parseDatabaseUrl(config.databaseUrl), dbOptions(config.timeout, config.dbPoolSize));
   const unreachable = await db.check();
