@@ -9,26 +9,37 @@ export interface NodeChild {
   stop(graceMs?: number): Promise<number | null>;
 }
 
+/** When a started script is ready: its output matches `printed`, or it sends a `message` that passes the test. */
+type Ready<T> = { printed: RegExp } | { message: (message: unknown) => message is T };
+
 /**
- * Spawns `node script ...args` and waits until its output matches `ready`; returns the match.
- * A process that exits first, or stays silent for `timeoutMs`, is an error that shows its output.
+ * Spawns `node script ...args` (with an IPC channel when it is awaited through one) and waits
+ * until it is ready. A process that exits first, or is not ready within `timeoutMs`, is an error
+ * that shows its output.
  */
-export async function startNode(script: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<{ proc: NodeChild; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+async function launch<T>(
+  script: string, args: string[], ready: Ready<T>, env: NodeJS.ProcessEnv, timeoutMs: number,
+): Promise<{ proc: NodeChild; value: T }> {
+  const ipc = 'message' in ready;
+  const stdio = ipc ? (['ignore', 'pipe', 'pipe', 'ipc'] as const) : (['ignore', 'pipe', 'pipe'] as const);
+  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: [...stdio] });
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const match = await new Promise<RegExpExecArray>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script} printed nothing matching ${ready} in ${timeoutMs} ms:\n${output}`)), timeoutMs);
+  const value = await new Promise<T>((resolve, reject) => {
+    const what = 'printed' in ready ? `printed nothing matching ${ready.printed}` : 'sent no ready message';
+    const timer = setTimeout(() => reject(new Error(`${script} ${what} in ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const done = (found: T) => {
+      clearTimeout(timer);
+      resolve(found);
+    };
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      const found = ready.exec(output);
-      if (found) {
-        clearTimeout(timer);
-        resolve(found);
-      }
+      const found = 'printed' in ready ? ready.printed.exec(output) : null;
+      if (found) done(found as T);
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
+    if ('message' in ready) child.on('message', (message) => ready.message(message) && done(message));
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`${script} exited (${code}) before it was ready:\n${output}`));
@@ -46,5 +57,22 @@ export async function startNode(script: string, args: string[], ready: RegExp, e
       return code;
     },
   };
-  return { proc, match };
+  return { proc, value };
+}
+
+/** Spawns `node script ...args` and waits until its output matches `ready`; returns the match. */
+export async function startNode(
+  script: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000,
+): Promise<{ proc: NodeChild; match: RegExpExecArray }> {
+  const { proc, value } = await launch<RegExpExecArray>(script, args, { printed: ready }, env, timeoutMs);
+  return { proc, match: value };
+}
+
+/** Spawns `node script ...args` with an IPC channel and waits for the first message that passes `ready`. */
+export async function startNodeUntilMessage<T>(
+  script: string, args: string[], ready: (message: unknown) => message is T, env: NodeJS.ProcessEnv = {},
+  timeoutMs = 30_000,
+): Promise<{ proc: NodeChild; message: T }> {
+  const { proc, value } = await launch(script, args, { message: ready }, env, timeoutMs);
+  return { proc, message: value };
 }

@@ -13,6 +13,7 @@ import { type OffloopProcess, startOffloop } from './server.js';
 import { fmt, ratio, summarize } from './stats.js';
 import { measureStarvation, starvationStrategies } from './starvation.js';
 import type { StrategyInfo } from './strategies.js';
+import { type Arg, kernelRoutes } from '../src/engines/kernels.js';
 
 /**
  * The HTTP harness: offloop's server as its own process (`node dist/src/main.js --port 0`), a
@@ -126,14 +127,19 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan
     },
   });
 
-  const bodies = {
-    primes: { method: 'GET' as const, query: `?limit=${h.primesLimit}`, body: undefined },
-    pbkdf2: { method: 'POST' as const, query: '', body: JSON.stringify({ password: 'correct horse', salt: 'NaCl', iterations: h.pbkdf2Iterations, keylen: 32 }) },
+  // Each request as the kernel table lays it out: query arguments, or a JSON body; the bench's sizes.
+  const values: Record<string, unknown> = {
+    limit: h.primesLimit, password: 'correct horse', salt: 'NaCl', iterations: h.pbkdf2Iterations, keylen: 32,
   };
   for (const route of heavyRoutes) {
+    const spec = kernelRoutes.find((r) => r.kernel === route)!;
+    const value = (arg: Arg) => values[arg.name] ?? (arg.kind === 'integer' ? arg.default : undefined);
+    const query = spec.args.filter((a) => a.from === 'query').map((a) => `${a.name}=${value(a)}`).join('&');
+    const json = spec.args.filter((a) => a.from === 'json').map((a) => [a.name, value(a)]);
+    const method = spec.method === 'post' ? ('POST' as const) : ('GET' as const);
+    const body = json.length > 0 ? JSON.stringify(Object.fromEntries(json)) : undefined;
     for (const strategy of table.filter((s) => s.kernels.includes(route))) {
-      const { method, query, body } = bodies[route];
-      const path = `/${route}/${strategy.name}${query}`;
+      const path = `/${route}/${strategy.name}${query && `?${query}`}`;
       steps.push({
         label: `http · ${method} ${path} · ${h.connections} connections × ${h.loadS} s, ping every ${h.probeIntervalMs} ms`,
         async run() {

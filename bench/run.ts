@@ -14,7 +14,6 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeCharts } from './charts.js';
 import { httpPlan } from './http.js';
@@ -25,6 +24,7 @@ import { runSteps, type Step } from './progress.js';
 import { renderReadme } from './report.js';
 import { readSeedDb, renderSeedDb, seedDbPlan, seedDbSummary } from './seed-db.js';
 import { type PartName, type Parts, partNames, readPart, writeJson } from './results.js';
+import { packagePath } from '../src/package-root.js';
 import { fmt } from './stats.js';
 import { strategyTable } from './strategies.js';
 import { computeSummary, flatten } from './summary.js';
@@ -37,7 +37,7 @@ const usage = `Usage: node dist/bench/run.js [kernels|http] [--quick] [--out <di
   --quick      a smoke run that finishes in under a minute
   --out <dir>  where to write the results (default: bench/results in this package)`;
 
-const defaultOut = fileURLToPath(new URL('../../bench/results', import.meta.url));
+const defaultOut = packagePath('bench', 'results');
 
 function parseCli(argv: string[]): { parts: PartName[]; quick: boolean; out: string } {
   const { values, positionals } = parseArgs({

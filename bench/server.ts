@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { type NodeChild, startNode } from './child.js';
+import { isListeningMessage } from '../src/server/listening.js';
+import { type NodeChild, startNodeUntilMessage } from './child.js';
 
 /** offloop's `npm start` entry, compiled: the benchmark runs the server exactly as users do. */
 export const mainEntry = fileURLToPath(new URL('../src/main.js', import.meta.url));
@@ -15,12 +16,11 @@ export interface OffloopProcess {
 }
 
 /**
- * Starts `node dist/src/main.js --port 0 …` and reads what it prints: the URL, the serving pid
- * and the pool sizes. The whole banner is one write, so waiting for its last line is enough.
+ * Starts `node dist/src/main.js --port 0 …` and learns from its `listening` message (over IPC)
+ * its URL, the serving pid and the pool sizes.
  */
 export async function startOffloop(args: string[]): Promise<OffloopProcess> {
-  const banner = /offloop listening on (http:\/\/\S+)[\s\S]*?processes\s+\d+ \(pid (\d+)[^)]*\)[\s\S]*?libuv pool\s+(\d+) threads[\s\S]*?worker pool\s+(\d+) threads[\s\S]*?strategies/;
-  const { proc, match } = await startNode(mainEntry, ['--port', '0', ...args], banner);
-  const url = new URL(match[1]!);
-  return { url: url.origin, port: Number(url.port), pid: Number(match[2]), libuvThreads: Number(match[3]), workers: Number(match[4]), proc };
+  const { proc, message } = await startNodeUntilMessage(mainEntry, ['--port', '0', ...args], isListeningMessage);
+  const { url, port, pid, libuvThreads, workers } = message;
+  return { url: new URL(url).origin, port, pid, libuvThreads, workers, proc };
 }

@@ -3,6 +3,11 @@
  * the argument and shows what was received — so `instanceof TypeError` and `err.code` both work,
  * and `err.argument` names the argument for callers (the server's 400s) that want it as data.
  */
+/** The error every engine rejects with when its task is aborted (as Node's own APIs do). */
+export function abortError(): DOMException {
+  return new DOMException('The operation was aborted', 'AbortError');
+}
+
 export type ArgErrorCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_OUT_OF_RANGE';
 
 export function invalidArgType(name: string, expected: string, received: unknown): TypeError {

@@ -13,10 +13,9 @@ import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, type ServerConfig, helpText, libuvThreadpoolSize, loadConfig } from './server/config.js';
 import { parseDatabaseUrl } from './server/db/target.js';
+import type { ListeningMessage } from './server/listening.js';
 import { strategyNames } from './server/strategies.js';
 import { defaultMaxWaiting } from './queue/protocol.js';
-
-type Message = { type: 'listening'; port: number; url: string; libuvThreads: number; pid: number };
 
 const argv = process.argv.slice(2);
 // `offloop worker …` is the queue's worker process, another program: it never returns here.
@@ -38,7 +37,7 @@ function banner(config: ServerConfig, url: string, pids: number[], libuvThreads:
     `  processes     ${pids.length} (pid ${pids.join(', ')})`,
     `  libuv pool    ${libuvThreads} threads${perProcess} (UV_THREADPOOL_SIZE; cpp, rust, builtin, fs, dns)`,
     `  worker pool   ${config.workers} threads${perProcess} (piscina; worker, /good-ping)`,
-    `  native pools  ${config.poolThreads} threads each${perProcess}, nice ${config.poolNice} (cpp-pool, rust-pool)`,
+    `  native pools  ${config.poolThreads} threads each${perProcess}, ${config.poolPolicy} policy, nice ${config.poolNice} (cpp-pool, rust-pool)`,
     `  database      ${database(config)} (DATABASE_URL; /terrible-ping, /good-ping, /perfect-ping, /query)`,
     `  strategies    ${strategyNames.join(', ')}`,
     `  queue         ${queueLine(config)}`,
@@ -79,13 +78,17 @@ async function serve(config: ServerConfig): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // A process our supervisor started leaves the banner to it.
+  if (!isServerProcess) console.log(banner(config, server.url, [process.pid], server.libuvThreads));
   // Announced only once the signals are handled: whoever reads this may signal at once.
   if (process.send) {
-    process.send({ type: 'listening', port: server.port, url: server.url, libuvThreads: server.libuvThreads, pid: process.pid } satisfies Message);
-    // The supervisor is gone (even SIGKILLed): shut down rather than live on unsupervised.
+    const { port, url, libuvThreads } = server;
+    const pid = process.pid;
+    process.send({
+      type: 'listening', port, url, libuvThreads, workers: config.workers, pid, pids: [pid],
+    } satisfies ListeningMessage);
+    // The parent is gone (even SIGKILLed): shut down rather than live on unsupervised.
     process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
-  } else {
-    console.log(banner(config, server.url, [process.pid], server.libuvThreads));
   }
 }
 
@@ -107,13 +110,13 @@ function supervise(config: ServerConfig): void {
   let stopping = false;
   let failed = false;
 
-  const start = (slot: number): Promise<Message> =>
+  const start = (slot: number): Promise<ListeningMessage> =>
     new Promise((resolve, reject) => {
       // Every process after the first binds the port the first one got (it matters for port 0).
       // Detached: a terminal's Ctrl-C reaches only us, and we forward it once.
       const child = fork(entry, [...argv, '--port', String(port)], { env, detached: true, stdio: 'inherit' });
       children.set(slot, child);
-      child.once('message', (message: Message) => resolve(message));
+      child.once('message', (message: ListeningMessage) => resolve(message));
       child.once('exit', (code, signal) => {
         children.delete(slot);
         if (stopping) {
@@ -138,6 +141,8 @@ function supervise(config: ServerConfig): void {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // Started with an IPC channel: our parent is gone (even SIGKILLed), so stop as on SIGTERM.
+  if (process.send) process.on('disconnect', () => stop('SIGTERM'));
 
   (async () => {
     // uWS binds port 0 without SO_REUSEPORT, so the others could not join it: pick the port here.
@@ -145,7 +150,9 @@ function supervise(config: ServerConfig): void {
     const first = await start(0);
     port = first.port;
     const rest = await Promise.all(Array.from({ length: config.processes - 1 }, (_, i) => start(i + 1)));
-    console.log(banner(config, first.url, [first, ...rest].map((m) => m.pid), first.libuvThreads));
+    const pids = [first, ...rest].map((m) => m.pid);
+    console.log(banner(config, first.url, pids, first.libuvThreads));
+    process.send?.({ ...first, pids } satisfies ListeningMessage);
   })().catch((error: unknown) => {
     console.error(`offloop: ${(error as Error).message}`);
     stopping = true;

@@ -46,29 +46,13 @@ test('npm start with a bad DATABASE_URL exits 2 with a clear message', async (t)
 
 test('with DATABASE_URL unset, the server creates offloop.db in its working directory', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'offloop-cwd-'));
-  const env = { ...process.env };
-  delete env.DATABASE_URL;
-  const child = spawn(process.execPath, [mainEntry, '--port', '0', '--host', '127.0.0.1', '--workers', '1'], {
-    cwd: dir,
-    env: { ...env, UV_THREADPOOL_SIZE: '4' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d));
+  const server = await startServer(['--workers', '1'], { DATABASE_URL: undefined }, { cwd: dir });
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      child.stdout.on('data', () => {
-        const match = /listening on http:\/\/[^:]+:(\d+)/.exec(output);
-        if (match) resolve(Number(match[1]));
-      });
-      child.once('exit', (code) => reject(new Error(`exited ${code}: ${output}`)));
-    });
     t.true((await stat(join(dir, 'offloop.db'))).isFile());
-    t.regex(output, /database +SQLite .*offloop\.db/);
-    t.deepEqual((await request(`http://127.0.0.1:${port}/perfect-ping?ms=1`)).json(), { pong: 'pong' });
+    await server.printed(/database +SQLite .*offloop\.db/);
+    t.deepEqual((await request(`${server.url}/perfect-ping?ms=1`)).json(), { pong: 'pong' });
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
+    await server.stop();
     await rm(dir, { recursive: true, force: true });
   }
 });
@@ -95,6 +79,7 @@ test('PostgreSQL unreachable at start: the server starts anyway, its database ro
     }
     t.deepEqual((await request(`${server.url}/ping`)).json(), { pong: true });
     t.like((await request(`${server.url}/primes/cpp?limit=100`)).json(), { result: 25 });
+    await server.printed(/\n {2}try {2,}curl/); // the banner's last line
     t.false(server.output().includes('s3cret'));
   } finally {
     await server.stop();

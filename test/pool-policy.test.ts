@@ -1,44 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import test from 'ava';
 import { loadAddon } from '../src/engines/addon.js';
 import { cppPool, rustPool } from '../src/index.js';
+import { linuxPolicy, poolThreads, threads } from './helpers/threads.js';
+import { eventually, request, sample, startServer } from './helpers/server.js';
 
 // The dedicated pools' threads run under the configured scheduling policy (SCHED_IDLE by
-// default) at the configured nice value, read back from the kernel: /proc/self/task/<tid>/stat,
-// field 41 (policy: SCHED_OTHER 0, SCHED_BATCH 3, SCHED_IDLE 5) and field 19 (nice).
-const linuxPolicy = { normal: 0, batch: 3, idle: 5 } as const;
-
-interface Thread {
-  tid: number;
-  name: string;
-  nice: number;
-  policy: number;
-}
-
-function threads(): Thread[] {
-  const found: Thread[] = [];
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3
-      const name = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
-      found.push({ tid: Number(tid), name, nice: Number(fields[16]), policy: Number(fields[38]) });
-    } catch {
-      // the thread ended between the listing and the read
-    }
-  }
-  return found;
-}
-
-/** The pool's threads, once all `count` of them exist (each names itself when it starts). */
-async function poolThreads(prefix: string, count: number): Promise<Thread[]> {
-  for (;;) {
-    const found = threads().filter((thread) => thread.name.startsWith(prefix));
-    if (found.length >= count) return found;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
+// default) at the configured nice value, read back from the kernel (helpers/threads.ts).
 const pools = [
   [cppPool, 'offloop-cpp'],
   [rustPool, 'offloop-rs'],
@@ -109,4 +76,37 @@ test('configure() rejects a bad policy with a clear error, as the addons do', (t
       message: 'The "policy" argument must be of type string. Received 5',
     });
   }
+});
+
+test('the server started with --pool-policy batch runs its pools under SCHED_BATCH, and says so', async (t) => {
+  if (process.platform !== 'linux') return t.pass('scheduling policies are read from Linux /proc');
+  const server = await startServer(['--pool-policy', 'batch', '--pool-threads', '2', '--pool-nice', '6']);
+  try {
+    const pid = server.child.pid!;
+    for (const prefix of ['offloop-cpp', 'offloop-rs']) {
+      const found = await poolThreads(prefix, 2, pid);
+      const expected = [[linuxPolicy.batch, 6], [linuxPolicy.batch, 6]];
+      t.deepEqual(found.map((thread) => [thread.policy, thread.nice]), expected, prefix);
+    }
+    const loop = threads(pid).find((thread) => thread.tid === pid)!;
+    t.is(loop.policy, linuxPolicy.normal, 'the event loop keeps its own');
+    await eventually(async () => /native pools\s+2 threads each, batch policy, nice 6 /.test(server.output()));
+    const metrics = (await request(`${server.url}/metrics`)).body.toString();
+    for (const pool of ['cpp-pool', 'rust-pool']) {
+      t.is(sample(metrics, 'offloop_pool_info', { pool, policy: 'batch', nice: '6' }), 1, pool);
+    }
+  } finally {
+    t.is(await server.stop(), 0, server.output().slice(-600));
+  }
+});
+
+test('--pool-policy takes idle, batch or normal; anything else is refused naming the choices', async (t) => {
+  const { loadConfig } = await import('../src/server/config.js');
+  t.is(loadConfig([], {}).poolPolicy, 'idle');
+  t.is(loadConfig([], { OFFLOOP_POOL_POLICY: 'normal' }).poolPolicy, 'normal');
+  t.is(loadConfig(['--pool-policy', 'batch'], { OFFLOOP_POOL_POLICY: 'normal' }).poolPolicy, 'batch');
+  t.throws(() => loadConfig(['--pool-policy', 'fast'], {}), {
+    message: '--pool-policy must be one of idle, batch, normal; got "fast"',
+  });
+  t.throws(() => loadConfig([], { OFFLOOP_POOL_POLICY: 'realtime' }), { message: /^OFFLOOP_POOL_POLICY must be one of/ });
 });

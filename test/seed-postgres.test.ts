@@ -106,6 +106,7 @@ if (!available) {
     const servers = await Promise.all([1, 2, 3].map(() => startServer(['--workers', '1'], { DATABASE_URL: url })));
     try {
       for (const server of servers) {
+        await server.printed(/\n {2}try {2,}curl/); // the banner's last line: what came before it is here
         t.false(/database is unavailable/.test(server.output()));
         t.deepEqual((await request(`${server.url}/perfect-ping?ms=1`)).json(), { pong: 'pong' });
       }

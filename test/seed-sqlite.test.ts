@@ -198,6 +198,7 @@ test('sqlite: servers starting together on a new file make one table and one see
   );
   try {
     for (const server of servers) {
+      await server.printed(/\n {2}try {2,}curl/); // the banner's last line: what came before it is here
       t.false(/database is unavailable/.test(server.output()));
       t.deepEqual((await request(`${server.url}/perfect-ping?ms=1`)).json(), { pong: 'pong' });
     }

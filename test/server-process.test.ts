@@ -46,16 +46,17 @@ test('--threadpool applies to libuv even when set after Node started', async (t)
   const server = await startServer(['--threadpool', '2'], { UV_THREADPOOL_SIZE: undefined });
   const metrics = (await request(`${server.url}/metrics`)).body.toString();
   t.is(sample(metrics, 'offloop_pool_threads', { pool: 'libuv' }), 2);
-  t.regex(server.output(), /libuv pool\s+2 threads/);
+  await server.printed(/libuv pool\s+2 threads/); // the supervisor's banner says so too
   t.is(await server.stop(), 0);
 });
 
 test('--processes 2 runs two server processes on one port', async (t) => {
   const server = await startServer(['--processes', '2']);
-  t.regex(server.output(), /processes\s+2 \(pid \d+, \d+\)/);
+  t.is(server.pids.length, 2);
+  await server.printed(new RegExp(`processes\\s+2 \\(pid ${server.pids.join(', ')}\\)`));
   const pids = new Set<number>();
   for (let i = 0; i < 40 && pids.size < 2; i++) pids.add((await request(`${server.url}/health`)).json<{ pid: number }>().pid);
-  t.is(pids.size, 2);
+  t.deepEqual([...pids].sort(), [...server.pids].sort());
   t.false(pids.has(server.child.pid!), 'the supervisor itself serves nothing');
   t.is(await server.stop(), 0);
 });
@@ -85,6 +86,33 @@ test('createServer embeds: it returns the bound port and a close()', async (t) =
   await t.throwsAsync(createServer({ port: -1 }), { message: /options.port/ });
 });
 
+test.serial('createServer runs cpp-pool and rust-pool on the pools it is handed, leaving them as they were', async (t) => {
+  const { createServer } = await import('../src/server/app.js');
+  const { cppPool, rustPool } = await import('../src/engines/index.js');
+  for (const pool of [cppPool, rustPool]) {
+    pool.configure({ threads: 1, nice: 4, policy: 'normal' });
+    await pool.noop();
+  }
+  const mine = { threads: 1, nice: 4, policy: 'normal' };
+  const server = await createServer({
+    port: 0, host: '127.0.0.1', workers: 1, poolThreads: 3, poolNice: 12, cppPool, rustPool,
+  });
+  for (const pool of [cppPool, rustPool]) t.like(pool.stats(), mine, `${pool.name}: not reconfigured`);
+  const url = `http://127.0.0.1:${server.port}`;
+  t.like((await request(`${url}/primes/cpp-pool?limit=100`)).json(), { result: 25 });
+  t.like((await request(`${url}/primes/rust-pool?limit=100`)).json(), { result: 25 });
+  // Its gates and metrics count the threads the pools really have.
+  t.regex((await request(`${url}/metrics`)).body.toString(), /offloop_pool_threads\{pool="cpp-pool"\} 1\n/);
+  await server.close();
+  for (const pool of [cppPool, rustPool]) t.like(pool.stats(), mine, `${pool.name}: left open`);
+  t.is(await cppPool.primes(100), 25);
+  // Not handed them, the server configures the process's pools as asked, and closes them.
+  const owner = await createServer({ port: 0, host: '127.0.0.1', workers: 1, poolThreads: 2, poolNice: 12 });
+  for (const pool of [cppPool, rustPool]) t.like(pool.stats(), { threads: 2, nice: 12 }, pool.name);
+  await owner.close();
+  for (const pool of [cppPool, rustPool]) t.is(pool.stats().threads, 0, `${pool.name}: closed with its server`);
+});
+
 test('loopback by default; another address is explicit and the banner warns', async (t) => {
   const { loadConfig } = await import('../src/server/config.js');
   t.is(loadConfig([], {}).host, '127.0.0.1');
@@ -92,9 +120,10 @@ test('loopback by default; another address is explicit and the banner warns', as
   t.is(loadConfig(['--max-loop-share', '0.25'], {}).maxLoopShare, 0.25);
   t.throws(() => loadConfig(['--max-loop-share', '2'], {}), { message: /--max-loop-share must be a number from 0.01 to 1/ });
   const open = await startServer(['--host', '0.0.0.0']);
-  t.regex(open.output(), /WARNING\s+listening on 0\.0\.0\.0, not loopback/);
+  await open.printed(/WARNING\s+listening on 0\.0\.0\.0, not loopback/);
   t.is(await open.stop(), 0, open.output());
   const local = await startServer();
+  await local.printed(/\n {2}try {2,}curl/); // the banner's last line
   t.notRegex(local.output(), /WARNING/);
   t.is(await local.stop(), 0, local.output().slice(-600));
 });

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { pbkdf2Sync } from 'node:crypto';
+import { kernelRoutes } from '../src/engines/kernels.js';
 import { js } from '../src/index.js';
 import { strategyNames } from '../src/server/strategies.js';
 import { rng } from './helpers/random.js';
@@ -91,6 +92,28 @@ test('/ping, /health and /metrics answer', async (t) => {
   const metrics = await request(`${server.url}/metrics`);
   t.regex(String(metrics.headers['content-type']), /^text\/plain/);
   t.regex(metrics.body.toString(), /# TYPE offloop_http_requests_total counter/);
+});
+
+test('GET /kernels is the kernel table\'s routes, and a request built from each row\'s defaults is served', async (t) => {
+  const rows = (await request(`${server.url}/kernels`)).json<typeof kernelRoutes>();
+  t.deepEqual(rows, JSON.parse(JSON.stringify(kernelRoutes)));
+  t.deepEqual(rows.map((r) => r.kernel), ['primes', 'pbkdf2', 'blur', 'sleep']);
+  for (const row of rows) {
+    // The page's way: the knob's arguments small, the others their defaults or examples.
+    const value = (arg: (typeof row.args)[number]) =>
+      row.burst.sets.includes(arg.name) ? 4 : 'default' in arg ? arg.default : 'example' in arg ? arg.example : undefined;
+    const query = row.args.filter((a) => a.from === 'query').map((a) => `${a.name}=${value(a)}`).join('&');
+    const json = row.args.filter((a) => a.from === 'json');
+    const raw = row.args.some((a) => a.from === 'body');
+    const init =
+      json.length > 0
+        ? { method: 'POST', body: JSON.stringify(Object.fromEntries(json.map((a) => [a.name, value(a)]))),
+            headers: { 'content-type': 'application/json' } }
+        : raw ? { method: 'POST', body: new Uint8Array(4 * 4 * 4), headers: octets } : { method: row.method.toUpperCase() };
+    t.is(init.method.toLowerCase(), row.method, row.kernel);
+    const reply = await request(`${server.url}/${row.kernel}/cpp${query && `?${query}`}`, init);
+    t.is(reply.status, 200, `${row.kernel}: ${reply.body.toString().slice(0, 200)}`);
+  }
 });
 
 test('scientific notation is accepted where it is an integer', async (t) => {

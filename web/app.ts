@@ -4,7 +4,7 @@
 
 import { refreshLog } from './bursts.js';
 import { draw } from './chart.js';
-import { enableControls, mountControls } from './controls.js';
+import { enableControls, loadKernels, mountControls } from './controls.js';
 import { figures } from './figures.js';
 import { probe, scrape } from './polling.js';
 import { loadDatabase, mountSeed, showDatabase } from './seed.js';
@@ -13,7 +13,7 @@ import { loadStrategies, renderGates, renderStrategies } from './strategies.js';
 const REDRAW_EVERY_MS = 100;
 
 async function setUp(): Promise<void> {
-  await loadStrategies();
+  await Promise.all([loadStrategies(), loadKernels()]);
   enableControls();
   renderStrategies();
   figures.ready = true;

@@ -4,42 +4,58 @@
 import { BURST_SLOTS, fire, type MakeRequest } from './bursts.js';
 import { $, option, readInt } from './dom.js';
 import { figures } from './figures.js';
+import { getJsonWhenUp } from './net.js';
 
-interface KernelForm {
-  /** The size field's label, the argument's name, and its starting value. */
-  label: string;
-  key: string;
-  value: number;
-  request(strategy: string, size: number): ReturnType<MakeRequest>;
+/** One row of GET /kernels: a kernel's route, read from the library's kernel table. */
+interface KernelRoute {
+  kernel: string;
+  method: 'get' | 'post';
+  args: {
+    name: string;
+    kind: 'integer' | 'binary' | 'pixels';
+    from: 'query' | 'json' | 'body';
+    default?: number;
+    example?: string;
+  }[];
+  /** The size knob: its label, its starting value, and the integer arguments it sets. */
+  burst: { label: string; value: number; sets: string[] };
 }
 
-/** How each kernel is asked for: its size parameter and its request. */
-const kernels: Record<string, KernelForm> = {
-  primes: { label: 'Limit', key: 'limit', value: 400_000_000, request: (s, n) => [`/primes/${s}?limit=${n}`] },
-  pbkdf2: {
-    label: 'Iterations',
-    key: 'iterations',
-    value: 1_000_000,
-    request: (s, n) => [
-      `/pbkdf2/${s}`,
+/** The kernels the server has routes for, from GET /kernels (loaded by `loadKernels`). */
+const kernels: Record<string, KernelRoute> = {};
+
+export async function loadKernels(): Promise<void> {
+  for (const route of await getJsonWhenUp<KernelRoute[]>('/kernels')) kernels[route.kernel] = route;
+}
+
+/** A request for `route` under `strategy`: the knob's arguments are `size`, the others their defaults. */
+function request(route: KernelRoute, strategy: string, size: number): ReturnType<MakeRequest> {
+  const value = (arg: KernelRoute['args'][number]) =>
+    route.burst.sets.includes(arg.name) ? size : (arg.default ?? arg.example);
+  const query = route.args
+    .filter((a) => a.from === 'query')
+    .map((a) => `${a.name}=${value(a)}`)
+    .join('&');
+  const url = `/${route.kernel}/${strategy}${query && `?${query}`}`;
+  const json = route.args.filter((a) => a.from === 'json');
+  if (json.length > 0) {
+    const body = JSON.stringify(Object.fromEntries(json.map((a) => [a.name, value(a)])));
+    return [url, { method: 'POST', headers: { 'content-type': 'application/json' }, body }];
+  }
+  // A raw body is RGBA pixels: width·height·4 bytes of noise.
+  if (route.args.some((a) => a.from === 'body')) {
+    const side = (name: string) => Number(value(route.args.find((a) => a.name === name)!));
+    return [
+      url,
       {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ password: 'pw', salt: 'salt', iterations: n, keylen: 32 }),
+        headers: { 'content-type': 'application/octet-stream' },
+        body: noise(side('width') * side('height') * 4),
       },
-    ],
-  },
-  blur: {
-    label: 'Image side (px)',
-    key: 'side',
-    value: 2048,
-    request: (s, n) => [
-      `/blur/${s}?width=${n}&height=${n}&radius=8`,
-      { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: noise(n * n * 4) },
-    ],
-  },
-  sleep: { label: 'Sleep (ms)', key: 'ms', value: 1000, request: (s, n) => [`/sleep/${s}?ms=${n}`] },
-};
+    ];
+  }
+  return [url];
+}
 
 /**
  * Random RGBA to blur, made once per size. A Blob, because fetch copies a typed-array body on the
@@ -69,8 +85,8 @@ function onKernelChange(): void {
   );
   if (usable.some((s) => s.name === previous)) strategySelect().value = previous;
   const spec = kernels[kernel]!;
-  $('size-label').textContent = spec.label;
-  $<HTMLInputElement>('size').value = String(spec.value);
+  $('size-label').textContent = spec.burst.label;
+  $<HTMLInputElement>('size').value = String(spec.burst.value);
   onStrategyChange();
 }
 
@@ -86,10 +102,10 @@ function onSubmit(event: SubmitEvent): void {
   const spec = kernels[kernel];
   if (!spec || !strategy) return;
   const size = Number($<HTMLInputElement>('size').value);
-  const label = `${strategy} · ${kernel} ${spec.key}=${size}`;
+  const label = `${strategy} · ${kernel} ${spec.burst.sets.join('=')}=${size}`;
   const requests = readInt('count', 1, 100);
   const concurrency = readInt('concurrency', 1, BURST_SLOTS);
-  void fire(label, strategy, requests, concurrency, () => spec.request(strategy, size));
+  void fire(label, strategy, requests, concurrency, () => request(spec, strategy, size));
 }
 
 /** Listens to the form; it stays disabled until `enableControls`. */

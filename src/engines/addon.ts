@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../package-root.js';
 import type { KernelArgs, KernelName, TaskName } from './kernels.js';
 import type { KernelResults } from './types.js';
 
@@ -50,8 +49,6 @@ export interface NativePool extends NativeAsync {
 
 export type AddonName = 'cpp' | 'rust';
 
-/** The package root: this file is dist/src/engines/addon.js. */
-export const packageRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const require = createRequire(import.meta.url);
 
 /**
@@ -61,8 +58,8 @@ const require = createRequire(import.meta.url);
 export function addonCandidates(name: AddonName): string[] {
   const file = `offloop_${name}.node`;
   return [
-    join(packageRoot, 'build', name === 'cpp' ? 'Release' : 'rust', file),
-    join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, file),
+    packagePath('build', name === 'cpp' ? 'Release' : 'rust', file),
+    packagePath('prebuilds', `${process.platform}-${process.arch}`, file),
   ];
 }
 

@@ -1,4 +1,4 @@
-import { abortError } from '../kernels/cancel.js';
+import { abortError } from '../errors.js';
 import { arity, type KernelArgs, type KernelName, parse, perSyncKernel, perTask, type TaskName } from './kernels.js';
 import type { AsyncKernels, AsyncMethods, KernelResults, SyncKernels, SyncMethods } from './types.js';
 import { taskOptions } from './validate.js';

@@ -128,6 +128,11 @@ export interface KernelSpec<F extends (...args: never[]) => unknown = (...args: 
     readonly result: ResultEncoding;
     /** The live page's burst: the size knob's label and start, and the integer arguments it sets. */
     readonly burst: { readonly label: string; readonly value: number; readonly sets: readonly string[] };
+    /**
+     * A raw body's exact length in bytes, from the query's (checked) integer arguments: the server
+     * refuses a body of any other length before reading it.
+     */
+    readonly bodyLength?: (query: Readonly<Record<string, number>>) => number;
   };
 }
 
@@ -210,6 +215,7 @@ export const kernelTable = {
       summary: 'blurred RGBA bytes',
       result: 'bytes',
       burst: { label: 'Image side (px)', value: 2048, sets: ['width', 'height'] },
+      bodyLength: ({ width, height }) => width! * height! * 4,
     },
   }),
   /** Blocks a thread for ms (0..60000): the stand-in for blocking I/O. */
@@ -283,6 +289,16 @@ export const limits = Object.fromEntries(
 ) as Limits;
 
 /**
+ * Validates one raw argument against its descriptor, then its `refine` against the validated
+ * arguments before it: the validated value, or a TypeError/RangeError naming the argument.
+ */
+export function checkArg(arg: Arg, value: unknown, before: readonly unknown[]): unknown {
+  const out = (check[arg.kind] as (a: Arg, v: unknown) => unknown)(arg, value);
+  if (arg.kind === 'integer') arg.refine?.(out as number, before);
+  return out;
+}
+
+/**
  * Validates raw arguments against a task's descriptors, in argument order (the first failure is
  * thrown, as the addons do), then its cross-argument check. Extra arguments are ignored.
  */
@@ -291,10 +307,7 @@ function parser<K extends TaskName>(name: K): (...raw: unknown[]) => KernelArgs[
   const args = spec.args;
   return (...raw) => {
     const out: unknown[] = [];
-    args.forEach((arg, i) => {
-      out.push((check[arg.kind] as (a: Arg, v: unknown) => unknown)(arg, raw[i]));
-      if (arg.kind === 'integer') arg.refine?.(out[i] as number, out);
-    });
+    for (const [i, arg] of args.entries()) out.push(checkArg(arg, raw[i], out));
     // The descriptors were type-checked against the signature (see `table`): `out` has its shape.
     const parsed = out as KernelArgs[K];
     (spec.check as ((a: KernelArgs[K]) => void) | undefined)?.(parsed);
@@ -333,6 +346,8 @@ export interface KernelRoute {
   readonly args: readonly Arg[];
   readonly result: ResultEncoding;
   readonly burst: { readonly label: string; readonly value: number; readonly sets: readonly string[] };
+  /** A raw body's exact length from the query's integer arguments (see KernelSpec's `http`). */
+  readonly bodyLength?: (query: Readonly<Record<string, number>>) => number;
   /** `GET /primes/:strategy?limit=10000000 — count the primes ≤ limit`: the docs' and the 404's line. */
   readonly summary: string;
 }
@@ -366,6 +381,7 @@ function kernelRoute(kernel: KernelName): KernelRoute | undefined {
     args: spec.args,
     result: spec.http.result,
     burst: spec.http.burst,
+    ...(spec.http.bodyLength ? { bodyLength: spec.http.bodyLength } : {}),
     summary: `${line.filter(Boolean).join(' ')} — ${spec.http.summary}`,
   };
 }

@@ -4,14 +4,11 @@
  * too, with the entry's argument names, types and doc comment.
  */
 import type { KernelInput, KernelName, KernelResult, KernelTable, TaskName } from './kernels.js';
+import type { TaskOptions } from './validate.js';
 
 export type { BinaryLike, KernelArgs, KernelName, Pixels, TaskName } from './kernels.js';
 export { kernelNames } from './kernels.js';
-
-export interface TaskOptions {
-  /** Aborting rejects the call with a `DOMException` named `AbortError`. */
-  signal?: AbortSignal | undefined;
-}
+export type { TaskOptions };
 
 export type EngineName = 'js' | 'workers' | 'cpp' | 'rust' | 'cpp-pool' | 'rust-pool';
 

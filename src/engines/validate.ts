@@ -1,5 +1,4 @@
 import { invalidArgType, outOfRange } from '../errors.js';
-import type { TaskOptions } from './types.js';
 
 /** The argument checks every engine shares; each kernel's arguments are declared in kernels.ts. */
 
@@ -59,6 +58,12 @@ export function binaryLike(name: string, value: unknown): string | Uint8Array {
 /** RGBA pixels: a Uint8Array, or a Uint8ClampedArray viewed as one. */
 export function pixels(name: string, value: unknown): Uint8Array {
   return bytes(name, value, 'an instance of Uint8Array or Uint8ClampedArray', true);
+}
+
+/** The options every Promise form takes last. */
+export interface TaskOptions {
+  /** Aborting rejects the call with a `DOMException` named `AbortError`. */
+  signal?: AbortSignal | undefined;
 }
 
 /** The trailing `{ signal }` of every Promise form. */

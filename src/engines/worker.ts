@@ -3,7 +3,8 @@
  * default export of a caller's module (`runFile`), per task, off the event loop.
  */
 import { move } from 'piscina';
-import { CancelFlag, TaskState, abortError } from '../kernels/cancel.js';
+import { abortError } from '../errors.js';
+import { CancelFlag, TaskState } from '../kernels/cancel.js';
 import { runKernel } from './js.js';
 import type { KernelArgs, KernelName, TaskName } from './types.js';
 

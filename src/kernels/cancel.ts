@@ -1,3 +1,5 @@
+import { abortError } from '../errors.js';
+
 /**
  * A cancel flag that a kernel polls. It lives in shared memory so that the thread that owns a
  * task (the event loop) can stop a kernel that runs on another thread (a worker), and so that
@@ -20,9 +22,4 @@ export class CancelFlag {
   throwIfCancelled(): void {
     if (this.cancelled) throw abortError();
   }
-}
-
-/** The error every engine rejects with when its task is aborted. */
-export function abortError(): DOMException {
-  return new DOMException('The operation was aborted', 'AbortError');
 }

@@ -4,4 +4,4 @@ export { pbkdf2 } from './pbkdf2.js';
 export { blur } from './blur.js';
 export { sleep } from './sleep.js';
 export { sha256 } from './sha256.js';
-export { CancelFlag, TaskState, abortError } from './cancel.js';
+export { CancelFlag, TaskState } from './cancel.js';

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
-import { abortError } from '../kernels/cancel.js';
+import { abortError } from '../errors.js';
 import { type JobData, type JobResult, type QueueKernel, encodeArgs, keys, queueName, settleWithin, timing } from './protocol.js';
 
 export { defaultMaxWaiting } from './protocol.js';

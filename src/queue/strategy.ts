@@ -1,5 +1,5 @@
 import { kernelNames } from '../engines/kernels.js';
-import type { Strategy } from '../server/strategies.js';
+import type { Strategy } from '../server/strategy.js';
 import { type QueueProducer, QueueUnavailableError } from './producer.js';
 
 export const queueOffReason = 'set REDIS_URL or --redis-url (and start `offloop worker`)';

@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { cppPool, createWorkers, rustPool, type AsyncKernels } from '../index.js';
+import { cppPool, createWorkers, rustPool, type AsyncKernels } from '../engines/index.js';
 import { type JobData, type JobResult, decodeArgs, keys, queueName, settleWithin, timing, workerId } from './protocol.js';
 
 export const workerEngines = ['cpp', 'rust', 'js'] as const;

@@ -1,4 +1,4 @@
-import { abortError } from '../kernels/cancel.js';
+import { abortError } from '../errors.js';
 
 /** Thrown when a pool already holds all the requests it may: the server answers 503. */
 export class OverloadedError extends Error {

@@ -1,5 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import type { PoolPolicy } from '../engines/addon.js';
+import { poolLimits } from '../engines/native.js';
 import { DatabaseUrlError, defaultDatabaseUrl, parseDatabaseUrl } from './db/target.js';
 
 /**
@@ -19,6 +21,8 @@ export interface ServerConfig {
   poolThreads: number;
   /** The dedicated pools' nice value: higher is lower priority than the event loop. */
   poolNice: number;
+  /** How the dedicated pools' threads are scheduled: idle (SCHED_IDLE), batch or normal. */
+  poolPolicy: PoolPolicy;
   /** Largest request body, in bytes (each route may allow less). */
   bodyLimit: number;
   /** Bytes of request bodies buffered across all requests at once (503 past it). */
@@ -57,6 +61,8 @@ interface OptionSpec {
   max?: number;
   /** Also accepts the word `auto` (= the number of cores). */
   auto?: boolean;
+  /** A string option's only accepted values. */
+  choices?: readonly string[];
 }
 
 const cores = () => availableParallelism();
@@ -69,6 +75,8 @@ export const optionSpecs: readonly OptionSpec[] = [
   { key: 'workerHeapMb', flag: 'worker-heap-mb', env: 'OFFLOOP_WORKER_HEAP_MB', kind: 'int', min: 0, max: 65_536, fallback: () => 0, help: "each worker's JS heap limit in MiB (0 = V8's default); a task past it gets 500, its worker is replaced" },
   { key: 'poolThreads', flag: 'pool-threads', env: 'OFFLOOP_POOL_THREADS', kind: 'int', min: 1, max: 256, auto: true, fallback: cores, help: "threads in each addon's dedicated pool (cpp-pool, rust-pool)" },
   { key: 'poolNice', flag: 'pool-nice', env: 'OFFLOOP_POOL_NICE', kind: 'int', min: 0, max: 19, fallback: () => 10, help: "nice value of the dedicated pools' threads (higher = lower priority than the loop)" },
+  { key: 'poolPolicy', flag: 'pool-policy', env: 'OFFLOOP_POOL_POLICY', kind: 'string', choices: poolLimits.policies, fallback: () => 'idle',
+    help: "scheduling of the dedicated pools' threads: idle (only when nothing else wants a CPU), batch or normal (at --pool-nice)" },
   { key: 'bodyLimit', flag: 'body-limit', env: 'OFFLOOP_BODY_LIMIT', kind: 'int', min: 1, max: 2 ** 30, fallback: () => 64 << 20, help: 'largest request body in bytes (413 past it; pbkdf2 JSON: 64 KiB)' },
   { key: 'maxBodyMemory', flag: 'max-body-memory', env: 'OFFLOOP_MAX_BODY_MEMORY', kind: 'int', min: 1, max: 2 ** 40, fallback: () => 256 << 20, help: 'bytes of request bodies held at once, all requests together (503 past it)' },
   { key: 'maxLoopMs', flag: 'max-loop-ms', env: 'OFFLOOP_MAX_LOOP_MS', kind: 'int', min: 1, max: 3_600_000, fallback: () => 10_000, help: 'longest estimated event-loop time of one loop-blocking request (422 past it)' },
@@ -91,6 +99,9 @@ function convert(spec: OptionSpec, raw: string, source: string): number | string
   if (spec.kind === 'string') {
     // Empty is allowed only where the default is empty: it means "off" (REDIS_URL).
     if (raw === '' && spec.fallback() !== '') throw new ConfigError(`${source} must not be empty`);
+    if (spec.choices && !spec.choices.includes(raw)) {
+      throw new ConfigError(`${source} must be one of ${spec.choices.join(', ')}; got "${raw.slice(0, 40)}"`);
+    }
     return raw;
   }
   if (spec.auto && raw === 'auto') return cores();
@@ -173,7 +184,8 @@ export function resolveConfig(options: Partial<ServerConfig>): ServerConfig {
 export function helpText(): string {
   const rows = optionSpecs.map((s) => {
     const fallback = s.auto && s.fallback === cores ? `auto (${cores()})` : String(s.fallback());
-    return [`  --${s.flag} <${s.kind === 'string' ? 'text' : 'n'}>`, s.env, fallback, s.help];
+    const value = s.choices ? s.choices.join('|') : s.kind === 'string' ? 'text' : 'n';
+    return [`  --${s.flag} <${value}>`, s.env, fallback, s.help];
   });
   const width = (i: number) => Math.max(...rows.map((r) => r[i]!.length));
   const lines = rows.map((r) => `${r[0]!.padEnd(width(0))}  ${r[1]!.padEnd(width(1))}  ${r[2]!.padEnd(width(2))}  ${r[3]}`);

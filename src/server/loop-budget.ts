@@ -1,4 +1,4 @@
-import type { KernelName, SyncKernels } from '../index.js';
+import type { KernelName, SyncKernels } from '../engines/index.js';
 import { HttpError } from './http.js';
 
 /**

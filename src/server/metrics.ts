@@ -1,7 +1,8 @@
 import { createHistogram, performance, type EventLoopUtilization, type RecordableHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Gate } from './admission.js';
-import type { PoolName, Strategy, StrategyName } from './strategies.js';
+import type { PoolStats } from '../engines/addon.js';
+import type { PoolName, Strategy, StrategyName } from './strategy.js';
 
 export interface MetricsSources {
   /** The admission gate of each pool off the loop. */
@@ -9,6 +10,8 @@ export interface MetricsSources {
   strategies: ReadonlyMap<StrategyName, Strategy>;
   /** Threads behind each pool, as they really are. */
   pools: () => Record<string, number>;
+  /** The addons' dedicated pools, whose scheduling their `stats()` report. */
+  native?: readonly { readonly name: string; stats(): PoolStats }[];
   /** Bytes of request bodies held now, all requests together. */
   bodyBytes?: () => number;
 }
@@ -17,7 +20,7 @@ export interface MetricsSources {
  * The server's Prometheus metrics. Event-loop delay and utilisation are measured over the
  * interval since the previous scrape, so each scrape says how the loop has been doing lately.
  */
-export function createMetrics({ gates, strategies, pools, bodyBytes = () => 0 }: MetricsSources) {
+export function createMetrics({ gates, strategies, pools, native = [], bodyBytes = () => 0 }: MetricsSources) {
   /** Each offloaded strategy with the gate of its pool. */
   const gated = () => [...strategies.values()].flatMap((s) => {
     const gate = s.pool === 'loop' ? undefined : gates.get(s.pool);
@@ -101,6 +104,19 @@ export function createMetrics({ gates, strategies, pools, bodyBytes = () => 0 }:
     registers,
     collect() {
       for (const [pool, threads] of Object.entries(pools())) this.set({ pool }, threads);
+    },
+  });
+  new Gauge({
+    name: 'offloop_pool_info',
+    help: "The addons' dedicated pools' scheduling, as their threads run it: policy (idle, batch, normal) and nice",
+    labelNames: ['pool', 'policy', 'nice'] as const,
+    registers,
+    collect() {
+      this.reset(); // a reconfigured pool's old labels must not linger
+      for (const pool of native) {
+        const { policy, nice } = pool.stats();
+        if (policy !== null) this.set({ pool: pool.name, policy, nice: String(nice) }, 1);
+      }
     },
   });
   new Gauge({

@@ -1,15 +1,15 @@
 /**
  * The seed's three routes over a real database — the note's `get_pong()` is
  * `SELECT pong FROM pongs WHERE id = 1` — and /query, one CPU-heavy statement under the three
- * places it can run. (This module and routes.ts import each other; only handlers, called after
- * both have loaded, use what routes.ts exports.)
+ * places it can run.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { integer } from '../engines/validate.js';
-import { js } from '../index.js';
+import { js } from '../engines/index.js';
 import { DatabaseError, fromFailure } from './db/errors.js';
 import { type Exchange, HttpError } from './http.js';
-import { admit, checkArgs, queryInt, type Route, type ServerContext } from './routes.js';
+import { admit, type Route, type ServerContext } from './context.js';
+import { checkArgs, queryInt } from './request.js';
 import type { SeedResult, SeedTask } from './seed-worker.js';
 
 const seedWorker = new URL('./seed-worker.js', import.meta.url);

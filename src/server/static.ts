@@ -1,14 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../package-root.js';
+import type { Route } from './context.js';
 import { HttpError } from './http.js';
-import type { Route } from './routes.js';
 
 /**
  * The live page: web/index.html and web/style.css as written, and web/app.ts as the web build
  * (`tsc -p web/tsconfig.json`) compiled it to dist/web/app.js. Each file is read once, when the
  * server starts; a missing one (the web build not run) is answered 404 saying so.
  */
-const root = new URL('../../../', import.meta.url);
 
 interface Asset {
   readonly pattern: string;
@@ -21,7 +20,7 @@ interface Asset {
 function pageModules(): string[] {
   let built: string[] = [];
   try {
-    built = readdirSync(fileURLToPath(new URL('dist/web/', root))).filter((name) => name.endsWith('.js'));
+    built = readdirSync(packagePath('dist', 'web')).filter((name) => name.endsWith('.js'));
   } catch {
     // the web build not run: app.js alone, answered 404 saying so
   }
@@ -41,7 +40,7 @@ const assets: readonly Asset[] = [
 
 function load(file: string): string | undefined {
   try {
-    return readFileSync(fileURLToPath(new URL(file, root)), 'utf8');
+    return readFileSync(packagePath(file), 'utf8');
   } catch {
     return undefined;
   }

@@ -1,53 +1,22 @@
 import { pbkdf2 as cryptoPbkdf2, pbkdf2Sync as cryptoPbkdf2Sync } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { abortError } from '../kernels/cancel.js';
-import { cpp, cppPool, js, rust, rustPool, type AsyncKernels, type KernelName, type SyncKernels, type WorkerEngine } from '../index.js';
-import type { KernelArgs, KernelResults } from '../engines/types.js';
+import { abortError } from '../errors.js';
+import {
+  type AsyncKernels, cpp, cppPool, js, type NativePoolEngine, rust, rustPool, type SyncKernels, type WorkerEngine,
+} from '../engines/index.js';
 import { kernelNames } from '../engines/kernels.js';
-import { queueStrategy } from '../queue/strategy.js';
+import type { KernelArgs } from '../engines/types.js';
 import type { QueueProducer } from '../queue/producer.js';
+import { queueStrategy } from '../queue/strategy.js';
+import type { PoolName, Strategy, StrategyName } from './strategy.js';
 
-/**
- * The strategies: where a request's work runs. This table is the one definition that routes,
- * metrics, the benchmarks, the live page and the docs all read.
- */
-export const strategyNames = ['blocking', 'cpp-sync', 'rust-sync', 'worker', 'cpp', 'rust', 'cpp-pool', 'rust-pool', 'builtin'] as const;
-/** `strategyNames` are the in-process strategies; `queue` (other processes, needs Redis) joins in createStrategies. */
-export type StrategyName = (typeof strategyNames)[number] | 'queue';
+export { type PoolName, type RunInfo, type Strategy, type StrategyName, strategyNames } from './strategy.js';
 
-/** The thread(s) a strategy's work occupies. */
-export type PoolName = 'loop' | 'libuv' | 'workers' | 'cpp-pool' | 'rust-pool' | 'queue';
-
-/** What a run learnt beyond the result: the queue says which worker ran it. */
-export interface RunInfo {
-  worker?: string;
-}
-
-export interface Strategy {
-  readonly name: StrategyName;
-  /** Where the kernel runs, in words. */
-  readonly where: string;
-  /** Whether the event loop is held while the work runs. */
-  readonly blocksLoop: boolean;
-  readonly pool: PoolName;
-  /** The kernels this strategy can run (`builtin` only has what Node itself offers). */
-  readonly kernels: readonly KernelName[];
-  /** Why the strategy is off (its requests get 503 with this); absent when it is on. */
-  readonly disabled?: string;
-  /**
-   * The sync form of its kernels, where its costs can be measured: a loop strategy's own, and
-   * builtin's (its uncancellable pbkdf2 must fit the request timeout).
-   */
-  readonly sync?: SyncKernels;
-  /**
-   * Whether aborting a running `kernel` really stops its work. When false, an abort only stops
-   * the reply: the work (and its thread) runs to its end.
-   */
-  cancellable(kernel: KernelName): boolean;
-  run<K extends KernelName>(
-    kernel: K, args: KernelArgs[K], signal?: AbortSignal, info?: RunInfo,
-  ): Promise<KernelResults[K]>;
+/** The addons' own pools a server runs its `cpp-pool` and `rust-pool` strategies on. */
+export interface NativePools {
+  readonly cppPool: NativePoolEngine;
+  readonly rustPool: NativePoolEngine;
 }
 
 const allKernels = kernelNames;
@@ -102,9 +71,12 @@ const builtin: Strategy = {
   },
 };
 
-/** The strategy table, over this server's worker pool; with a queue producer, `queue` is on. */
+/**
+ * The strategy table, over this server's worker pool and native pools (default: the process's
+ * own); with a queue producer, `queue` is on.
+ */
 export function createStrategies(
-  workers: WorkerEngine, queue?: QueueProducer | null,
+  workers: WorkerEngine, queue?: QueueProducer | null, pools: NativePools = { cppPool, rustPool },
 ): ReadonlyMap<StrategyName, Strategy> {
   const list: Strategy[] = [
     onLoop('blocking', js, 'TypeScript kernel on the event loop'),
@@ -113,8 +85,8 @@ export function createStrategies(
     offLoop('worker', workers, 'workers', 'TypeScript kernel on a worker_threads pool (piscina)'),
     offLoop('cpp', cpp, 'libuv', "C++ kernel as async work on libuv's threadpool"),
     offLoop('rust', rust, 'libuv', "Rust kernel as async work on libuv's threadpool"),
-    offLoop('cpp-pool', cppPool, 'cpp-pool', "C++ kernel on the addon's own lower-priority thread pool (libuv's stays free for I/O)"),
-    offLoop('rust-pool', rustPool, 'rust-pool', "Rust kernel on the addon's own lower-priority thread pool (libuv's stays free for I/O)"),
+    offLoop('cpp-pool', pools.cppPool, 'cpp-pool', "C++ kernel on the addon's own lower-priority thread pool (libuv's stays free for I/O)"),
+    offLoop('rust-pool', pools.rustPool, 'rust-pool', "Rust kernel on the addon's own lower-priority thread pool (libuv's stays free for I/O)"),
     builtin,
     // Listed, on or off, only where a server asked for it (null: off), so that in-process
     // measurements of the table need no Redis.

@@ -1,14 +1,19 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { isListeningMessage } from '../../src/server/listening.js';
 
 export const mainEntry = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 
 export interface RunningServer {
   url: string;
   port: number;
+  /** The serving processes (with --processes N, not the supervisor that is `child`). */
+  pids: readonly number[];
   child: ChildProcess;
   output: () => string;
+  /** Resolves once the output matches: what a process printed may arrive after its `listening` message. */
+  printed(pattern: RegExp): Promise<void>;
   /** Sends a signal and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   exited: Promise<number | null>;
@@ -16,30 +21,36 @@ export interface RunningServer {
 
 /**
  * Starts the server the way a user does — the `npm start` entry, as its own process, so that
- * a blocked event loop over there cannot hold up the test's own loop — on a free port.
+ * a blocked event loop over there cannot hold up the test's own loop — on a free port, and
+ * learns where it listens from its `listening` message (over IPC; it also makes the server shut
+ * down if this process dies without stopping it).
  */
-export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RunningServer> {
+export async function startServer(
+  args: string[] = [], env: NodeJS.ProcessEnv = {}, options: { cwd?: string } = {},
+): Promise<RunningServer> {
   const child = spawn(process.execPath, [mainEntry, '--port', '0', '--host', '127.0.0.1', ...args], {
+    ...options,
     env: { ...process.env, UV_THREADPOOL_SIZE: '4', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d));
   child.stderr!.on('data', (d: Buffer) => (output += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const port = await new Promise<number>((resolve, reject) => {
-    const onData = () => {
-      const match = /listening on http:\/\/[^:]+:(\d+)/.exec(output);
-      if (match) resolve(Number(match[1]));
-    };
-    child.stdout!.on('data', onData);
+  const listening = await new Promise<{ port: number; pids: readonly number[] }>((resolve, reject) => {
+    child.on('message', (message) => {
+      if (isListeningMessage(message)) resolve(message);
+    });
     void exited.then((code) => reject(new Error(`server exited (${code}) before listening:\n${output}`)));
   });
+  const { port, pids } = listening;
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    pids,
     child,
     output: () => output,
+    printed: (pattern) => eventually(async () => pattern.test(output), 10),
     exited,
     stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);

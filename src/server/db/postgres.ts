@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { abortError } from '../../kernels/cancel.js';
+import { abortError } from '../../errors.js';
 import { pgDriver } from './drivers.js';
 import { asDatabaseError, DatabaseError } from './errors.js';
 import type { DbOptions } from './options.js';

@@ -1,0 +1,158 @@
+import { OverloadedError } from './admission.js';
+import type { Route, ServerContext } from './context.js';
+import { type BodyMemory, Exchange, HttpError } from './http.js';
+import type { StrategyName } from './strategy.js';
+import type * as uWS from './uws.js';
+import { QueueFullError, QueueUnavailableError } from '../queue/producer.js';
+
+/** What stopping a request did to its work, in words. */
+const workFate = (ex: Exchange) =>
+  ex.cancellable ? 'its work was cancelled' : 'its work cannot be stopped and runs to its end';
+
+/** The requests a mounted app is handling: how it drains and stops them. */
+export interface InFlight {
+  readonly size: number;
+  /** Refuses new requests from now on (503), and resolves once none is left or after `timeoutMs`. */
+  drain(timeoutMs: number): Promise<void>;
+  /** Stops every request now: each is answered 503 and its work cancelled. */
+  abort(): void;
+}
+
+/**
+ * Mounts `routes` on a uWS app: each request's life from admission (route, strategy, capacity,
+ * body rule, before a byte of the body is read) through its handler and timeout to exactly one
+ * answer; then 405 for a known path's other methods and 404 for the rest.
+ */
+export function mountRoutes(
+  app: uWS.TemplatedApp, routes: readonly Route[], ctx: ServerContext, bodyMemory: BodyMemory,
+): InFlight {
+  const { config, metrics } = ctx;
+  const active = new Set<Exchange>();
+  let draining = false;
+  let drained: (() => void) | undefined;
+
+  function finish(route: Route, ex: Exchange, timer: NodeJS.Timeout | undefined): void {
+    clearTimeout(timer);
+    if (!ex.finished) ex.fail(new HttpError(500, 'the route gave no answer'));
+    ex.release();
+    active.delete(ex);
+    metrics.observe(route.pattern, ex.strategy, ex.status ?? 500, (performance.now() - ex.startedAt) / 1000);
+    if (draining && active.size === 0) drained?.();
+  }
+
+  function answerError(ex: Exchange, error: unknown): void {
+    if (ex.finished) return;
+    const retry = { 'retry-after': '1' };
+    if (error instanceof HttpError) {
+      ex.fail(error);
+    } else if (ex.stopReason !== undefined) {
+      // 'timeout' and 'shutdown' were answered when they happened; 'client': nobody is left to answer.
+    } else if (error instanceof QueueUnavailableError) {
+      const options = { headers: retry, extra: { strategy: ex.strategy, reason: error.message } };
+      ex.fail(new HttpError(503, `strategy ${ex.strategy} is unavailable: ${error.message}`, options));
+    } else if (error instanceof QueueFullError) {
+      const options = { headers: retry, extra: { strategy: ex.strategy } };
+      ex.fail(new HttpError(503, `strategy ${ex.strategy} is at capacity; retry shortly`, options));
+    } else if (error instanceof OverloadedError) {
+      const pool = ctx.strategies.get(ex.strategy as StrategyName)?.pool;
+      const message = `the ${pool} pool (strategy ${ex.strategy}) is at capacity; retry shortly`;
+      ex.fail(new HttpError(503, message, { headers: retry, extra: { strategy: ex.strategy, pool } }));
+    } else {
+      console.error(`offloop: ${ex.method} ${ex.url} failed:`, error);
+      ex.fail(new HttpError(500, 'internal error'));
+    }
+  }
+
+  /** The request timeout: a body still arriving is the client's delay (408); otherwise it is ours (504). */
+  function onTimeout(ex: Exchange): void {
+    ex.fail(
+      ex.bodyComplete
+        ? new HttpError(504, `the request took longer than ${config.timeout} ms; ${workFate(ex)}`, {
+            extra: { cancelled: ex.cancellable },
+          })
+        : new HttpError(408, `the request body did not arrive within ${config.timeout} ms`, { close: true }),
+    );
+    ex.stop('timeout');
+  }
+
+  function mount(route: Route): void {
+    app[route.method](route.pattern, (res, req) => {
+      const ex = new Exchange(res, req, route.params ?? 0);
+      if (draining) {
+        ex.fail(new HttpError(503, 'the server is shutting down', { headers: { 'retry-after': '1' }, close: true }));
+        metrics.observe(route.pattern, '-', 503, 0);
+        return;
+      }
+      // Admission before a byte of the body is read: route, strategy, capacity, type, length.
+      try {
+        const rule = route.accept?.(ex, ctx);
+        if (rule) ex.readBody(rule, bodyMemory);
+        else if (route.method === 'post') throw new Error(`${route.pattern} reads a body but declares none`);
+      } catch (error) {
+        answerError(ex, error);
+        metrics.observe(route.pattern, ex.strategy, ex.status ?? 500, (performance.now() - ex.startedAt) / 1000);
+        ex.release();
+        return;
+      }
+      active.add(ex);
+      const timer = route.timed ? setTimeout(() => onTimeout(ex), config.timeout) : undefined;
+      let outcome: void | Promise<void>;
+      try {
+        outcome = route.handle(ex, ctx);
+      } catch (error) {
+        outcome = Promise.reject(error);
+      }
+      if (outcome === undefined) return finish(route, ex, timer);
+      outcome.then(
+        () => finish(route, ex, timer),
+        (error: unknown) => {
+          answerError(ex, error);
+          finish(route, ex, timer);
+        },
+      );
+    });
+  }
+
+  const patterns = new Map<string, Set<string>>();
+  for (const route of routes) {
+    mount(route);
+    patterns.set(route.pattern, (patterns.get(route.pattern) ?? new Set()).add(route.method.toUpperCase()));
+  }
+  for (const [pattern, methods] of patterns) {
+    const allow = [...methods].join(', ');
+    app.any(pattern, (res, req) => {
+      const ex = new Exchange(res, req, 0);
+      const message = `${ex.method} is not allowed on ${pattern}; use ${allow}`;
+      ex.fail(new HttpError(405, message, { headers: { allow }, extra: { allow } }));
+      metrics.observe(pattern, '-', 405, 0);
+    });
+  }
+  app.any('/*', (res, req) => {
+    const ex = new Exchange(res, req, 0);
+    const extra = { routes: routes.map((r) => r.summary) };
+    ex.fail(new HttpError(404, `no route for ${ex.method} ${ex.url}`, { extra }));
+    metrics.observe('/*', '-', 404, 0);
+  });
+
+  return {
+    get size() {
+      return active.size;
+    },
+    async drain(timeoutMs) {
+      draining = true;
+      if (active.size === 0) return;
+      await new Promise<void>((resolve) => {
+        drained = resolve;
+        setTimeout(resolve, timeoutMs).unref();
+      });
+    },
+    abort() {
+      for (const ex of active) {
+        const message = `the server shut down before this request finished; ${workFate(ex)}`;
+        const headers = { 'retry-after': '1' };
+        ex.fail(new HttpError(503, message, { headers, extra: { cancelled: ex.cancellable }, close: true }));
+        ex.stop('shutdown');
+      }
+    },
+  };
+}

@@ -1,0 +1,38 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * The threads of a process as Linux schedules them: /proc/<pid>/task/<tid>/stat, field 41
+ * (policy: SCHED_OTHER 0, SCHED_BATCH 3, SCHED_IDLE 5) and field 19 (nice).
+ */
+export const linuxPolicy = { normal: 0, batch: 3, idle: 5 } as const;
+
+export interface Thread {
+  tid: number;
+  name: string;
+  nice: number;
+  policy: number;
+}
+
+export function threads(pid: number | 'self' = 'self'): Thread[] {
+  const found: Thread[] = [];
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      found.push({ tid: Number(tid), name, nice: Number(fields[16]), policy: Number(fields[38]) });
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return found;
+}
+
+/** A pool's threads, once all `count` of them exist (each names itself when it starts). */
+export async function poolThreads(prefix: string, count: number, pid: number | 'self' = 'self'): Promise<Thread[]> {
+  for (;;) {
+    const found = threads(pid).filter((thread) => thread.name.startsWith(prefix));
+    if (found.length >= count) return found;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
