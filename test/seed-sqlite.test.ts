@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
 import Database from 'better-sqlite3';
+import { within } from './helpers/outcome.js';
 import { seedSuite } from './helpers/seed-suite.js';
 import { eventually, type RunningServer, request, startServer } from './helpers/server.js';
 
@@ -209,4 +210,22 @@ test('sqlite: servers starting together on a new file make one table and one see
     await Promise.all(servers.map((s) => s.stop()));
     await rm(alone, { recursive: true, force: true });
   }
+});
+
+test('sqlite: SIGTERM during /query/worker statements: each client gets 503 saying they were not cancelled, before the process goes', async (t) => {
+  const own = await startServer(['--workers', '2', '--shutdown-timeout', '300'], { DATABASE_URL: `sqlite:${file}` });
+  const order: string[] = [];
+  const replies = [1, 2].map(() =>
+    request(`${own.url}/query/worker?n=10000000`).then((reply) => (order.push('answered'), reply)),
+  );
+  // Both statements are running once both workers are busy.
+  await eventually(async () => /offloop_inflight_requests\{strategy="worker"\} 2/.test((await request(`${own.url}/metrics`)).body.toString()));
+  const exited = within(60_000, 'exit after SIGTERM during SQLite statements', own.stop('SIGTERM')).then((code) => (order.push('exited'), code));
+  for (const reply of await Promise.all(replies)) {
+    t.is(reply.status, 503);
+    t.like(reply.json(), { cancelled: false });
+  }
+  t.is(await exited, 0);
+  // SQLite cannot be interrupted: exit waits for the statements (worker threads are joined), the answers did not.
+  t.deepEqual(order, ['answered', 'answered', 'exited']);
 });

@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { abortError } from '../errors.js';
-import { type JobData, type JobResult, type QueueKernel, encodeArgs, keys, queueName, settleWithin, timing } from './protocol.js';
+import { type JobData, type JobResult, type QueueKernel, encodeArgs, keys, queueName, timing } from './protocol.js';
+import { settleWithin } from '../settle-within.js';
 
 export { defaultMaxWaiting } from './protocol.js';
 

@@ -81,11 +81,3 @@ export function decodeArgs(fields: Record<string, Buffer>): unknown[] | undefine
 
 /** `hostname:pid`: which worker ran a job. */
 export const workerId = (host: string, pid: number) => `${host}:${pid}`;
-
-/** Waits until every promise settles, or `ms` pass, whichever comes first; never rejects. */
-export async function settleWithin(ms: number, promises: (Promise<unknown> | undefined)[]): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
-  await Promise.race([Promise.allSettled(promises), deadline]);
-  clearTimeout(timer);
-}

@@ -6,7 +6,8 @@ import { hostname } from 'node:os';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { cppPool, createWorkers, rustPool, type AsyncKernels } from '../engines/index.js';
-import { type JobData, type JobResult, decodeArgs, keys, queueName, settleWithin, timing, workerId } from './protocol.js';
+import { type JobData, type JobResult, decodeArgs, keys, queueName, timing, workerId } from './protocol.js';
+import { settleWithin } from '../settle-within.js';
 
 export const workerEngines = ['cpp', 'rust', 'js'] as const;
 export type WorkerEngineName = (typeof workerEngines)[number];

@@ -4,6 +4,7 @@ import { type ServerOptions, startResources } from './resources.js';
 import { routes } from './routes.js';
 import type { Strategy, StrategyName } from './strategy.js';
 import * as uWS from './uws.js';
+import { settleWithin } from '../settle-within.js';
 
 export type { ServerOptions } from './resources.js';
 
@@ -52,13 +53,18 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
   const port = uWS.us_socket_local_port(listenSocket as unknown as uWS.us_socket);
 
   async function shutdown(): Promise<void> {
+    const started = performance.now();
     uWS.us_listen_socket_close(listenSocket);
     await inFlight.drain(config.shutdownTimeout);
     inFlight.abort();
     // Let the stopped requests answer their 503s before the sockets go.
     await new Promise((resolve) => setImmediate(resolve));
     app.close();
-    await resources.close();
+    // Closing waits for work that cannot be stopped (a SQLite statement on a worker) and for
+    // backends that may be gone (Redis): it gets what is left of the shutdown timeout, and a
+    // little more, never forever.
+    const left = Math.max(100, config.shutdownTimeout - (performance.now() - started));
+    await settleWithin(left, [resources.close()]);
   }
 
   let closing: Promise<void> | undefined;

@@ -56,7 +56,7 @@ export async function startResources(options: ServerOptions): Promise<ServerReso
     );
   }
   const heap = config.workerHeapMb > 0 ? { resourceLimits: { maxOldGenerationSizeMb: config.workerHeapMb } } : {};
-  const workers = workerPool ?? createWorkers({ threads: config.workers, ...heap });
+  const workers = workerPool ?? createWorkers({ threads: config.workers, closeTimeout: config.shutdownTimeout, ...heap });
   await workers.noop();
   // The addons' pools: the process's own ones configured as asked; ones handed to us as they are.
   const pools: NativePools = { cppPool: givenCpp ?? cppPool, rustPool: givenRust ?? rustPool };
