@@ -89,7 +89,9 @@ export async function startResources(options: ServerOptions): Promise<ServerReso
     gates, strategies, pools: () => threads, native: Object.values(pools), bodyBytes: () => bodyMemory.used,
   });
   // Unreachable at start is no reason not to serve: the database routes answer 503 until it is back.
-  const db = new ServerDatabase(parseDatabaseUrl(config.databaseUrl), dbOptions(config.timeout, config.dbPoolSize));
+  const db = new ServerDatabase(
+    parseDatabaseUrl(config.databaseUrl), dbOptions(config.timeout, config.dbPoolSize), config.maxLoopMs,
+  );
   const unreachable = await db.check();
   if (unreachable) {
     const why = `the database is unavailable (${unreachable.message})`;

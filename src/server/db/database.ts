@@ -1,5 +1,5 @@
 import { bridgedSync, DbThread } from './bridge.js';
-import type { DbOptions, SyncDb } from './options.js';
+import { type DbOptions, loopDbOptions, type SyncDb } from './options.js';
 import { PostgresPool, queryPong, querySum } from './postgres.js';
 import { sqliteSync } from './sqlite.js';
 import type { DbTarget } from './target.js';
@@ -50,8 +50,10 @@ export class ServerDatabase {
   constructor(
     readonly target: DbTarget,
     readonly options: DbOptions,
+    /** The loop connection's waits are capped here (`--max-loop-ms`): see loopDbOptions. */
+    maxLoopMs = Number.POSITIVE_INFINITY,
   ) {
-    this.loop = openSync(target, options);
+    this.loop = openSync(target, loopDbOptions(options, maxLoopMs));
     this.async = openAsync(target, options);
   }
 

@@ -16,6 +16,20 @@ export function dbOptions(timeoutMs: number, poolSize: number): DbOptions {
   return { busyTimeoutMs: short, connectTimeoutMs: short, statementTimeoutMs: timeoutMs, poolSize };
 }
 
+/**
+ * The loop connection's waits: a lock, a slow server or a long statement holds the event loop
+ * for as long as the driver waits, so no wait may pass the loop's own cap (`--max-loop-ms`).
+ */
+export function loopDbOptions(options: DbOptions, maxLoopMs: number): DbOptions {
+  const cap = (ms: number) => Math.max(1, Math.min(ms, maxLoopMs));
+  return {
+    ...options,
+    busyTimeoutMs: cap(options.busyTimeoutMs),
+    connectTimeoutMs: cap(options.connectTimeoutMs),
+    statementTimeoutMs: cap(options.statementTimeoutMs),
+  };
+}
+
 /** Something that answers the seed's two questions synchronously, on the thread that calls it. */
 export interface SyncDb {
   getPong(): string;
