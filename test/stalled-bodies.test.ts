@@ -1,4 +1,5 @@
 import test from 'ava';
+import net from 'node:net';
 import { createServer } from '../src/server/app.js';
 import { stall } from './helpers/raw.js';
 import { within } from './helpers/outcome.js';
@@ -75,4 +76,28 @@ test.serial('SIGTERM with 50 stalled bodies: the process answers them and exits 
   t.log(`exited ${Math.round(performance.now() - started)} ms after SIGTERM (shutdown timeout 300 ms)`);
   const replies = await Promise.all(clients.map((c) => c.reply));
   t.true(replies.every((r) => r.closed && JSON.stringify(r.statuses) === '[503]'), JSON.stringify(replies.map((r) => r.statuses)));
+});
+
+test.serial('a client that never reads its answer: past the timeout the server cuts the write, and the request and its body are released', async (t) => {
+  const server = await createServer({ port: 0, host: '127.0.0.1', workers: 1, timeout: 500, shutdownTimeout: 300 });
+  t.teardown(() => server.close());
+  const body = Buffer.alloc(16 * mib, 7);
+  const socket = net.connect(server.port, '127.0.0.1');
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  await new Promise<void>((resolve) => socket.on('connect', resolve));
+  socket.pause(); // reads nothing: 16 MiB of blurred pixels cannot all fit the socket buffers
+  socket.write(blurHead(16));
+  socket.write(body);
+  await eventually(async () => server.bodyBytes === 16 * mib);
+  t.is(server.inFlight, 1);
+  // uWS's own idle timeout would end it after 10 s; our 500 ms timeout must, long before.
+  await eventually(async () => server.inFlight === 0 && server.bodyBytes === 0, 20, {
+    withinMs: 6_000, message: 'the request or its body was still held 6 s after a 500 ms timeout',
+  });
+  socket.resume(); // now it reads: what it gets ends short of the whole answer, then the close
+  let received = 0;
+  socket.on('data', (chunk: Buffer) => (received += chunk.length));
+  await within(6_000, 'the cut connection closing once the client reads', closed);
+  t.true(received < 16 * mib, `the client got ${received} bytes: the answer was cut, not finished`);
 });

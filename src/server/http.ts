@@ -93,6 +93,8 @@ export class Exchange {
   #dropBody: ((error: HttpError) => void) | undefined;
   #memory: BodyMemory | undefined;
   #charged = 0;
+  /** Set while a large response is being written: closes the connection to end it early. */
+  #cutWrite: (() => void) | undefined;
 
   constructor(res: HttpResponse, req: HttpRequest, paramCount: number) {
     this.#res = res;
@@ -120,6 +122,9 @@ export class Exchange {
   stop(reason: StopReason): void {
     if (this.stopReason !== undefined) return;
     this.stopReason = reason;
+    // A response still being written to a client that does not read it would hold its request
+    // (and its body's memory) until uWS's idle timeout: past our own deadline, cut it.
+    if (reason !== 'client') this.#cutWrite?.();
     const status = reason === 'client' ? 400 : reason === 'timeout' ? 408 : 503;
     this.#dropBody?.(new HttpError(status, `the request was stopped (${reason}) before its body arrived`));
     this.#controller.abort(reason);
@@ -264,6 +269,10 @@ export class Exchange {
         const start = res.getWriteOffset();
         const [ok, done] = res.tryEnd(data, data.length);
         if (done || this.#clientGone) return resolve();
+        this.#cutWrite = () => {
+          this.#cutWrite = undefined;
+          if (!this.#clientGone) res.close(); // runs onAborted, which settles this write
+        };
         if (!ok) {
           res.onWritable((offset) => {
             if (this.#clientGone) {
@@ -271,7 +280,10 @@ export class Exchange {
               return true;
             }
             const [sent, finished] = res.tryEnd(data.subarray(offset - start), data.length);
-            if (finished) resolve();
+            if (finished) {
+              this.#cutWrite = undefined;
+              resolve();
+            }
             return sent;
           });
         }
