@@ -73,6 +73,10 @@ test('--help lists every option; a bad option exits 2 with a message', (t) => {
   const unknown = spawnSync(process.execPath, [mainEntry, '--turbo'], { encoding: 'utf8' });
   t.is(unknown.status, 2);
   t.regex(unknown.stderr, /turbo/);
+  // A worker heap too small to load the worker's modules is refused, not a crash at start.
+  const tinyHeap = spawnSync(process.execPath, [mainEntry, '--worker-heap-mb', '4'], { encoding: 'utf8' });
+  t.is(tinyHeap.status, 2);
+  t.regex(tinyHeap.stderr, /--worker-heap-mb must be 0 \(V8's default\) or at least 32; got 4/);
 });
 
 test('createServer embeds: it returns the bound port and a close()', async (t) => {

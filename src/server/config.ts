@@ -31,9 +31,9 @@ export interface ServerConfig {
   maxLoopMs: number;
   /** Share of each second that loop-blocking routes may hold the loop (503 past it). */
   maxLoopShare: number;
-  /** Requests one offloaded strategy runs at once; `0` = its pool size. */
+  /** Requests one pool of threads runs at once, across the strategies that share it; `0` = its size. */
   maxInFlight: number;
-  /** Requests one offloaded strategy holds waiting; `0` = 4 × its pool size. */
+  /** Requests one pool of threads holds waiting; `0` = 4 × its size. */
   maxQueue: number;
   /** Milliseconds before a request is answered 504 and its work cancelled. */
   timeout: number;
@@ -66,6 +66,7 @@ interface OptionSpec {
 }
 
 const cores = () => availableParallelism();
+const minWorkerHeapMb = 32;
 
 export const optionSpecs: readonly OptionSpec[] = [
   { key: 'port', flag: 'port', env: 'PORT', kind: 'int', min: 0, max: 65_535, fallback: () => 3000, help: 'TCP port; 0 picks a free one and prints it' },
@@ -81,8 +82,8 @@ export const optionSpecs: readonly OptionSpec[] = [
   { key: 'maxBodyMemory', flag: 'max-body-memory', env: 'OFFLOOP_MAX_BODY_MEMORY', kind: 'int', min: 1, max: 2 ** 40, fallback: () => 256 << 20, help: 'bytes of request bodies held at once, all requests together (503 past it)' },
   { key: 'maxLoopMs', flag: 'max-loop-ms', env: 'OFFLOOP_MAX_LOOP_MS', kind: 'int', min: 1, max: 3_600_000, fallback: () => 10_000, help: 'longest estimated event-loop time of one loop-blocking request (422 past it)' },
   { key: 'maxLoopShare', flag: 'max-loop-share', env: 'OFFLOOP_MAX_LOOP_SHARE', kind: 'number', min: 0.01, max: 1, fallback: () => 0.5, help: 'share of each second loop-blocking routes may hold the loop (503 past it)' },
-  { key: 'maxInFlight', flag: 'max-inflight', env: 'OFFLOOP_MAX_INFLIGHT', kind: 'int', min: 0, max: 1_000_000, fallback: () => 0, help: 'requests one offloaded strategy runs at once; 0 = its pool size' },
-  { key: 'maxQueue', flag: 'max-queue', env: 'OFFLOOP_MAX_QUEUE', kind: 'int', min: 0, max: 1_000_000, fallback: () => 0, help: 'requests one offloaded strategy holds waiting (503 past it); 0 = 4 × its pool size (queue: jobs waiting in Redis, 0 = 256)' },
+  { key: 'maxInFlight', flag: 'max-inflight', env: 'OFFLOOP_MAX_INFLIGHT', kind: 'int', min: 0, max: 1_000_000, fallback: () => 0, help: 'requests one pool of threads runs at once (cpp, rust and builtin share libuv\'s); 0 = its size' },
+  { key: 'maxQueue', flag: 'max-queue', env: 'OFFLOOP_MAX_QUEUE', kind: 'int', min: 0, max: 1_000_000, fallback: () => 0, help: 'requests one pool of threads holds waiting (503 past it); 0 = 4 × its size (queue: jobs waiting in Redis, 0 = 256)' },
   { key: 'timeout', flag: 'timeout', env: 'OFFLOOP_TIMEOUT', kind: 'int', min: 1, max: 3_600_000, fallback: () => 30_000, help: 'ms before a request gets 504 and its work is cancelled' },
   { key: 'shutdownTimeout', flag: 'shutdown-timeout', env: 'OFFLOOP_SHUTDOWN_TIMEOUT', kind: 'int', min: 0, max: 3_600_000, fallback: () => 10_000, help: 'ms a graceful shutdown waits for in-flight requests' },
   { key: 'databaseUrl', flag: 'database-url', env: 'DATABASE_URL', kind: 'string', fallback: () => defaultDatabaseUrl, help: 'the seed routes\' database: sqlite:PATH (a file, created if missing) or postgres://user:pass@host:port/db' },
@@ -147,6 +148,10 @@ function checked(config: ServerConfig): ServerConfig {
   }
   // V8 aborts the whole process — not just the worker — when one allocation cannot fit a
   // worker's heap limit, and a request body can become one string in a worker.
+  // Below this a worker cannot even load its modules: the pool would fail at start.
+  if (config.workerHeapMb > 0 && config.workerHeapMb < minWorkerHeapMb) {
+    throw new ConfigError(`--worker-heap-mb must be 0 (V8's default) or at least ${minWorkerHeapMb}; got ${config.workerHeapMb}`);
+  }
   if (config.workerHeapMb > 0 && config.bodyLimit > (config.workerHeapMb << 20) / 4) {
     throw new ConfigError(`--body-limit (${config.bodyLimit} bytes) must be at most a quarter of --worker-heap-mb (${config.workerHeapMb} MiB)`);
   }
