@@ -12,7 +12,11 @@ import { ratio } from './stats.js';
  */
 
 const schema = 'https://vega.github.io/schema/vega-lite/v5.json';
-const base = { $schema: schema, background: 'white', config: { font: 'sans-serif', axis: { labelFontSize: 11, titleFontSize: 12 }, view: { stroke: null } } } as const;
+const base = {
+  $schema: schema,
+  background: 'white',
+  config: { font: 'sans-serif', axis: { labelFontSize: 11, titleFontSize: 12 }, view: { stroke: null } },
+} as const;
 
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
@@ -31,10 +35,20 @@ export function chartSpecs(parts: Parts): Record<string, TopLevelSpec> {
     const strategies = [...new Set(http.heavy.map((r) => r.strategy))];
     specs['ping-latency'] = {
       ...base,
-      title: { text: 'Ping latency while a heavy route is under load, by strategy', subtitle: `p99 bars, p50 ticks; dashed: idle p99 (${http.idlePing.p99.toFixed(3)} ms). Log scale.` },
+      title: {
+        text: 'Ping latency while a heavy route is under load, by strategy',
+        subtitle: `p99 bars, p50 ticks; dashed: idle p99 (${http.idlePing.p99.toFixed(3)} ms). Log scale.`,
+      },
       width: 520,
       height: 300,
-      data: { values: http.heavy.map((r) => ({ strategy: r.strategy, route: `/${r.route}`, p99: r.ping.p99, p50: r.ping.p50 })) },
+      data: {
+        values: http.heavy.map((r) => ({
+          strategy: r.strategy,
+          route: `/${r.route}`,
+          p99: r.ping.p99,
+          p50: r.ping.p50,
+        })),
+      },
       layer: [
         {
           mark: 'bar',
@@ -48,15 +62,22 @@ export function chartSpecs(parts: Parts): Record<string, TopLevelSpec> {
         },
         {
           mark: { type: 'tick', color: 'black', thickness: 2 },
-          encoding: { x: { field: 'strategy', type: 'nominal', sort: strategies }, xOffset: { field: 'route' }, y: { field: 'p50', type: 'quantitative' } },
+          encoding: {
+            x: { field: 'strategy', type: 'nominal', sort: strategies },
+            xOffset: { field: 'route' },
+            y: { field: 'p50', type: 'quantitative' },
+          },
         },
         { mark: { type: 'rule', strokeDash: [4, 4], color: 'gray' }, encoding: { y: { datum: http.idlePing.p99 } } },
       ],
     };
   }
   if (kernels && kernels.kernels.length > 0) {
-    const ops = (kernel: string, engine: string) => kernels.kernels.find((r) => r.kernel === kernel && r.engine === engine)?.opsPerSec;
-    const values = kernels.kernels.filter((r) => r.engine !== 'js').map((r) => ({ kernel: r.kernel, engine: r.engine, speedup: ratio(r.opsPerSec, ops(r.kernel, 'js')) }));
+    const ops = (kernel: string, engine: string) =>
+      kernels.kernels.find((r) => r.kernel === kernel && r.engine === engine)?.opsPerSec;
+    const values = kernels.kernels
+      .filter((r) => r.engine !== 'js')
+      .map((r) => ({ kernel: r.kernel, engine: r.engine, speedup: ratio(r.opsPerSec, ops(r.kernel, 'js')) }));
     specs.speedups = {
       ...base,
       title: { text: 'Kernel speed-up over TypeScript (sync forms, same inputs)', subtitle: 'ops/s ÷ js ops/s' },
@@ -90,10 +111,19 @@ export function chartSpecs(parts: Parts): Record<string, TopLevelSpec> {
     const one = (engine: string) => kernels.scaling.find((r) => r.engine === engine && r.inFlight === 1)?.opsPerSec;
     specs.scaling = {
       ...base,
-      title: { text: 'Async throughput by tasks in flight', subtitle: `primes(${kernels.inputs.scalingPrimesLimit}); ratio to 1 in flight; ${kernels.machine.cores} cores` },
+      title: {
+        text: 'Async throughput by tasks in flight',
+        subtitle: `primes(${kernels.inputs.scalingPrimesLimit}); ratio to 1 in flight; ${kernels.machine.cores} cores`,
+      },
       width: 360,
       height: 260,
-      data: { values: kernels.scaling.map((r) => ({ engine: r.engine, inFlight: r.inFlight, ratio: ratio(r.opsPerSec, one(r.engine)) })) },
+      data: {
+        values: kernels.scaling.map((r) => ({
+          engine: r.engine,
+          inFlight: r.inFlight,
+          ratio: ratio(r.opsPerSec, one(r.engine)),
+        })),
+      },
       mark: { type: 'line', point: true },
       encoding: {
         x: { field: 'inFlight', type: 'ordinal', title: 'tasks in flight', axis: { labelAngle: 0 } },
@@ -113,14 +143,24 @@ export function chartSpecs(parts: Parts): Record<string, TopLevelSpec> {
         {
           mark: 'bar',
           encoding: {
-            x: { field: 'name', type: 'nominal', sort: kernels.dispatch.map((r) => r.name), title: null, axis: { labelAngle: 0 } },
+            x: {
+              field: 'name',
+              type: 'nominal',
+              sort: kernels.dispatch.map((r) => r.name),
+              title: null,
+              axis: { labelAngle: 0 },
+            },
             y: { field: 'us', type: 'quantitative', title: 'round trip (µs)' },
             color: { field: 'name', type: 'nominal', legend: null },
           },
         },
         {
           mark: { type: 'text', dy: -6, fontSize: 10 },
-          encoding: { x: { field: 'name', type: 'nominal', sort: kernels.dispatch.map((r) => r.name) }, y: { field: 'us', type: 'quantitative' }, text: { field: 'us', type: 'quantitative', format: '.1f' } },
+          encoding: {
+            x: { field: 'name', type: 'nominal', sort: kernels.dispatch.map((r) => r.name) },
+            y: { field: 'us', type: 'quantitative' },
+            text: { field: 'us', type: 'quantitative', format: '.1f' },
+          },
         },
       ],
     };
@@ -131,7 +171,12 @@ export function chartSpecs(parts: Parts): Record<string, TopLevelSpec> {
       title: { text: "fs.promises.readFile latency while a strategy's jobs fill its pool", subtitle: 'p99; log scale' },
       width: 300,
       height: 240,
-      data: { values: http.starvation.flatMap((r) => [{ strategy: r.strategy, phase: 'idle', p99: r.idle.p99 }, { strategy: r.strategy, phase: 'pool full', p99: r.loaded.p99 }]) },
+      data: {
+        values: http.starvation.flatMap((r) => [
+          { strategy: r.strategy, phase: 'idle', p99: r.idle.p99 },
+          { strategy: r.strategy, phase: 'pool full', p99: r.loaded.p99 },
+        ]),
+      },
       mark: 'bar',
       encoding: {
         x: { field: 'strategy', type: 'nominal', axis: { labelAngle: 0 } },

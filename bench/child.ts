@@ -18,7 +18,11 @@ type Ready<T> = { printed: RegExp } | { message: (message: unknown) => message i
  * that shows its output.
  */
 async function launch<T>(
-  script: string, args: string[], ready: Ready<T>, env: NodeJS.ProcessEnv, timeoutMs: number,
+  script: string,
+  args: string[],
+  ready: Ready<T>,
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
 ): Promise<{ proc: NodeChild; value: T }> {
   const ipc = 'message' in ready;
   const stdio = ipc ? (['ignore', 'pipe', 'pipe', 'ipc'] as const) : (['ignore', 'pipe', 'pipe'] as const);
@@ -62,7 +66,11 @@ async function launch<T>(
 
 /** Spawns `node script ...args` and waits until its output matches `ready`; returns the match. */
 export async function startNode(
-  script: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000,
+  script: string,
+  args: string[],
+  ready: RegExp,
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 30_000,
 ): Promise<{ proc: NodeChild; match: RegExpExecArray }> {
   const { proc, value } = await launch<RegExpExecArray>(script, args, { printed: ready }, env, timeoutMs);
   return { proc, match: value };
@@ -70,7 +78,10 @@ export async function startNode(
 
 /** Spawns `node script ...args` with an IPC channel and waits for the first message that passes `ready`. */
 export async function startNodeUntilMessage<T>(
-  script: string, args: string[], ready: (message: unknown) => message is T, env: NodeJS.ProcessEnv = {},
+  script: string,
+  args: string[],
+  ready: (message: unknown) => message is T,
+  env: NodeJS.ProcessEnv = {},
   timeoutMs = 30_000,
 ): Promise<{ proc: NodeChild; message: T }> {
   const { proc, value } = await launch(script, args, { message: ready }, env, timeoutMs);

@@ -1,8 +1,9 @@
-import { fileURLToPath } from 'node:url';
-import { setTimeout as delay } from 'node:timers/promises';
 import { availableParallelism } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { type Arg, kernelRoutes } from '../src/engines/kernels.js';
 import { startNode } from './child.js';
-import { cpuMeter, type CpuUse } from './cpu.js';
+import { type CpuUse, cpuMeter } from './cpu.js';
 import { drive, type LoadOptions } from './load.js';
 import { describeMachine, endOfPart, libuvPoolSize } from './machine.js';
 import { startProbe } from './probe.js';
@@ -10,10 +11,9 @@ import type { Profile } from './profile.js';
 import type { Step } from './progress.js';
 import type { HeavyRow, HttpResult, LoadFigures, ProbeFigures, RoutingRow, SeedRow, StarvationRow } from './results.js';
 import { type OffloopProcess, startOffloop } from './server.js';
-import { fmt, ratio, summarize } from './stats.js';
 import { measureStarvation, starvationStrategies } from './starvation.js';
+import { fmt, ratio, summarize } from './stats.js';
 import type { StrategyInfo } from './strategies.js';
-import { type Arg, kernelRoutes } from '../src/engines/kernels.js';
 
 /**
  * The HTTP harness: offloop's server as its own process (`node dist/src/main.js --port 0`), a
@@ -33,7 +33,10 @@ const seedPaths = ['/terrible-ping', '/good-ping', '/perfect-ping'] as const;
 function rounds(rows: readonly RoutingRow[], server: RoutingRow['server']): { fastest?: number; leanest?: number } {
   const mine = rows.filter((r) => r.server === server);
   if (mine.length === 0) return {};
-  return { fastest: Math.max(...mine.map((r) => r.reqPerSec)), leanest: Math.min(...mine.map((r) => r.serverCpuUsPerReq)) };
+  return {
+    fastest: Math.max(...mine.map((r) => r.reqPerSec)),
+    leanest: Math.min(...mine.map((r) => r.serverCpuUsPerReq)),
+  };
 }
 
 export interface Plan {
@@ -129,12 +132,19 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan
 
   // Each request as the kernel table lays it out: query arguments, or a JSON body; the bench's sizes.
   const values: Record<string, unknown> = {
-    limit: h.primesLimit, password: 'correct horse', salt: 'NaCl', iterations: h.pbkdf2Iterations, keylen: 32,
+    limit: h.primesLimit,
+    password: 'correct horse',
+    salt: 'NaCl',
+    iterations: h.pbkdf2Iterations,
+    keylen: 32,
   };
   for (const route of heavyRoutes) {
     const spec = kernelRoutes.find((r) => r.kernel === route)!;
     const value = (arg: Arg) => values[arg.name] ?? (arg.kind === 'integer' ? arg.default : undefined);
-    const query = spec.args.filter((a) => a.from === 'query').map((a) => `${a.name}=${value(a)}`).join('&');
+    const query = spec.args
+      .filter((a) => a.from === 'query')
+      .map((a) => `${a.name}=${value(a)}`)
+      .join('&');
     const json = spec.args.filter((a) => a.from === 'json').map((a) => [a.name, value(a)]);
     const method = spec.method === 'post' ? ('POST' as const) : ('GET' as const);
     const body = json.length > 0 ? JSON.stringify(Object.fromEntries(json)) : undefined;
@@ -145,12 +155,16 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan
         async run() {
           const s = need();
           const url = `${s.url}${path}`;
-          const init = { method, ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }) };
+          const init = {
+            method,
+            ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }),
+          };
           // Requests one at a time: how long the kernel takes at this size, as the server timed it.
           const alone: number[] = [];
           for (let i = 0; i < 3; i++) {
             const reply = await fetch(url, init);
-            if (reply.status !== 200) throw new Error(`${method} ${path} answered ${reply.status}: ${await reply.text()}`);
+            if (reply.status !== 200)
+              throw new Error(`${method} ${path} answered ${reply.status}: ${await reply.text()}`);
             alone.push(((await reply.json()) as { elapsedMs: number }).elapsedMs);
           }
           const elapsedMs = summarize(alone).p50;
@@ -158,7 +172,13 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan
           await Promise.all(Array.from({ length: h.connections }, () => fetch(url, init).then((r) => r.arrayBuffer())));
           await settle(s.url);
           const measured = await underLoad({ url, method, ...(body === undefined ? {} : { body }) });
-          heavy.push({ route, strategy: strategy.name, kernelMs: elapsedMs, ...measured, pingP99Ratio: ratio(measured.ping.p99, idlePing?.p99) });
+          heavy.push({
+            route,
+            strategy: strategy.name,
+            kernelMs: elapsedMs,
+            ...measured,
+            pingP99Ratio: ratio(measured.ping.p99, idlePing?.p99),
+          });
           return `kernel ${fmt(elapsedMs)} ms; ${describeLoad(measured.load, measured.ping, idlePing?.p99 ?? NaN, measured.cpu)}`;
         },
       });
@@ -182,7 +202,15 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan
     const meter = cpuMeter(pid);
     const load = await drive({ url: `${url}/ping`, connections: h.routingConnections, durationS: h.routingS });
     const cpu = meter();
-    const row = { server: name, round, reqPerSec: load.reqPerSec, ok: load.ok, non2xx: load.non2xx, cpu, serverCpuUsPerReq: (cpu.childS * 1e6) / load.ok };
+    const row = {
+      server: name,
+      round,
+      reqPerSec: load.reqPerSec,
+      ok: load.ok,
+      non2xx: load.non2xx,
+      cpu,
+      serverCpuUsPerReq: (cpu.childS * 1e6) / load.ok,
+    };
     routing.push(row);
     return `${fmt(row.reqPerSec)} req/s; server ${fmt(row.serverCpuUsPerReq)} µs CPU per request; CPU server ${fmt(cpu.childS / cpu.wallS, 2)} cores, harness ${fmt(cpu.harnessS / cpu.wallS, 2)}`;
   }
@@ -199,7 +227,8 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan
       const { proc, match } = await startNode(bareEntry, [], /listening on (http:\/\/\S+) \(pid (\d+)\)/);
       bare = { url: match[1]!, pid: Number(match[2]), stop: () => proc.stop() };
       // JIT warm-up of both request paths, unmeasured.
-      for (const url of [need().url, bare.url]) await drive({ url: `${url}/ping`, connections: h.routingConnections, durationS: Math.min(1, h.routingS) });
+      for (const url of [need().url, bare.url])
+        await drive({ url: `${url}/ping`, connections: h.routingConnections, durationS: Math.min(1, h.routingS) });
       return `${bare.url}, pid ${bare.pid}`;
     },
   });
@@ -238,7 +267,15 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan
       label: `http · pool starvation · ${strategy}: fs.promises.readFile every ${starve.intervalMs} ms, ${starve.idleS} s idle, then ${starve.loadedS} s with ${strategy} jobs filling its pool (child process)`,
       async run() {
         const row = await measureStarvation(
-          { strategy, idleS: starve.idleS, loadedS: starve.loadedS, intervalMs: starve.intervalMs, jobs: jobsInFlight(), primesLimit: starve.primesLimit, pbkdf2Iterations: starve.pbkdf2Iterations },
+          {
+            strategy,
+            idleS: starve.idleS,
+            loadedS: starve.loadedS,
+            intervalMs: starve.intervalMs,
+            jobs: jobsInFlight(),
+            primesLimit: starve.primesLimit,
+            pbkdf2Iterations: starve.pbkdf2Iterations,
+          },
           libuvThreads(),
         );
         starvation.push(row);
@@ -258,7 +295,11 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan
       note:
         `The load generator (autocannon) and the ping probe run in the harness process on the same ${machine.cores} cores as the server, ` +
         'so they compete with it for CPU: each load figure comes with the CPU time both sides used (cores = CPU seconds ÷ wall seconds).',
-      server: { libuvThreads: server?.libuvThreads ?? NaN, workers: server?.workers ?? NaN, args: ['--port', '0', ...serverArgs] },
+      server: {
+        libuvThreads: server?.libuvThreads ?? NaN,
+        workers: server?.workers ?? NaN,
+        args: ['--port', '0', ...serverArgs],
+      },
       settings: { ...h, starvation: { ...starve, jobsInFlight: jobsInFlight() } },
       idlePing: idlePing ?? none,
       heavy,

@@ -1,10 +1,10 @@
-import { pbkdf2 as pbkdf2Callback, pbkdf2Sync as opensslPbkdf2Sync } from 'node:crypto';
+import { pbkdf2Sync as opensslPbkdf2Sync, pbkdf2 as pbkdf2Callback } from 'node:crypto';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { Bench, type BenchOptions, type Fn, type FnOptions } from 'tinybench';
 import { rng } from '#rng';
-import { cpp, createWorkers, js, rust, type SyncKernels } from '../src/index.js';
 import { type CpuKernelName, cpuKernelNames } from '../src/engines/kernels.js';
+import { cpp, createWorkers, js, rust, type SyncKernels } from '../src/index.js';
 import { describeMachine, endOfPart } from './machine.js';
 import type { Profile } from './profile.js';
 import type { Step } from './progress.js';
@@ -51,7 +51,12 @@ export function kernelPlan(profile: Profile): Plan {
   const workers = createWorkers(); // one thread per core, as the library's default
   let echo: Worker | undefined;
 
-  const sequential: BenchOptions = { time: p.timeMs, iterations: p.iterations, warmupTime: p.warmupMs, warmupIterations: p.warmupIterations };
+  const sequential: BenchOptions = {
+    time: p.timeMs,
+    iterations: p.iterations,
+    warmupTime: p.warmupMs,
+    warmupIterations: p.warmupIterations,
+  };
   // Kernels are called synchronously and timed alone; the loop turns between calls (untimed).
   const kernelTask: FnOptions = { async: false, afterEach: loopTurn };
 
@@ -60,7 +65,8 @@ export function kernelPlan(profile: Profile): Plan {
   const dispatch: DispatchRow[] = [];
   const scaling: ScalingRow[] = [];
   const steps: Step[] = [];
-  const perSec = (s: TaskStats) => `${fmt(s.opsPerSec)} ops/s (${fmt(s.meanMs)} ms ± ${fmt(s.rme, 2)}%, n=${s.samples})`;
+  const perSec = (s: TaskStats) =>
+    `${fmt(s.opsPerSec)} ops/s (${fmt(s.meanMs)} ms ± ${fmt(s.rme, 2)}%, n=${s.samples})`;
 
   // 1. Each kernel under each engine's sync form, on the same inputs.
   // One entry per CPU kernel of the table (a new one will not compile until it has its inputs here).
@@ -87,10 +93,34 @@ export function kernelPlan(profile: Profile): Plan {
   const pbkdf2Async = promisify(pbkdf2Callback);
   const { iterations, keylen } = p.pbkdf2;
   const versus: Array<Omit<OpensslRow, keyof TaskStats> & { fn: Fn; async: boolean }> = [
-    { name: 'crypto.pbkdf2Sync', engine: 'openssl', form: 'sync', async: false, fn: () => opensslPbkdf2Sync(password, salt, iterations, keylen, 'sha256') },
-    { name: 'crypto.pbkdf2', engine: 'openssl', form: 'async', async: true, fn: () => pbkdf2Async(password, salt, iterations, keylen, 'sha256') },
-    { name: 'cpp.pbkdf2', engine: 'cpp', form: 'async', async: true, fn: () => cpp.pbkdf2(password, salt, iterations, keylen) },
-    { name: 'rust.pbkdf2', engine: 'rust', form: 'async', async: true, fn: () => rust.pbkdf2(password, salt, iterations, keylen) },
+    {
+      name: 'crypto.pbkdf2Sync',
+      engine: 'openssl',
+      form: 'sync',
+      async: false,
+      fn: () => opensslPbkdf2Sync(password, salt, iterations, keylen, 'sha256'),
+    },
+    {
+      name: 'crypto.pbkdf2',
+      engine: 'openssl',
+      form: 'async',
+      async: true,
+      fn: () => pbkdf2Async(password, salt, iterations, keylen, 'sha256'),
+    },
+    {
+      name: 'cpp.pbkdf2',
+      engine: 'cpp',
+      form: 'async',
+      async: true,
+      fn: () => cpp.pbkdf2(password, salt, iterations, keylen),
+    },
+    {
+      name: 'rust.pbkdf2',
+      engine: 'rust',
+      form: 'async',
+      async: true,
+      fn: () => rust.pbkdf2(password, salt, iterations, keylen),
+    },
   ];
   for (const { fn, async, ...row } of versus) {
     steps.push({
@@ -125,7 +155,11 @@ export function kernelPlan(profile: Profile): Plan {
     steps.push({
       label: `kernels · dispatch · ${trip.name}: ${trip.what}`,
       async run() {
-        const stats = await measure(trip.fn, { ...sequential, time: p.dispatchTimeMs, iterations: 100, warmupIterations: 100 }, { async: true });
+        const stats = await measure(
+          trip.fn,
+          { ...sequential, time: p.dispatchTimeMs, iterations: 100, warmupIterations: 100 },
+          { async: true },
+        );
         dispatch.push({ name: trip.name, what: trip.what, ...stats });
         return `${fmt(stats.p50Ms * 1000)} µs median round trip (n=${stats.samples})`;
       },
@@ -147,8 +181,13 @@ export function kernelPlan(profile: Profile): Plan {
           let end = 0;
           let cpu = process.cpuUsage();
           const bench = new Bench({
-            concurrency: 'task', threshold: inFlight, iterations: 0, time: p.scalingTimeMs,
-            warmupTime: p.warmupMs, warmupIterations: Math.max(p.warmupIterations, inFlight), throws: true,
+            concurrency: 'task',
+            threshold: inFlight,
+            iterations: 0,
+            time: p.scalingTimeMs,
+            warmupTime: p.warmupMs,
+            warmupIterations: Math.max(p.warmupIterations, inFlight),
+            throws: true,
           });
           // Throughput is completions over the wall time of the whole window, not 1 ÷ latency.
           bench.add('task', asyncPrimes[engine], {
@@ -165,7 +204,14 @@ export function kernelPlan(profile: Profile): Plan {
           if (result.state !== 'completed') throw new Error(`tinybench task ended ${result.state}`);
           const completed = result.latency.samplesCount;
           const wallMs = end - start;
-          const row = { engine, inFlight, completed, wallMs, opsPerSec: (completed * 1000) / wallMs, cpuCores: (cpu.user + cpu.system) / 1000 / wallMs };
+          const row = {
+            engine,
+            inFlight,
+            completed,
+            wallMs,
+            opsPerSec: (completed * 1000) / wallMs,
+            cpuCores: (cpu.user + cpu.system) / 1000 / wallMs,
+          };
           scaling.push(row);
           return `${fmt(row.opsPerSec)} ops/s (${completed} in ${fmt(wallMs)} ms), this process used ${fmt(row.cpuCores, 2)} cores`;
         },
@@ -180,7 +226,13 @@ export function kernelPlan(profile: Profile): Plan {
       profile: profile.name,
       machine: endOfPart(machine),
       durationS: (performance.now() - started) / 1000,
-      inputs: { primesLimit: p.primesLimit, pbkdf2: p.pbkdf2, blur: p.blur, scalingPrimesLimit: p.scalingPrimesLimit, workerThreads: workers.threads },
+      inputs: {
+        primesLimit: p.primesLimit,
+        pbkdf2: p.pbkdf2,
+        blur: p.blur,
+        scalingPrimesLimit: p.scalingPrimesLimit,
+        workerThreads: workers.threads,
+      },
       shaBackend: { cpp: cpp.shaBackend, rust: rust.shaBackend },
       kernels,
       openssl,

@@ -19,7 +19,10 @@ const clock = (ms: number) => {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 };
 
-export async function runSteps(steps: readonly Step[], log: (line: string) => void = console.log): Promise<StepFailure[]> {
+export async function runSteps(
+  steps: readonly Step[],
+  log: (line: string) => void = console.log,
+): Promise<StepFailure[]> {
   const started = performance.now();
   const width = String(steps.length).length;
   const failures: StepFailure[] = [];
@@ -29,7 +32,7 @@ export async function runSteps(steps: readonly Step[], log: (line: string) => vo
       const result = await step.run();
       if (result) log(`${' '.repeat(2 * width + 10)}→ ${result}`);
     } catch (error) {
-      const message = error instanceof Error ? error.stack ?? error.message : String(error);
+      const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
       failures.push({ label: step.label, error: message });
       log(`${' '.repeat(2 * width + 10)}✗ FAILED: ${message}`);
     }

@@ -23,8 +23,8 @@ import { drive } from './load.js';
 import { describeMachine, endOfPart } from './machine.js';
 import { startProbe } from './probe.js';
 import type { Profile } from './profile.js';
-import { type OffloopProcess, mainEntry, startOffloop } from './server.js';
-import { type LatencySummary, fmt, ratio, summarize } from './stats.js';
+import { mainEntry, type OffloopProcess, startOffloop } from './server.js';
+import { fmt, type LatencySummary, ratio, summarize } from './stats.js';
 
 export interface QueueLoadRow {
   strategy: 'queue' | 'cpp-pool';

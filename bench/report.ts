@@ -1,6 +1,6 @@
 import { cpuKernelNames } from '../src/engines/kernels.js';
-import type { HttpResult, KernelsResult, Parts } from './results.js';
 import type { Machine } from './machine.js';
+import type { HttpResult, KernelsResult, Parts } from './results.js';
 import { fmt, ratio } from './stats.js';
 import { flatten, type Summary } from './summary.js';
 
@@ -23,7 +23,14 @@ function kernelSection(k: KernelsResult): string {
   const ops = (kernel: string, engine: string) => k.kernels.find((r) => r.kernel === kernel && r.engine === engine);
   const kernelRows = cpuKernelNames.map((kernel) => {
     const [j, c, r] = (['js', 'cpp', 'rust'] as const).map((e) => ops(kernel, e));
-    return [kernel, fmt(j?.meanMs), fmt(c?.meanMs), fmt(r?.meanMs), `${fmt(ratio(c?.opsPerSec, j?.opsPerSec))}×`, `${fmt(ratio(r?.opsPerSec, j?.opsPerSec))}×`];
+    return [
+      kernel,
+      fmt(j?.meanMs),
+      fmt(c?.meanMs),
+      fmt(r?.meanMs),
+      `${fmt(ratio(c?.opsPerSec, j?.opsPerSec))}×`,
+      `${fmt(ratio(r?.opsPerSec, j?.opsPerSec))}×`,
+    ];
   });
   const openssl = k.openssl.find((r) => r.name === 'crypto.pbkdf2Sync');
   const opensslAsync = k.openssl.find((r) => r.name === 'crypto.pbkdf2');
@@ -32,7 +39,12 @@ function kernelSection(k: KernelsResult): string {
       const row = ops('pbkdf2', e);
       return [`${e}.pbkdf2Sync`, fmt(row?.meanMs), `${fmt(ratio(row?.opsPerSec, openssl?.opsPerSec))}×`, ''];
     }),
-    ...k.openssl.map((r) => [r.name, fmt(r.meanMs), `${fmt(ratio(r.opsPerSec, openssl?.opsPerSec))}×`, r.form === 'async' ? `${fmt(ratio(r.opsPerSec, opensslAsync?.opsPerSec))}×` : '']),
+    ...k.openssl.map((r) => [
+      r.name,
+      fmt(r.meanMs),
+      `${fmt(ratio(r.opsPerSec, openssl?.opsPerSec))}×`,
+      r.form === 'async' ? `${fmt(ratio(r.opsPerSec, opensslAsync?.opsPerSec))}×` : '',
+    ]),
   ];
   const piscina = k.dispatch.find((r) => r.name === 'workers');
   const one = (engine: string) => k.scaling.find((r) => r.engine === engine && r.inFlight === 1)?.opsPerSec;
@@ -42,7 +54,8 @@ function kernelSection(k: KernelsResult): string {
   return [
     '## Kernels',
     '',
-    machineLine(k.machine, k.profile, k.durationS) + `. SHA-256 backend: cpp ${k.shaBackend.cpp}, rust ${k.shaBackend.rust}.`,
+    machineLine(k.machine, k.profile, k.durationS) +
+      `. SHA-256 backend: cpp ${k.shaBackend.cpp}, rust ${k.shaBackend.rust}.`,
     '',
     `Sync forms on the same inputs, timed by tinybench one call at a time with a turn of the event loop between calls: primes(${primesLimit}), ` +
       `pbkdf2 (${pbkdf2.iterations} iterations, keylen ${pbkdf2.keylen}), blur ${blur.width}×${blur.height} radius ${blur.radius}.`,
@@ -61,7 +74,16 @@ function kernelSection(k: KernelsResult): string {
     '',
     '![Dispatch cost](dispatch.svg)',
     '',
-    table(['mechanism', 'median µs', 'mean µs', 'p99 µs', '÷ piscina (median)'], k.dispatch.map((r) => [`${r.name}: ${r.what}`, r.p50Ms * 1000, r.meanMs * 1000, r.p99Ms * 1000, `${fmt(ratio(r.p50Ms, piscina?.p50Ms))}×`])),
+    table(
+      ['mechanism', 'median µs', 'mean µs', 'p99 µs', '÷ piscina (median)'],
+      k.dispatch.map((r) => [
+        `${r.name}: ${r.what}`,
+        r.p50Ms * 1000,
+        r.meanMs * 1000,
+        r.p99Ms * 1000,
+        `${fmt(ratio(r.p50Ms, piscina?.p50Ms))}×`,
+      ]),
+    ),
     '',
     '### Scaling',
     '',
@@ -70,26 +92,66 @@ function kernelSection(k: KernelsResult): string {
     '',
     '![Scaling](scaling.svg)',
     '',
-    table(['engine', ...inFlight.map((n) => `${n} in flight: ops/s (cores used)`), ...inFlight.slice(1).map((n) => `${n} ÷ 1`)], engines.map((e) => {
-      const rows = inFlight.map((n) => k.scaling.find((r) => r.engine === e && r.inFlight === n));
-      return [e, ...rows.map((r) => `${fmt(r?.opsPerSec)} (${fmt(r?.cpuCores, 2)})`), ...rows.slice(1).map((r) => `${fmt(ratio(r?.opsPerSec, one(e)))}×`)];
-    })),
+    table(
+      [
+        'engine',
+        ...inFlight.map((n) => `${n} in flight: ops/s (cores used)`),
+        ...inFlight.slice(1).map((n) => `${n} ÷ 1`),
+      ],
+      engines.map((e) => {
+        const rows = inFlight.map((n) => k.scaling.find((r) => r.engine === e && r.inFlight === n));
+        return [
+          e,
+          ...rows.map((r) => `${fmt(r?.opsPerSec)} (${fmt(r?.cpuCores, 2)})`),
+          ...rows.slice(1).map((r) => `${fmt(ratio(r?.opsPerSec, one(e)))}×`),
+        ];
+      }),
+    ),
     '',
-    'Cores used is this process\'s CPU time ÷ wall time in the window: when it stays below min(k, cores) while the machine has idle cores, the engine does not scale; when the machine is busy, other processes took the CPU.',
+    "Cores used is this process's CPU time ÷ wall time in the window: when it stays below min(k, cores) while the machine has idle cores, the engine does not scale; when the machine is busy, other processes took the CPU.",
   ].join('\n');
 }
 
 function httpSection(h: HttpResult): string {
   const s = h.settings;
-  const loadRow = (name: string, kernelMs: number | undefined, r: { load: HttpResult['heavy'][number]['load']; ping: HttpResult['idlePing']; pingP99Ratio: number; cpu: HttpResult['heavy'][number]['cpu'] }) => [
-    name, kernelMs === undefined ? '' : fmt(kernelMs), r.load.reqPerSec, r.load.non2xx + r.load.errors, r.ping.p50, r.ping.p99, r.ping.max, `${fmt(r.pingP99Ratio)}×`, cores(r.cpu.childS, r.cpu.wallS), cores(r.cpu.harnessS, r.cpu.wallS),
+  const loadRow = (
+    name: string,
+    kernelMs: number | undefined,
+    r: {
+      load: HttpResult['heavy'][number]['load'];
+      ping: HttpResult['idlePing'];
+      pingP99Ratio: number;
+      cpu: HttpResult['heavy'][number]['cpu'];
+    },
+  ) => [
+    name,
+    kernelMs === undefined ? '' : fmt(kernelMs),
+    r.load.reqPerSec,
+    r.load.non2xx + r.load.errors,
+    r.ping.p50,
+    r.ping.p99,
+    r.ping.max,
+    `${fmt(r.pingP99Ratio)}×`,
+    cores(r.cpu.childS, r.cpu.wallS),
+    cores(r.cpu.harnessS, r.cpu.wallS),
   ];
-  const loadHeader = ['', 'kernel ms', 'heavy req/s', 'non-2xx + errors', 'ping p50 ms', 'ping p99 ms', 'ping max ms', 'p99 ÷ idle', 'server cores', 'harness cores'];
+  const loadHeader = [
+    '',
+    'kernel ms',
+    'heavy req/s',
+    'non-2xx + errors',
+    'ping p50 ms',
+    'ping p99 ms',
+    'ping max ms',
+    'p99 ÷ idle',
+    'server cores',
+    'harness cores',
+  ];
   const routes = [...new Set(h.heavy.map((r) => r.route))];
   return [
     '## HTTP',
     '',
-    machineLine(h.machine, h.profile, h.durationS) + '.',
+    `${machineLine(h.machine, h.profile, h.durationS)}.`,
     '',
     `Server: \`node dist/src/main.js ${h.server.args.join(' ')}\` (libuv pool ${h.server.libuvThreads}, worker pool ${h.server.workers}). ` +
       `Each heavy route is driven by autocannon with ${s.connections} connections for ${s.loadS} s while a probe sends GET /ping every ${s.probeIntervalMs} ms ` +
@@ -104,12 +166,18 @@ function httpSection(h: HttpResult): string {
     ...routes.flatMap((route) => [
       `### ${route === 'primes' ? `GET /primes/:strategy?limit=${s.primesLimit}` : `POST /pbkdf2/:strategy (${s.pbkdf2Iterations} iterations)`}`,
       '',
-      table(['strategy', ...loadHeader.slice(1)], h.heavy.filter((r) => r.route === route).map((r) => loadRow(r.strategy, r.kernelMs, r))),
+      table(
+        ['strategy', ...loadHeader.slice(1)],
+        h.heavy.filter((r) => r.route === route).map((r) => loadRow(r.strategy, r.kernelMs, r)),
+      ),
       '',
     ]),
     `### Seed routes (?ms=${s.seedMs}) under the same load`,
     '',
-    table(['route', ...loadHeader.slice(2)], h.seed.map((r) => loadRow(r.path, undefined, r).filter((_, i) => i !== 1))),
+    table(
+      ['route', ...loadHeader.slice(2)],
+      h.seed.map((r) => loadRow(r.path, undefined, r).filter((_, i) => i !== 1)),
+    ),
     '',
     '### Routing overhead',
     '',
@@ -117,7 +185,17 @@ function httpSection(h: HttpResult): string {
       `taking turns for ${s.routingRounds} rounds of ${s.routingS} s; each side's best round counts (load from elsewhere only ever slows a round). ` +
       'With the generator on the same cores the req/s ratio understates the difference; server CPU per request does not depend on the generator.',
     '',
-    table(['server', 'round', 'req/s', 'server µs CPU / request', 'server cores', 'harness cores'], h.routing.map((r) => [r.server, r.round, r.reqPerSec, r.serverCpuUsPerReq, cores(r.cpu.childS, r.cpu.wallS), cores(r.cpu.harnessS, r.cpu.wallS)])),
+    table(
+      ['server', 'round', 'req/s', 'server µs CPU / request', 'server cores', 'harness cores'],
+      h.routing.map((r) => [
+        r.server,
+        r.round,
+        r.reqPerSec,
+        r.serverCpuUsPerReq,
+        cores(r.cpu.childS, r.cpu.wallS),
+        cores(r.cpu.harnessS, r.cpu.wallS),
+      ]),
+    ),
     '',
     `offloop ÷ bare: ${fmt(h.routingOverhead)}× the req/s, ${fmt(h.routingCpuRatio)}× the server CPU per request.`,
     '',
@@ -128,9 +206,30 @@ function httpSection(h: HttpResult): string {
     '',
     '![Starvation](starvation.svg)',
     '',
-    table(['strategy', 'pool', 'jobs in flight', 'jobs/s', 'idle p50 ms', 'idle p99 ms', 'full p50 ms', 'full p99 ms', 'p99 ÷ idle'], h.starvation.map((r) => [
-      `${r.strategy} (${r.kernel})`, r.pool, r.jobsInFlight, r.jobsPerSec, r.idle.p50, r.idle.p99, r.loaded.p50, r.loaded.p99, `${fmt(r.ratio)}×`,
-    ])),
+    table(
+      [
+        'strategy',
+        'pool',
+        'jobs in flight',
+        'jobs/s',
+        'idle p50 ms',
+        'idle p99 ms',
+        'full p50 ms',
+        'full p99 ms',
+        'p99 ÷ idle',
+      ],
+      h.starvation.map((r) => [
+        `${r.strategy} (${r.kernel})`,
+        r.pool,
+        r.jobsInFlight,
+        r.jobsPerSec,
+        r.idle.p50,
+        r.idle.p99,
+        r.loaded.p50,
+        r.loaded.p99,
+        `${fmt(r.ratio)}×`,
+      ]),
+    ),
   ].join('\n');
 }
 
@@ -141,11 +240,14 @@ export function renderReadme(parts: Parts, summary: Summary): string {
     '<!-- Generated by `npm run bench` (bench/report.ts) from the JSON files in this folder: edit the generator, not this file. -->',
     '',
     'Raw figures: `kernels.json`, `http.json`; the named ratios: `summary.json`. Rerun with `npm run bench` (everything), ',
-    '`npm run bench:kernels` or `npm run bench:http` (one part; the other part\'s last figures are kept), `-- --quick` for a smoke run.',
+    "`npm run bench:kernels` or `npm run bench:http` (one part; the other part's last figures are kept), `-- --quick` for a smoke run.",
     '',
     '## Summary',
     '',
-    table(['ratio', 'value'], flatten(summary).map(([k, v]) => [`\`${k}\``, fmt(v)])),
+    table(
+      ['ratio', 'value'],
+      flatten(summary).map(([k, v]) => [`\`${k}\``, fmt(v)]),
+    ),
     '',
     parts.kernels ? kernelSection(parts.kernels) : '## Kernels\n\nNot run yet: `npm run bench:kernels`.',
     '',

@@ -1,6 +1,6 @@
-import type { CpuKernelName } from '../src/engines/kernels.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { CpuKernelName } from '../src/engines/kernels.js';
 import type { CpuUse } from './cpu.js';
 import type { Machine } from './machine.js';
 import type { Profile } from './profile.js';
@@ -52,7 +52,9 @@ export interface KernelsResult {
   profile: 'full' | 'quick';
   machine: Machine;
   durationS: number;
-  inputs: Pick<Profile['kernels'], 'primesLimit' | 'pbkdf2' | 'blur' | 'scalingPrimesLimit'> & { workerThreads: number };
+  inputs: Pick<Profile['kernels'], 'primesLimit' | 'pbkdf2' | 'blur' | 'scalingPrimesLimit'> & {
+    workerThreads: number;
+  };
   shaBackend: { cpp: string; rust: string };
   kernels: KernelRow[];
   openssl: OpensslRow[];

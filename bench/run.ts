@@ -15,16 +15,16 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { packagePath } from '../src/package-root.js';
 import { writeCharts } from './charts.js';
 import { httpPlan } from './http.js';
-import { busyWarning, describeMachine } from './machine.js';
 import { kernelPlan } from './kernels.js';
+import { busyWarning, describeMachine } from './machine.js';
 import { profiles } from './profile.js';
 import { runSteps, type Step } from './progress.js';
 import { renderReadme } from './report.js';
-import { readSeedDb, renderSeedDb, seedDbPlan, seedDbSummary } from './seed-db.js';
 import { type PartName, type Parts, partNames, readPart, writeJson } from './results.js';
-import { packagePath } from '../src/package-root.js';
+import { readSeedDb, renderSeedDb, seedDbPlan, seedDbSummary } from './seed-db.js';
 import { fmt } from './stats.js';
 import { strategyTable } from './strategies.js';
 import { computeSummary, flatten } from './summary.js';
@@ -42,7 +42,11 @@ const defaultOut = packagePath('bench', 'results');
 function parseCli(argv: string[]): { parts: PartName[]; quick: boolean; out: string } {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { quick: { type: 'boolean', default: false }, out: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
+    options: {
+      quick: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
     allowPositionals: true,
     strict: true,
   });
@@ -65,7 +69,10 @@ async function main(): Promise<number> {
   const table = strategyTable();
   const started = performance.now();
 
-  const plans = { kernels: parts.includes('kernels') ? kernelPlan(profile) : undefined, http: parts.includes('http') ? httpPlan(profile, table) : undefined };
+  const plans = {
+    kernels: parts.includes('kernels') ? kernelPlan(profile) : undefined,
+    http: parts.includes('http') ? httpPlan(profile, table) : undefined,
+  };
   // The seed over a real database runs with the HTTP part (db.json).
   const dbPlan = plans.http ? seedDbPlan(profile) : undefined;
   const steps: Step[] = [...(plans.kernels?.steps ?? []), ...(plans.http?.steps ?? []), ...(dbPlan?.steps ?? [])];
@@ -73,9 +80,12 @@ async function main(): Promise<number> {
   console.log(`strategies (from the server's table): ${table.map((s) => s.name).join(', ')}`);
   const warning = busyWarning(describeMachine());
   if (warning) console.log(warning);
-  if (plans.http) console.log('note: the HTTP load generator and ping probe run in this process on the same cores as the server; each load step reports the CPU both used');
+  if (plans.http)
+    console.log(
+      'note: the HTTP load generator and ping probe run in this process on the same cores as the server; each load step reports the CPU both used',
+    );
 
-  let failures;
+  let failures: Awaited<ReturnType<typeof runSteps>>;
   try {
     failures = await runSteps(steps);
   } finally {
@@ -84,10 +94,14 @@ async function main(): Promise<number> {
 
   // Fresh figures for the parts we ran, the last figures for the others.
   const results: Parts = {};
-  if (plans.kernels) await writeJson(out, 'kernels', (results.kernels = plans.kernels.result()));
-  else results.kernels = await readPart(out, 'kernels');
-  if (plans.http) await writeJson(out, 'http', (results.http = plans.http.result()));
-  else results.http = await readPart(out, 'http');
+  if (plans.kernels) {
+    results.kernels = plans.kernels.result();
+    await writeJson(out, 'kernels', results.kernels);
+  } else results.kernels = await readPart(out, 'kernels');
+  if (plans.http) {
+    results.http = plans.http.result();
+    await writeJson(out, 'http', results.http);
+  } else results.http = await readPart(out, 'http');
 
   const db = dbPlan ? dbPlan.result() : await readSeedDb(out);
   if (dbPlan) await writeJson(out, 'db', db);
@@ -96,11 +110,19 @@ async function main(): Promise<number> {
   const charts = await writeCharts(out, results);
   await writeFile(join(out, 'README.md'), renderReadme(results, summary) + renderSeedDb(db));
   const elapsed = (performance.now() - started) / 1000;
-  console.log(`\nwrote ${['kernels.json', 'http.json'].filter((_, i) => (i === 0 ? results.kernels : results.http)).concat('summary.json', 'README.md', ...charts).join(', ')} in ${out}`);
-  console.log(`finished in ${Math.floor(elapsed / 60)}:${String(Math.round(elapsed % 60)).padStart(2, '0')} (${fmt(elapsed)} s)${failures.length ? `; ${failures.length} step(s) FAILED: ${failures.map((f) => f.label).join('; ')}` : ''}`);
+  console.log(
+    `\nwrote ${['kernels.json', 'http.json']
+      .filter((_, i) => (i === 0 ? results.kernels : results.http))
+      .concat('summary.json', 'README.md', ...charts)
+      .join(', ')} in ${out}`,
+  );
+  console.log(
+    `finished in ${Math.floor(elapsed / 60)}:${String(Math.round(elapsed % 60)).padStart(2, '0')} (${fmt(elapsed)} s)${failures.length ? `; ${failures.length} step(s) FAILED: ${failures.map((f) => f.label).join('; ')}` : ''}`,
+  );
   const stale = partNames.filter((p) => !parts.includes(p) && results[p]);
   console.log(`\nsummary${stale.length ? ` (${stale.join(', ')} from an earlier run)` : ''}:`);
-  for (const [key, value] of flatten(summary)) console.log(`  ${key} = ${Number.isFinite(value) ? value : 'NaN (not measured)'}`);
+  for (const [key, value] of flatten(summary))
+    console.log(`  ${key} = ${Number.isFinite(value) ? value : 'NaN (not measured)'}`);
   return failures.length ? 1 : 0;
 }
 

@@ -28,6 +28,10 @@ export function measureStarvation(settings: StarveSettings, libuvThreads: number
     let row: StarvationRow | undefined;
     child.on('message', (message) => (row = message as StarvationRow));
     child.on('error', reject);
-    child.on('exit', (code) => (row && code === 0 ? resolve(row) : reject(new Error(`starvation child for ${settings.strategy} exited ${code}:\n${output}`))));
+    child.on('exit', (code) =>
+      row && code === 0
+        ? resolve(row)
+        : reject(new Error(`starvation child for ${settings.strategy} exited ${code}:\n${output}`)),
+    );
   });
 }

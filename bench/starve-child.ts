@@ -54,7 +54,15 @@ async function main(settings: StarveSettings): Promise<StarvationRow> {
   // CPU jobs of about the same length whichever kernel the strategy has.
   const job = strategy.kernels.includes('primes')
     ? { kernel: 'primes' as const, args: [settings.primesLimit] as [number] }
-    : { kernel: 'pbkdf2' as const, args: [Buffer.from('password'), Buffer.from('salt'), settings.pbkdf2Iterations, 32] as [Buffer, Buffer, number, number] };
+    : {
+        kernel: 'pbkdf2' as const,
+        args: [Buffer.from('password'), Buffer.from('salt'), settings.pbkdf2Iterations, 32] as [
+          Buffer,
+          Buffer,
+          number,
+          number,
+        ],
+      };
   const run = (signal?: AbortSignal) => strategy.run(job.kernel, job.args as never, signal);
 
   const dir = await mkdtemp(join(tmpdir(), 'offloop-starve-'));
@@ -69,7 +77,10 @@ async function main(settings: StarveSettings): Promise<StarvationRow> {
     let completed = 0;
     const fill = async () => {
       while (!stop.signal.aborted) {
-        await run(stop.signal).then(() => completed++, () => {});
+        await run(stop.signal).then(
+          () => completed++,
+          () => {},
+        );
       }
     };
     const fillers = Array.from({ length: settings.jobs }, fill);
@@ -84,8 +95,15 @@ async function main(settings: StarveSettings): Promise<StarvationRow> {
     const idleSummary = summarize(idle);
     const loadedSummary = summarize(loaded);
     return {
-      strategy: strategy.name, pool: strategy.pool, kernel: job.kernel, jobsInFlight: settings.jobs, jobsPerSec,
-      libuvPoolSize: libuvPoolSize(), idle: idleSummary, loaded: loadedSummary, ratio: loadedSummary.p99 / idleSummary.p99,
+      strategy: strategy.name,
+      pool: strategy.pool,
+      kernel: job.kernel,
+      jobsInFlight: settings.jobs,
+      jobsPerSec,
+      libuvPoolSize: libuvPoolSize(),
+      idle: idleSummary,
+      loaded: loadedSummary,
+      ratio: loadedSummary.p99 / idleSummary.p99,
     };
   } finally {
     await rm(dir, { recursive: true, force: true });

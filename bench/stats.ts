@@ -17,7 +17,13 @@ export function percentile(sorted: readonly number[], p: number): number {
 export function summarize(values: readonly number[]): LatencySummary {
   const sorted = [...values].sort((a, b) => a - b);
   const mean = sorted.reduce((sum, v) => sum + v, 0) / sorted.length;
-  return { n: sorted.length, mean, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? NaN };
+  return {
+    n: sorted.length,
+    mean,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    max: sorted.at(-1) ?? NaN,
+  };
 }
 
 /** a ÷ b, or NaN when either is missing or b is 0 — a NaN ratio is reported, never hidden. */
@@ -34,5 +40,7 @@ export function round(value: number, digits = 4): number {
 export function fmt(value: number | undefined, digits = 3): string {
   if (value === undefined || !Number.isFinite(value)) return '—';
   if (value !== 0 && Math.abs(value) < 1e-3) return value.toExponential(1);
-  return Math.abs(value) >= 10 ** digits ? Math.round(value).toLocaleString('en-US') : String(Number(value.toPrecision(digits)));
+  return Math.abs(value) >= 10 ** digits
+    ? Math.round(value).toLocaleString('en-US')
+    : String(Number(value.toPrecision(digits)));
 }

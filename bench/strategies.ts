@@ -15,7 +15,9 @@ export interface StrategyInfo {
  * there is benchmarked with no change here. The worker engine it needs is lazy: no thread starts.
  */
 export function strategyTable(): StrategyInfo[] {
-  return [...createStrategies(createWorkers({ threads: 1 })).values()].map(({ name, where, blocksLoop, pool, kernels }) => ({ name, where, blocksLoop, pool, kernels }));
+  return [...createStrategies(createWorkers({ threads: 1 })).values()].map(
+    ({ name, where, blocksLoop, pool, kernels }) => ({ name, where, blocksLoop, pool, kernels }),
+  );
 }
 
 /**

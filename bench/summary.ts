@@ -1,7 +1,7 @@
 import { cpuKernelNames } from '../src/engines/kernels.js';
 import type { KernelRow, Parts, ScalingRow } from './results.js';
-import { ratio, round } from './stats.js';
 import { starvationStrategies } from './starvation.js';
+import { ratio, round } from './stats.js';
 import { primaryRoute, type StrategyInfo } from './strategies.js';
 
 /**
@@ -38,25 +38,40 @@ export function computeSummary(parts: Parts, table: readonly StrategyInfo[]): Su
   const { http, kernels } = parts;
   if (http) {
     summary.ping_p99_ratio = Object.fromEntries(
-      table.map((s) => [s.name, round(http.heavy.find((r) => r.strategy === s.name && r.route === primaryRoute(s))?.pingP99Ratio ?? NaN)]),
+      table.map((s) => [
+        s.name,
+        round(http.heavy.find((r) => r.strategy === s.name && r.route === primaryRoute(s))?.pingP99Ratio ?? NaN),
+      ]),
     );
   }
   if (kernels) {
-    const ops = (kernel: string, engine: string) => kernels.kernels.find((r) => r.kernel === kernel && r.engine === engine)?.opsPerSec;
+    const ops = (kernel: string, engine: string) =>
+      kernels.kernels.find((r) => r.kernel === kernel && r.engine === engine)?.opsPerSec;
     summary.speedup = Object.fromEntries(
-      cpuKernelNames.map((k) => [k, Object.fromEntries(nativeEngines.map((e) => [e, round(ratio(ops(k, e), ops(k, 'js')))]))]),
+      cpuKernelNames.map((k) => [
+        k,
+        Object.fromEntries(nativeEngines.map((e) => [e, round(ratio(ops(k, e), ops(k, 'js')))])),
+      ]),
     );
     const openssl = kernels.openssl.find((r) => r.name === 'crypto.pbkdf2Sync')?.opsPerSec;
-    summary.pbkdf2_vs_openssl = Object.fromEntries((['js', ...nativeEngines] as const).map((e) => [e, round(ratio(ops('pbkdf2', e), openssl))]));
+    summary.pbkdf2_vs_openssl = Object.fromEntries(
+      (['js', ...nativeEngines] as const).map((e) => [e, round(ratio(ops('pbkdf2', e), openssl))]),
+    );
     const trip = (name: string) => kernels.dispatch.find((r) => r.name === name)?.p50Ms;
-    summary.dispatch_ratio = Object.fromEntries(['cpp', 'rust', 'postmessage'].map((n) => [n, round(ratio(trip(n), trip('workers')))]));
-    const rate = (engine: string, inFlight: number) => kernels.scaling.find((r) => r.engine === engine && r.inFlight === inFlight)?.opsPerSec;
+    summary.dispatch_ratio = Object.fromEntries(
+      ['cpp', 'rust', 'postmessage'].map((n) => [n, round(ratio(trip(n), trip('workers')))]),
+    );
+    const rate = (engine: string, inFlight: number) =>
+      kernels.scaling.find((r) => r.engine === engine && r.inFlight === inFlight)?.opsPerSec;
     summary.scaling = Object.fromEntries(scalingEngines.map((e) => [e, round(ratio(rate(e, 2), rate(e, 1)))]));
   }
   if (http) {
     summary.routing_overhead = round(http.routingOverhead ?? NaN);
     summary.starvation_ratio = Object.fromEntries(
-      starvationStrategies(table).map((name) => [name, round(http.starvation.find((r) => r.strategy === name)?.ratio ?? NaN)]),
+      starvationStrategies(table).map((name) => [
+        name,
+        round(http.starvation.find((r) => r.strategy === name)?.ratio ?? NaN),
+      ]),
     );
   }
   return summary;

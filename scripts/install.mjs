@@ -55,7 +55,8 @@ function buildCpp() {
   if (!gyp) throw new Error('node-gyp not found: install it (npm i -g node-gyp) to build the C++ addon');
   const args = [gyp, 'rebuild'];
   const prefix = dirname(dirname(process.execPath));
-  if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include/node/node_api.h'))) args.push(`--nodedir=${prefix}`);
+  if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include/node/node_api.h')))
+    args.push(`--nodedir=${prefix}`);
   run(process.execPath, args, 'C++ addon');
 }
 
@@ -69,11 +70,15 @@ function checkCargo() {
   const cargo = process.env.CARGO ?? 'cargo';
   const probe = spawnSync(cargo, ['--version'], { encoding: 'utf8' });
   const version = /cargo (\d+)\.(\d+)/.exec(probe.stdout ?? '');
-  const found = version ? `cargo ${version[1]}.${version[2]}` : probe.error ? `${cargo}: not found` : `\`${cargo} --version\` failed`;
+  const found = version
+    ? `cargo ${version[1]}.${version[2]}`
+    : probe.error
+      ? `${cargo}: not found`
+      : `\`${cargo} --version\` failed`;
   if (version && (Number(version[1]) > minCargo[0] || Number(version[2]) >= minCargo[1])) return;
   throw new Error(
     `building the Rust addon needs cargo ≥ ${minCargo.join('.')} (found: ${found}). ` +
-      'Install a Rust toolchain with rustup (https://rustup.rs) or your system\'s packages (Debian: apt-get install cargo), ' +
+      "Install a Rust toolchain with rustup (https://rustup.rs) or your system's packages (Debian: apt-get install cargo), " +
       'set CARGO to its cargo if it is not on the PATH, then run `npm run build:native` — or install offloop from its ' +
       'packed tarball, which carries prebuilt addons for the platform it was packed on.',
   );
@@ -83,7 +88,21 @@ function buildRust() {
   const manifest = 'native/rust/Cargo.toml';
   const napi = resolveBin('@napi-rs/cli', 'dist/cli.js');
   if (napi) {
-    run(process.execPath, [napi, 'build', '--release', '--manifest-path', manifest, '--config-path', 'native/rust/napi.json', '--output-dir', 'build/rust'], 'Rust addon');
+    run(
+      process.execPath,
+      [
+        napi,
+        'build',
+        '--release',
+        '--manifest-path',
+        manifest,
+        '--config-path',
+        'native/rust/napi.json',
+        '--output-dir',
+        'build/rust',
+      ],
+      'Rust addon',
+    );
     return;
   }
   // Without the CLI (a tarball install on a platform with no prebuild): plain cargo.
@@ -94,7 +113,9 @@ function buildRust() {
 }
 
 try {
-  const building = Object.keys(addons).filter((name) => fromSource || !loads(join(root, 'prebuilds', platform, `offloop_${name}.node`)));
+  const building = Object.keys(addons).filter(
+    (name) => fromSource || !loads(join(root, 'prebuilds', platform, `offloop_${name}.node`)),
+  );
   if (building.includes('rust')) checkCargo();
   for (const [name, addon] of Object.entries(addons)) {
     const prebuilt = join(root, 'prebuilds', platform, `offloop_${name}.node`);

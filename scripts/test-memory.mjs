@@ -69,18 +69,29 @@ function die(message) {
 // ---------------------------------------------------------------------------------------------
 // valgrind's XML (a fixed, flat format: https://sourceware.org/git/?p=valgrind.git;a=blob;f=docs/internals/xml-output-protocol4.txt)
 
-const unescape = (s) =>
+const xmlUnescape = (s) =>
   s.replace(/&(lt|gt|amp|quot|apos|#(\d+)|#x([0-9a-fA-F]+));/g, (_, name, dec, hexa) =>
-    dec ? String.fromCodePoint(Number(dec)) : hexa ? String.fromCodePoint(parseInt(hexa, 16)) : { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" }[name],
+    dec
+      ? String.fromCodePoint(Number(dec))
+      : hexa
+        ? String.fromCodePoint(parseInt(hexa, 16))
+        : { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" }[name],
   );
 const tag = (xml, name) => {
   const m = xml.match(new RegExp(`<${name}>([\\s\\S]*?)</${name}>`));
-  return m ? unescape(m[1].trim()) : undefined;
+  return m ? xmlUnescape(m[1].trim()) : undefined;
 };
 const tags = (xml, name) => [...xml.matchAll(new RegExp(`<${name}>([\\s\\S]*?)</${name}>`, 'g'))].map((m) => m[1]);
 
 function parseFrame(xml) {
-  return { ip: tag(xml, 'ip'), obj: tag(xml, 'obj'), fn: tag(xml, 'fn'), dir: tag(xml, 'dir'), file: tag(xml, 'file'), line: tag(xml, 'line') };
+  return {
+    ip: tag(xml, 'ip'),
+    obj: tag(xml, 'obj'),
+    fn: tag(xml, 'fn'),
+    dir: tag(xml, 'dir'),
+    file: tag(xml, 'file'),
+    line: tag(xml, 'line'),
+  };
 }
 
 /**
@@ -92,7 +103,9 @@ function parseError(xml) {
   // A definite record that holds indirect blocks reports both ("308 (8 direct, 300 indirect)
   // bytes"), and those indirect blocks have records of their own: count the direct part only.
   const direct = what.match(/^([\d,]+) \(([\d,]+) direct, [\d,]+ indirect\) bytes/);
-  const leakedBytes = direct ? Number(direct[2].replaceAll(',', '')) : Number(tag(tag(xml, 'xwhat') ?? '', 'leakedbytes') ?? 0);
+  const leakedBytes = direct
+    ? Number(direct[2].replaceAll(',', ''))
+    : Number(tag(tag(xml, 'xwhat') ?? '', 'leakedbytes') ?? 0);
   const stacks = [];
   // Walk the children in order so that each stack keeps the auxwhat just before it; an auxwhat
   // not followed by a stack is a line of its own.
@@ -103,11 +116,19 @@ function parseError(xml) {
       caption = null;
     } else {
       if (caption !== null) stacks.push({ caption, frames: [] });
-      caption = m[1] === 'auxwhat' ? unescape(m[2].trim()) : (tag(m[2], 'text') ?? '');
+      caption = m[1] === 'auxwhat' ? xmlUnescape(m[2].trim()) : (tag(m[2], 'text') ?? '');
     }
   }
   if (caption !== null) stacks.push({ caption, frames: [] });
-  return { unique: tag(xml, 'unique'), tid: tag(xml, 'tid'), thread: tag(xml, 'threadname'), kind: tag(xml, 'kind'), what, leakedBytes, stacks };
+  return {
+    unique: tag(xml, 'unique'),
+    tid: tag(xml, 'tid'),
+    thread: tag(xml, 'threadname'),
+    kind: tag(xml, 'kind'),
+    what,
+    leakedBytes,
+    stacks,
+  };
 }
 
 function parseValgrindXml(xml) {
@@ -117,7 +138,11 @@ function parseValgrindXml(xml) {
   for (const pair of tags(countsXml, 'pair')) counts.set(tag(pair, 'unique'), Number(tag(pair, 'count')));
   for (const e of errors) e.count = LEAK_KINDS.has(e.kind) ? 1 : (counts.get(e.unique) ?? 1);
   const fatal = tag(xml, 'fatal_signal');
-  return { errors, complete: xml.includes('</valgrindoutput>'), fatal: fatal && { signal: tag(fatal, 'signame'), frames: tags(fatal, 'frame').map(parseFrame) } };
+  return {
+    errors,
+    complete: xml.includes('</valgrindoutput>'),
+    fatal: fatal && { signal: tag(fatal, 'signame'), frames: tags(fatal, 'frame').map(parseFrame) },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -137,7 +162,9 @@ function frameOwner(frame) {
 const NOT_OURS = [
   {
     label: "V8's conservative stack scan, expected",
-    test: (error) => error.kind.startsWith('Uninit') && /IteratePointersInStack|IteratePointersImpl/.test(error.stacks[0]?.frames[0]?.fn ?? ''),
+    test: (error) =>
+      error.kind.startsWith('Uninit') &&
+      /IteratePointersInStack|IteratePointersImpl/.test(error.stacks[0]?.frames[0]?.fn ?? ''),
   },
 ];
 const notOurs = (error) => NOT_OURS.find((rule) => rule.test(error));
@@ -148,14 +175,17 @@ const owners = (error) =>
 
 function describeFrame(frame) {
   const ours = frameOwner(frame);
-  const where = frame.file ? `${frame.dir ? relativeSource(`${frame.dir}/${frame.file}`) : frame.file}${frame.line ? `:${frame.line}` : ''}` : '';
+  const where = frame.file
+    ? `${frame.dir ? relativeSource(`${frame.dir}/${frame.file}`) : frame.file}${frame.line ? `:${frame.line}` : ''}`
+    : '';
   const obj = frame.obj ? basename(frame.obj) : '?';
   return `${ours ? '  >' : '   '} ${frame.fn ?? frame.ip}  (${[where, obj].filter(Boolean).join(', ')})`;
 }
 const relativeSource = (path) => (path.startsWith(root) ? relative(root, path) : path);
 
 function printError(error, owner) {
-  const thread = error.tid && !LEAK_KINDS.has(error.kind) ? ` [thread ${error.tid}${error.thread ? ` ${error.thread}` : ''}]` : '';
+  const thread =
+    error.tid && !LEAK_KINDS.has(error.kind) ? ` [thread ${error.tid}${error.thread ? ` ${error.thread}` : ''}]` : '';
   say(`${owner.join('+')}: ${error.kind}${error.count > 1 ? ` (x${error.count})` : ''}: ${error.what}${thread}`);
   for (const stack of error.stacks) {
     if (stack.caption) console.log(`     ${stack.caption}`);
@@ -163,7 +193,8 @@ function printError(error, owner) {
     const last = stack.frames.findLastIndex((f) => frameOwner(f));
     const shown = Math.max(last + 1 + STACK_CONTEXT, MIN_FRAMES);
     for (const frame of stack.frames.slice(0, shown)) console.log(describeFrame(frame));
-    if (stack.frames.length > shown) console.log(`     ... ${stack.frames.length - shown} more frames (--keep for the XML)`);
+    if (stack.frames.length > shown)
+      console.log(`     ... ${stack.frames.length - shown} more frames (--keep for the XML)`);
   }
 }
 
@@ -171,11 +202,15 @@ function printError(error, owner) {
 
 function checkSetup() {
   const probe = spawnSync('valgrind', ['--version'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) die('valgrind is not installed (apt-get install valgrind); this check needs it');
+  if (probe.error || probe.status !== 0)
+    die('valgrind is not installed (apt-get install valgrind); this check needs it');
   const exercise = resolve(options.exercise);
   if (!existsSync(exercise)) die(`no exercise script at ${exercise}`);
   if (exercise === join(root, 'test', 'memory', 'exercise.mjs')) {
-    for (const path of [join(root, 'build', 'Release', 'offloop_cpp.node'), join(root, 'build', 'rust', 'offloop_rust.node')]) {
+    for (const path of [
+      join(root, 'build', 'Release', 'offloop_cpp.node'),
+      join(root, 'build', 'rust', 'offloop_rust.node'),
+    ]) {
       if (!existsSync(path)) die(`${relative(root, path)} is missing: build the addons first (npm run build:native)`);
     }
   }
@@ -240,7 +275,7 @@ async function main() {
 
   if (!existsSync(run.xmlFile)) die(`valgrind wrote no XML (${problems.join('; ')})`);
   const parsed = parseValgrindXml(readFileSync(run.xmlFile, 'utf8'));
-  if (!parsed.complete) problems.push('valgrind\'s XML is incomplete (valgrind did not finish)');
+  if (!parsed.complete) problems.push("valgrind's XML is incomplete (valgrind did not finish)");
   if (parsed.fatal) {
     problems.push(`the process died of ${parsed.fatal.signal}`);
     say(`fatal signal ${parsed.fatal.signal}:`);
@@ -248,7 +283,9 @@ async function main() {
   }
 
   // Classify.
-  const perAddon = Object.fromEntries(ADDONS.map((a) => [a.name, { errors: 0, contexts: 0, leakedBytes: 0, leaks: 0 }]));
+  const perAddon = Object.fromEntries(
+    ADDONS.map((a) => [a.name, { errors: 0, contexts: 0, leakedBytes: 0, leaks: 0 }]),
+  );
   const outside = { errors: 0, contexts: 0, leakedBytes: 0, byKind: new Map() };
   const totals = { errors: 0, contexts: parsed.errors.length, leakedBytes: 0 };
   const ours = [];
@@ -271,7 +308,9 @@ async function main() {
       outside.errors += error.count;
       outside.contexts += 1;
       outside.leakedBytes += error.leakedBytes;
-      const top = error.stacks[0]?.frames.find((f) => f.fn && !/^(malloc|calloc|realloc|operator new|free|operator delete)/.test(f.fn));
+      const top = error.stacks[0]?.frames.find(
+        (f) => f.fn && !/^(malloc|calloc|realloc|operator new|free|operator delete)/.test(f.fn),
+      );
       const known = notOurs(error);
       const key = `${error.kind} in ${top?.fn ?? '?'} (${top?.obj ? basename(top.obj) : '?'})${known ? ` — ${known.label}` : ''}`;
       outside.byKind.set(key, (outside.byKind.get(key) ?? 0) + error.count);
@@ -280,7 +319,9 @@ async function main() {
 
   for (const [error, owner] of ours) printError(error, owner);
   if (outside.contexts > 0) {
-    say(`${outside.errors} error(s) from ${outside.contexts} context(s), ${outside.leakedBytes} bytes lost, are wholly inside node/V8/libc: counted, not failed (--keep for their stacks):`);
+    say(
+      `${outside.errors} error(s) from ${outside.contexts} context(s), ${outside.leakedBytes} bytes lost, are wholly inside node/V8/libc: counted, not failed (--keep for their stacks):`,
+    );
     for (const [key, n] of outside.byKind) console.log(`     ${n} x ${key}`);
   } else say('no errors outside our code either (node/V8/libc errors would be counted here, not failed)');
   for (const p of problems) say(`problem: ${p}`);

@@ -11,14 +11,26 @@ export function abortError(): DOMException {
 export type ArgErrorCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_OUT_OF_RANGE';
 
 export function invalidArgType(name: string, expected: string, received: unknown): TypeError {
-  return withCode(new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(received)}`), 'ERR_INVALID_ARG_TYPE', name);
+  return withCode(
+    new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(received)}`),
+    'ERR_INVALID_ARG_TYPE',
+    name,
+  );
 }
 
 export function outOfRange(name: string, expected: string, received: unknown, shown = describe(received)): RangeError {
-  return withCode(new RangeError(`The "${name}" argument must be ${expected}. Received ${shown}`), 'ERR_OUT_OF_RANGE', name);
+  return withCode(
+    new RangeError(`The "${name}" argument must be ${expected}. Received ${shown}`),
+    'ERR_OUT_OF_RANGE',
+    name,
+  );
 }
 
-function withCode<E extends Error>(error: E, code: ArgErrorCode, argument: string): E & { code: ArgErrorCode; argument: string } {
+function withCode<E extends Error>(
+  error: E,
+  code: ArgErrorCode,
+  argument: string,
+): E & { code: ArgErrorCode; argument: string } {
   return Object.assign(error, { code, argument });
 }
 

@@ -4,8 +4,6 @@
  */
 import { cpp, cppPool, js, rust, rustPool, workers } from './engines/index.js';
 
-export { cpp, cppPool, js, rust, rustPool, workers };
-export { createWorkers, AddonLoadError } from './engines/index.js';
 export type {
   AsyncKernels,
   BinaryLike,
@@ -22,8 +20,9 @@ export type {
   WorkerEngine,
   WorkerPoolOptions,
 } from './engines/index.js';
-export { kernelNames } from './engines/index.js';
+export { AddonLoadError, createWorkers, kernelNames } from './engines/index.js';
 export { limits } from './engines/kernels.js';
+export { cpp, cppPool, js, rust, rustPool, workers };
 
 /** Every engine by name. */
 export const engines = { js, workers, cpp, rust, 'cpp-pool': cppPool, 'rust-pool': rustPool } as const;

@@ -11,11 +11,11 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, type ServerConfig, helpText, libuvThreadpoolSize, loadConfig } from './server/config.js';
+import { defaultMaxWaiting } from './queue/protocol.js';
+import { ConfigError, helpText, libuvThreadpoolSize, loadConfig, type ServerConfig } from './server/config.js';
 import { parseDatabaseUrl } from './server/db/target.js';
 import type { ListeningMessage } from './server/listening.js';
 import { strategyNames } from './server/strategies.js';
-import { defaultMaxWaiting } from './queue/protocol.js';
 
 const argv = process.argv.slice(2);
 // `offloop worker …` is the queue's worker process, another program: it never returns here.
@@ -45,7 +45,9 @@ function banner(config: ServerConfig, url: string, pids: number[], libuvThreads:
     `  try           curl ${url}/ping   ·   curl '${url}/primes/cpp?limit=10000000'   ·   --help for options`,
     ...(isLoopback(config.host)
       ? []
-      : [`  WARNING       listening on ${config.host}, not loopback: anyone who can reach it can hold the event loop through the loop-blocking routes`]),
+      : [
+          `  WARNING       listening on ${config.host}, not loopback: anyone who can reach it can hold the event loop through the loop-blocking routes`,
+        ]),
   ].join('\n');
 }
 
@@ -85,7 +87,13 @@ async function serve(config: ServerConfig): Promise<void> {
     const { port, url, libuvThreads } = server;
     const pid = process.pid;
     process.send({
-      type: 'listening', port, url, libuvThreads, workers: config.workers, pid, pids: [pid],
+      type: 'listening',
+      port,
+      url,
+      libuvThreads,
+      workers: config.workers,
+      pid,
+      pids: [pid],
     } satisfies ListeningMessage);
     // The parent is gone (even SIGKILLed): shut down rather than live on unsupervised.
     process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));

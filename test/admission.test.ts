@@ -15,13 +15,25 @@ test('the bound: maxInFlight run, maxQueue wait, the next is refused at once', a
   const gate = new Gate(2, 1);
   const jobs = [manual(), manual(), manual()];
   const started: number[] = [];
-  const runs = jobs.map((job, i) => gate.run(undefined, async () => (started.push(i), job.done), 'a'));
+  const runs = jobs.map((job, i) =>
+    gate.run(
+      undefined,
+      async () => {
+        started.push(i);
+        return job.done;
+      },
+      'a',
+    ),
+  );
   await flush();
   t.deepEqual(started, [0, 1]);
   t.is(gate.inFlight, 2);
   t.is(gate.queued, 1);
   t.true(gate.full);
-  await t.throwsAsync(gate.run(undefined, async () => 'never'), { instanceOf: OverloadedError });
+  await t.throwsAsync(
+    gate.run(undefined, async () => 'never'),
+    { instanceOf: OverloadedError },
+  );
   jobs[0]!.settle();
   await flush();
   t.deepEqual(started, [0, 1, 2], 'the waiter runs when a slot frees');
@@ -53,13 +65,20 @@ test('an abort while queued rejects that waiter at once and frees its place; the
   const held = gate.run(undefined, () => holder.done);
   const controller = new AbortController();
   let aborteeRan = false;
-  const abortee = gate.run(controller.signal, async () => void (aborteeRan = true));
+  const abortee = gate.run(controller.signal, async () => {
+    aborteeRan = true;
+  });
   let nextRan = false;
-  const next = gate.run(undefined, async () => void (nextRan = true));
+  const next = gate.run(undefined, async () => {
+    nextRan = true;
+  });
   await flush();
   t.is(gate.queued, 2);
   controller.abort();
-  const outcome = await abortee.then(() => 'ran', (e: unknown) => e);
+  const outcome = await abortee.then(
+    () => 'ran',
+    (e: unknown) => e,
+  );
   t.true(isAbortError(outcome), `the aborted waiter must reject with an AbortError, got ${String(outcome)}`);
   t.is(gate.queued, 1, 'the aborted waiter left the queue');
   t.false(gate.full, 'its place in the queue is free again');
@@ -90,10 +109,17 @@ test('an abort before run() is refused without taking a slot; an abort while run
 test('labels: strategies sharing a pool share its bound; each is counted apart', async (t) => {
   const gate = new Gate(2, 1);
   const jobs = [manual(), manual(), manual()];
-  const runs = [gate.run(undefined, () => jobs[0]!.done, 'cpp'), gate.run(undefined, () => jobs[1]!.done, 'rust'), gate.run(undefined, () => jobs[2]!.done, 'builtin')];
+  const runs = [
+    gate.run(undefined, () => jobs[0]!.done, 'cpp'),
+    gate.run(undefined, () => jobs[1]!.done, 'rust'),
+    gate.run(undefined, () => jobs[2]!.done, 'builtin'),
+  ];
   await flush();
   t.deepEqual([gate.inFlightOf('cpp'), gate.inFlightOf('rust'), gate.queuedOf('builtin')], [1, 1, 1]);
-  await t.throwsAsync(gate.run(undefined, async () => 0, 'cpp'), { instanceOf: OverloadedError });
+  await t.throwsAsync(
+    gate.run(undefined, async () => 0, 'cpp'),
+    { instanceOf: OverloadedError },
+  );
   for (const job of jobs) job.settle();
   await Promise.all(runs);
   t.deepEqual([gate.inFlightOf('cpp'), gate.inFlightOf('rust'), gate.inFlightOf('builtin')], [0, 0, 0]);
@@ -101,7 +127,10 @@ test('labels: strategies sharing a pool share its bound; each is counted apart',
 
 test('work that throws releases its slot', async (t) => {
   const gate = new Gate(1, 0);
-  await t.throwsAsync(gate.run(undefined, async () => Promise.reject(new Error('boom'))), { message: 'boom' });
+  await t.throwsAsync(
+    gate.run(undefined, async () => Promise.reject(new Error('boom'))),
+    { message: 'boom' },
+  );
   t.is(gate.inFlight, 0);
   t.is(await gate.run(undefined, async () => 7), 7);
 });

@@ -29,8 +29,12 @@ function expectedKeys(): string[] {
     'routing_overhead',
     ...new Set(['cpp', 'rust', ...native].map((name) => `starvation_ratio.${name}`)),
     // The seed over a real database: PostgreSQL's figures only where it is installed.
-    ...(postgresBin() ? ['sqlite', 'postgres'] : ['sqlite']).flatMap((db) => ['terrible-ping', 'good-ping', 'perfect-ping'].map((r) => `seed.${db}.${r}`)),
-    'query.blocking', 'query.worker', ...(postgresBin() ? ['query.async'] : []),
+    ...(postgresBin() ? ['sqlite', 'postgres'] : ['sqlite']).flatMap((db) =>
+      ['terrible-ping', 'good-ping', 'perfect-ping'].map((r) => `seed.${db}.${r}`),
+    ),
+    'query.blocking',
+    'query.worker',
+    ...(postgresBin() ? ['query.async'] : []),
   ];
 }
 

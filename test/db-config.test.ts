@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { loadConfig } from '../src/server/config.js';
-import { parseDatabaseUrl } from '../src/server/db/target.js';
 import { dbOptions, loopDbOptions } from '../src/server/db/options.js';
+import { parseDatabaseUrl } from '../src/server/db/target.js';
 import { eventually, mainEntry, request, startServer } from './helpers/server.js';
 
 test('DATABASE_URL: unset is offloop.db in the working directory; sqlite:PATH; postgres URLs', (t) => {
@@ -89,7 +89,12 @@ test('PostgreSQL unreachable at start: the server starts anyway, its database ro
 
 test('the loop connection never waits past --max-loop-ms: lock, connect and statement waits are capped', (t) => {
   const options = dbOptions(30_000, 4);
-  t.deepEqual(loopDbOptions(options, 300), { ...options, busyTimeoutMs: 300, connectTimeoutMs: 300, statementTimeoutMs: 300 });
+  t.deepEqual(loopDbOptions(options, 300), {
+    ...options,
+    busyTimeoutMs: 300,
+    connectTimeoutMs: 300,
+    statementTimeoutMs: 300,
+  });
   // A cap above every wait changes nothing; the awaited connections keep the request's timeouts.
   t.deepEqual(loopDbOptions(options, 60_000), options);
   t.is(options.statementTimeoutMs, 30_000);

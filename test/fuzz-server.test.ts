@@ -16,7 +16,10 @@ test.before(async () => {
   server = await startServer(['--body-limit', '4096', '--timeout', '1500']);
   pinger = (async () => {
     while (!stopPinger) {
-      const status = await request(`${server.url}/ping`).then((r) => String(r.status), (e: Error) => e.message);
+      const status = await request(`${server.url}/ping`).then(
+        (r) => String(r.status),
+        (e: Error) => e.message,
+      );
       if (status !== '200') pingFailures.push(status);
       pings++;
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -44,22 +47,59 @@ const hostile: [string, (string | Uint8Array)[], number | 'silence'][] = [
   ['header without a colon', ['GET /ping HTTP/1.1\r\nHost x\r\n\r\n'], 'silence'],
   ['NUL bytes in the target', ['GET /pi\0ng HTTP/1.1\r\nHost: x\r\n\r\n'], 505],
   ['raw high bytes', [Uint8Array.from([0x47, 0x45, 0x54, 0x20, 0xff, 0xfe, 0x0d, 0x0a, 0x0d, 0x0a])], 505],
-  ['500 headers', [`GET /ping HTTP/1.1\r\n${Array.from({ length: 500 }, (_, i) => `X-${i}: ${i}\r\n`).join('')}\r\n`], 431],
+  [
+    '500 headers',
+    [`GET /ping HTTP/1.1\r\n${Array.from({ length: 500 }, (_, i) => `X-${i}: ${i}\r\n`).join('')}\r\n`],
+    431,
+  ],
   ['a 1 MiB query string', [`GET /primes/cpp?limit=${'9'.repeat(1 << 20)} HTTP/1.1\r\nHost: x\r\n\r\n`], 505],
   ['unknown method on a route', ['BREW /ping HTTP/1.1\r\nHost: x\r\n\r\n'], 405],
   ['unknown method, unknown path', ['PURGE /nowhere HTTP/1.1\r\nHost: x\r\n\r\n'], 404],
   ['bad JSON', [`POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\n${json}Content-Length: 9\r\n\r\n{"pass":]`], 400],
   ['JSON of the wrong shape', [`POST /pbkdf2/rust HTTP/1.1\r\nHost: x\r\n${json}Content-Length: 6\r\n\r\n"text"`], 400],
-  ['a body declared as text/plain', ['POST /pbkdf2/rust HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}'], 415],
+  [
+    'a body declared as text/plain',
+    ['POST /pbkdf2/rust HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}'],
+    415,
+  ],
   ['a body with no Content-Type', ['POST /pbkdf2/rust HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}'], 415],
   ['a body with no length', [`POST /pbkdf2/rust HTTP/1.1\r\nHost: x\r\n${json}\r\n{}`], 411],
-  ['a non-numeric Content-Length', [`POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\n${json}Content-Length: abc\r\n\r\n{}`], 400],
+  [
+    'a non-numeric Content-Length',
+    [`POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\n${json}Content-Length: abc\r\n\r\n{}`],
+    400,
+  ],
   ['a negative Content-Length', [`POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\n${json}Content-Length: -5\r\n\r\n{}`], 400],
-  ['two Content-Lengths', [`POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\n${json}Content-Length: 2\r\nContent-Length: 9\r\n\r\n{}`], 400],
-  ['a declared body over the limit', ['POST /blur/cpp?width=64&height=64 HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 16384\r\n\r\n', 'x'.repeat(16_384)], 413],
-  ['a chunked body over the limit', [`POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\n${json}Transfer-Encoding: chunked\r\n\r\n${Array.from({ length: 8 }, () => `400\r\n${'x'.repeat(1024)}\r\n`).join('')}`], 413],
-  ['a malformed chunk size', [`POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\n${json}Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n`], 400],
-  ['a body that stops halfway', [`POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\n${json}Content-Length: 100\r\n\r\n{"password":`], 408],
+  [
+    'two Content-Lengths',
+    [`POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\n${json}Content-Length: 2\r\nContent-Length: 9\r\n\r\n{}`],
+    400,
+  ],
+  [
+    'a declared body over the limit',
+    [
+      'POST /blur/cpp?width=64&height=64 HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 16384\r\n\r\n',
+      'x'.repeat(16_384),
+    ],
+    413,
+  ],
+  [
+    'a chunked body over the limit',
+    [
+      `POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\n${json}Transfer-Encoding: chunked\r\n\r\n${Array.from({ length: 8 }, () => `400\r\n${'x'.repeat(1024)}\r\n`).join('')}`,
+    ],
+    413,
+  ],
+  [
+    'a malformed chunk size',
+    [`POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\n${json}Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n`],
+    400,
+  ],
+  [
+    'a body that stops halfway',
+    [`POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\n${json}Content-Length: 100\r\n\r\n{"password":`],
+    408,
+  ],
   ['a path traversal', ['GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n'], 404],
   ['an absolute-form target', ['GET http://evil/ping/../primes/x HTTP/1.1\r\nHost: x\r\n\r\n'], 505],
   ['a bad strategy with odd characters', ['GET /primes/%00%ff%2e%2e HTTP/1.1\r\nHost: x\r\n\r\n'], 404],
@@ -67,12 +107,20 @@ const hostile: [string, (string | Uint8Array)[], number | 'silence'][] = [
 
 /** What is wrong with a response, if anything: a well-formed status line; our 4xx/5xx carry a JSON error. */
 function malformed(response: RawResponse): string | undefined {
-  if (!/^HTTP\/1\.1 \d{3} /.test(response.headerLines[0]!)) return `status line ${JSON.stringify(response.headerLines[0])}`;
-  if (response.status < 400 || uwsOwn.has(response.status) && !response.headerLines.some((l) => /^content-type:/i.test(l))) return undefined;
-  if (!response.headerLines.some((l) => /^content-type: application\/json$/i.test(l))) return `${response.status} without a JSON body`;
+  if (!/^HTTP\/1\.1 \d{3} /.test(response.headerLines[0]!))
+    return `status line ${JSON.stringify(response.headerLines[0])}`;
+  if (
+    response.status < 400 ||
+    (uwsOwn.has(response.status) && !response.headerLines.some((l) => /^content-type:/i.test(l)))
+  )
+    return undefined;
+  if (!response.headerLines.some((l) => /^content-type: application\/json$/i.test(l)))
+    return `${response.status} without a JSON body`;
   try {
     const body = JSON.parse(response.body) as { error?: unknown };
-    return typeof body.error === 'string' && body.error.length > 0 ? undefined : `${response.status} without an "error" message`;
+    return typeof body.error === 'string' && body.error.length > 0
+      ? undefined
+      : `${response.status} without an "error" message`;
   } catch {
     return `${response.status} with a body that is not JSON`;
   }
@@ -97,7 +145,10 @@ for (const [name, chunks, expected] of hostile) {
 // Extreme but valid requests are served.
 const extreme: [string, string][] = [
   ['a 64 KiB header', `GET /ping HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(65_536)}\r\n\r\n`],
-  ['a long query string with 2000 parameters', `GET /primes/cpp?limit=5&${'x=1&'.repeat(2000)} HTTP/1.1\r\nHost: x\r\n\r\n`],
+  [
+    'a long query string with 2000 parameters',
+    `GET /primes/cpp?limit=5&${'x=1&'.repeat(2000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+  ],
 ];
 for (const [name, request_] of extreme) {
   test(`extreme but valid: ${name} → 200`, async (t) => {
@@ -107,12 +158,18 @@ for (const [name, request_] of extreme) {
 
 test('pipelined requests answered at once are answered in order', async (t) => {
   const one = 'GET /ping HTTP/1.1\r\nHost: x\r\n\r\n';
-  const reply = await raw(server.port, [one + 'GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n' + one + 'POST /ping HTTP/1.1\r\nHost: x\r\n\r\n'], { responses: 4 });
+  const reply = await raw(
+    server.port,
+    [`${one}GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n${one}POST /ping HTTP/1.1\r\nHost: x\r\n\r\n`],
+    { responses: 4 },
+  );
   t.deepEqual(reply.statuses, [200, 404, 200, 405]);
 });
 
 test('a request pipelined behind one still being answered closes the connection (uWS rule), harmlessly', async (t) => {
-  const reply = await raw(server.port, ['GET /sleep/cpp?ms=50 HTTP/1.1\r\nHost: x\r\n\r\nGET /ping HTTP/1.1\r\nHost: x\r\n\r\n']);
+  const reply = await raw(server.port, [
+    'GET /sleep/cpp?ms=50 HTTP/1.1\r\nHost: x\r\n\r\nGET /ping HTTP/1.1\r\nHost: x\r\n\r\n',
+  ]);
   t.true(reply.closed);
   t.is((await request(`${server.url}/ping`)).status, 200);
 });
@@ -121,7 +178,13 @@ test('random bytes after a valid request line: never a crash', async (t) => {
   let cases = 0;
   await fc.assert(
     fc.asyncProperty(
-      fc.constantFrom('GET /ping HTTP/1.1\r\n', 'POST /pbkdf2/cpp HTTP/1.1\r\n', 'GET /primes/cpp?limit=', 'POST /blur/rust?width=2&height=2 HTTP/1.1\r\n', ''),
+      fc.constantFrom(
+        'GET /ping HTTP/1.1\r\n',
+        'POST /pbkdf2/cpp HTTP/1.1\r\n',
+        'GET /primes/cpp?limit=',
+        'POST /blur/rust?width=2&height=2 HTTP/1.1\r\n',
+        '',
+      ),
       fc.uint8Array({ maxLength: 600 }),
       async (start, noise) => {
         cases++;
@@ -132,9 +195,11 @@ test('random bytes after a valid request line: never a crash', async (t) => {
           const wrong = malformed(response);
           if (wrong) throw new Error(`${JSON.stringify(start)} + noise → ${wrong}`);
         }
-        if (reply.statuses.some((s) => s < 200 || s > 599)) throw new Error(`impossible status in ${JSON.stringify(reply.statuses)}`);
+        if (reply.statuses.some((s) => s < 200 || s > 599))
+          throw new Error(`impossible status in ${JSON.stringify(reply.statuses)}`);
         const ping = await request(`${server.url}/ping`);
-        if (ping.status !== 200) throw new Error(`/ping answered ${ping.status} after ${JSON.stringify(start)} + noise`);
+        if (ping.status !== 200)
+          throw new Error(`/ping answered ${ping.status} after ${JSON.stringify(start)} + noise`);
         return true;
       },
     ),

@@ -1,6 +1,6 @@
-import test from 'ava';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import test from 'ava';
 import { packagePath } from '../src/package-root.js';
 
 // The source's import graph, read from the TypeScript files themselves: every relative
@@ -50,12 +50,18 @@ test('the import graph is read: every relative import names a source file', (t) 
 });
 
 test('no module of src/ imports itself back, through any path (type-only imports included)', (t) => {
-  t.deepEqual(cycles().map((cycle) => cycle.join(' -> ')), []);
+  t.deepEqual(
+    cycles().map((cycle) => cycle.join(' -> ')),
+    [],
+  );
 });
 
 test('the server and the queue use the library through its internals, never its public entry', (t) => {
   const through = [...graph].filter(
     ([file, targets]) => /^(server|queue)\//.test(file) && targets.includes('index.ts'),
   );
-  t.deepEqual(through.map(([file]) => file), []);
+  t.deepEqual(
+    through.map(([file]) => file),
+    [],
+  );
 });

@@ -21,13 +21,20 @@ const statusOf = (run: () => unknown) => {
 
 test('one request: exactly the cap is admitted, past it 422 naming the field and the cap', (t) => {
   const { budget } = clocked({ maxLoopMs: 100, maxShare: 1 });
-  t.is(statusOf(() => budget.admit(100, 'ms').done(0)), 'admitted');
+  t.is(
+    statusOf(() => budget.admit(100, 'ms').done(0)),
+    'admitted',
+  );
   const error = t.throws(() => budget.admit(100.001, 'iterations'), { instanceOf: HttpError })!;
   t.is(error.status, 422);
   t.is(error.options.field, 'iterations');
   t.regex(error.message, /100 ms/);
   t.regex(error.message, /--max-loop-ms/);
-  t.is(statusOf(() => budget.admit(Number.NaN, 'x')), 422, 'an estimate that is not a number is refused');
+  t.is(
+    statusOf(() => budget.admit(Number.NaN, 'x')),
+    422,
+    'an estimate that is not a number is refused',
+  );
 });
 
 test('the share: a burst up to share × window is admitted, then 503 with Retry-After until it drains', (t) => {
@@ -41,7 +48,10 @@ test('the share: a burst up to share × window is admitted, then 503 with Retry-
   t.is(refused.status, 503);
   t.truthy(refused.options.headers?.['retry-after']);
   advance(1); // drains 0.5 ms: 499.5 < 500
-  t.is(statusOf(() => budget.admit(1, 'ms')), 'admitted');
+  t.is(
+    statusOf(() => budget.admit(1, 'ms')),
+    'admitted',
+  );
 });
 
 test('the share holds over time: a request of 4 s blocks the next until half of the time since has passed', (t) => {
@@ -51,9 +61,15 @@ test('the share holds over time: a request of 4 s blocks the next until half of 
   const refused = t.throws(() => budget.admit(10, 'ms'), { instanceOf: HttpError })!;
   t.is(refused.options.headers?.['retry-after'], '3', '(2000 − 500) / 0.5 = 3000 ms');
   advance(2999);
-  t.is(statusOf(() => budget.admit(10, 'ms')), 503);
+  t.is(
+    statusOf(() => budget.admit(10, 'ms')),
+    503,
+  );
   advance(2);
-  t.is(statusOf(() => budget.admit(10, 'ms')), 'admitted');
+  t.is(
+    statusOf(() => budget.admit(10, 'ms')),
+    'admitted',
+  );
 });
 
 test('the real time replaces the estimate', (t) => {
@@ -92,14 +108,25 @@ test('work units scale as the kernels do', (t) => {
 test('the guard estimates from calibrated costs, runs admitted work and charges its real time', (t) => {
   const costs: UnitCosts = { primes: 0.001, pbkdf2: 0.01, blur: 0.0001, sleep: 1 };
   let now = 0;
-  const guard = new LoopGuard(new LoopBudget({ maxLoopMs: 1000, maxShare: 1, now: () => now }), new Map([['blocking', costs]]));
+  const guard = new LoopGuard(
+    new LoopBudget({ maxLoopMs: 1000, maxShare: 1, now: () => now }),
+    new Map([['blocking', costs]]),
+  );
   t.is(guard.estimate('blocking', { kernel: 'primes', args: [1_000_000], field: 'limit' }), 1000);
-  t.is(guard.run('blocking', { kernel: 'primes', args: [1_000_000], field: 'limit' }, () => 'ran'), 'ran');
-  const error = t.throws(() => guard.run('blocking', { kernel: 'pbkdf2', args: [100_001, 32], field: 'iterations' }, () => t.fail('ran')), { instanceOf: HttpError })!;
+  t.is(
+    guard.run('blocking', { kernel: 'primes', args: [1_000_000], field: 'limit' }, () => 'ran'),
+    'ran',
+  );
+  const error = t.throws(
+    () => guard.run('blocking', { kernel: 'pbkdf2', args: [100_001, 32], field: 'iterations' }, () => t.fail('ran')),
+    { instanceOf: HttpError },
+  )!;
   t.is(error.status, 422);
   t.is(error.options.field, 'iterations');
   now += 10_000;
-  t.throws(() => guard.estimate('cpp-sync', { kernel: 'primes', args: [1], field: 'limit' }), { message: /no calibrated costs/ });
+  t.throws(() => guard.estimate('cpp-sync', { kernel: 'primes', args: [1], field: 'limit' }), {
+    message: /no calibrated costs/,
+  });
 });
 
 test('calibration measures positive per-unit costs, sleep is 1 ms per ms', (t) => {

@@ -25,7 +25,8 @@ async function pingMedian(n: number): Promise<number> {
   return times.sort((a, b) => a - b)[n >> 1]!;
 }
 
-const rss = async () => sample((await request(`${server.url}/metrics`)).body.toString(), 'offloop_resident_memory_bytes')!;
+const rss = async () =>
+  sample((await request(`${server.url}/metrics`)).body.toString(), 'offloop_resident_memory_bytes')!;
 
 for (const strategy of ['cpp', 'rust', 'worker', 'cpp-pool', 'rust-pool']) {
   test.serial(`${strategy}: 10× the bound at once → the excess gets 503 first, the accepted complete`, async (t) => {
@@ -33,7 +34,12 @@ for (const strategy of ['cpp', 'rust', 'worker', 'cpp-pool', 'rust-pool']) {
     const before = await rss();
     const order: number[] = [];
     const replies = await Promise.all(
-      Array.from({ length: 10 * bound }, () => request(`${server.url}/sleep/${strategy}?ms=400`).then((r) => (order.push(r.status), r))),
+      Array.from({ length: 10 * bound }, () =>
+        request(`${server.url}/sleep/${strategy}?ms=400`).then((r) => {
+          order.push(r.status);
+          return r;
+        }),
+      ),
     );
     const ok = replies.filter((r) => r.status === 200);
     const refused = replies.filter((r) => r.status === 503);

@@ -1,8 +1,8 @@
 import test from 'ava';
 import { loadAddon } from '../src/engines/addon.js';
 import { cppPool, rustPool } from '../src/index.js';
-import { linuxPolicy, poolThreads, threads } from './helpers/threads.js';
 import { eventually, request, sample, startServer } from './helpers/server.js';
+import { linuxPolicy, poolThreads, threads } from './helpers/threads.js';
 
 // The dedicated pools' threads run under the configured scheduling policy (SCHED_IDLE by
 // default) at the configured nice value, read back from the kernel (helpers/threads.ts).
@@ -85,8 +85,15 @@ test('the server started with --pool-policy batch runs its pools under SCHED_BAT
     const pid = server.child.pid!;
     for (const prefix of ['offloop-cpp', 'offloop-rs']) {
       const found = await poolThreads(prefix, 2, pid);
-      const expected = [[linuxPolicy.batch, 6], [linuxPolicy.batch, 6]];
-      t.deepEqual(found.map((thread) => [thread.policy, thread.nice]), expected, prefix);
+      const expected = [
+        [linuxPolicy.batch, 6],
+        [linuxPolicy.batch, 6],
+      ];
+      t.deepEqual(
+        found.map((thread) => [thread.policy, thread.nice]),
+        expected,
+        prefix,
+      );
     }
     const loop = threads(pid).find((thread) => thread.tid === pid)!;
     t.is(loop.policy, linuxPolicy.normal, 'the event loop keeps its own');
@@ -108,5 +115,7 @@ test('--pool-policy takes idle, batch or normal; anything else is refused naming
   t.throws(() => loadConfig(['--pool-policy', 'fast'], {}), {
     message: '--pool-policy must be one of idle, batch, normal; got "fast"',
   });
-  t.throws(() => loadConfig([], { OFFLOOP_POOL_POLICY: 'realtime' }), { message: /^OFFLOOP_POOL_POLICY must be one of/ });
+  t.throws(() => loadConfig([], { OFFLOOP_POOL_POLICY: 'realtime' }), {
+    message: /^OFFLOOP_POOL_POLICY must be one of/,
+  });
 });

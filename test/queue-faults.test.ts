@@ -1,20 +1,20 @@
-import test from 'ava';
 import { pbkdf2 } from 'node:crypto';
-import { promisify } from 'node:util';
-import { js } from '../src/index.js';
 import net from 'node:net';
-import { QueueProducer, type QueueAbortError } from '../src/queue/producer.js';
+import { promisify } from 'node:util';
+import test from 'ava';
+import { js } from '../src/index.js';
+import { type QueueAbortError, QueueProducer } from '../src/queue/producer.js';
 import { within } from './helpers/outcome.js';
 import { rng } from './helpers/random.js';
 import {
+  noRedisMessage,
   type RedisInstance,
   type RunningWorker,
-  noRedisMessage,
   redisServerPath,
   startRedis,
   startWorker,
 } from './helpers/redis.js';
-import { type RunningServer, eventually, request, startServer } from './helpers/server.js';
+import { eventually, type RunningServer, request, startServer } from './helpers/server.js';
 
 // Nothing lost, nothing stuck: workers killed, missing or stopped, requests abandoned, Redis
 // gone and back. Each test has its own Redis, server and workers, so none leans on another.
@@ -215,19 +215,22 @@ run('clients that leave at any moment leave no job, payload or result behind, an
   t.log(`jobs started ${count('start')}, aborted mid-kernel ${count('aborted')}, finished ${count('done')}`);
 });
 
-run('Redis gone: SIGTERM still ends a worker (idle or mid-job) and the server, instead of waiting for Redis forever', async (t) => {
-  const r = await rig(['--shutdown-timeout', '500']);
-  const idle = await addWorker(r);
-  const busy = await addWorker(r);
-  const reply = request(`${r.server.url}/sleep/queue?ms=20000`);
-  await Promise.race([idle.next((e) => e.event === 'start'), busy.next((e) => e.event === 'start')]);
-  await r.redis.stop();
-  // Graceful closes wait for Redis to answer; with none left, each process must cut its connections.
-  t.is(await within(20_000, 'the idle worker after SIGTERM', idle.stop('SIGTERM')), 0);
-  t.is(await within(20_000, 'the busy worker after SIGTERM', busy.stop('SIGTERM')), 0);
-  t.is(await within(20_000, 'the server after SIGTERM', r.server.stop('SIGTERM')), 0);
-  t.is((await reply).status, 503, 'the waiting client was answered, not dropped');
-});
+run(
+  'Redis gone: SIGTERM still ends a worker (idle or mid-job) and the server, instead of waiting for Redis forever',
+  async (t) => {
+    const r = await rig(['--shutdown-timeout', '500']);
+    const idle = await addWorker(r);
+    const busy = await addWorker(r);
+    const reply = request(`${r.server.url}/sleep/queue?ms=20000`);
+    await Promise.race([idle.next((e) => e.event === 'start'), busy.next((e) => e.event === 'start')]);
+    await r.redis.stop();
+    // Graceful closes wait for Redis to answer; with none left, each process must cut its connections.
+    t.is(await within(20_000, 'the idle worker after SIGTERM', idle.stop('SIGTERM')), 0);
+    t.is(await within(20_000, 'the busy worker after SIGTERM', busy.stop('SIGTERM')), 0);
+    t.is(await within(20_000, 'the server after SIGTERM', r.server.stop('SIGTERM')), 0);
+    t.is((await reply).status, 503, 'the waiting client was answered, not dropped');
+  },
+);
 
 run('QueueProducer.close() settles while Redis is gone', async (t) => {
   const redis = await startRedis();

@@ -1,16 +1,16 @@
-import test from 'ava';
 import { pbkdf2 } from 'node:crypto';
 import { promisify } from 'node:util';
+import test from 'ava';
 import { js } from '../src/index.js';
 import {
+  noRedisMessage,
   type RedisInstance,
   type RunningWorker,
-  noRedisMessage,
   redisServerPath,
   startRedis,
   startWorker,
 } from './helpers/redis.js';
-import { type RunningServer, eventually, request, startServer } from './helpers/server.js';
+import { eventually, type RunningServer, request, startServer } from './helpers/server.js';
 
 // The queue strategy end to end: a real Redis, the server and `offloop worker` processes, as a
 // user runs them. Answers must equal the library's, whichever worker ran them.

@@ -216,11 +216,19 @@ test('sqlite: SIGTERM during /query/worker statements: each client gets 503 sayi
   const own = await startServer(['--workers', '2', '--shutdown-timeout', '300'], { DATABASE_URL: `sqlite:${file}` });
   const order: string[] = [];
   const replies = [1, 2].map(() =>
-    request(`${own.url}/query/worker?n=10000000`).then((reply) => (order.push('answered'), reply)),
+    request(`${own.url}/query/worker?n=10000000`).then((reply) => {
+      order.push('answered');
+      return reply;
+    }),
   );
   // Both statements are running once both workers are busy.
-  await eventually(async () => /offloop_inflight_requests\{strategy="worker"\} 2/.test((await request(`${own.url}/metrics`)).body.toString()));
-  const exited = within(60_000, 'exit after SIGTERM during SQLite statements', own.stop('SIGTERM')).then((code) => (order.push('exited'), code));
+  await eventually(async () =>
+    /offloop_inflight_requests\{strategy="worker"\} 2/.test((await request(`${own.url}/metrics`)).body.toString()),
+  );
+  const exited = within(60_000, 'exit after SIGTERM during SQLite statements', own.stop('SIGTERM')).then((code) => {
+    order.push('exited');
+    return code;
+  });
   for (const reply of await Promise.all(replies)) {
     t.is(reply.status, 503);
     t.like(reply.json(), { cancelled: false });

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { strategyNames } from '../src/server/strategies.js';
 import { raw } from './helpers/raw.js';
-import { type RunningServer, eventually, request, sample, startServer } from './helpers/server.js';
+import { eventually, type RunningServer, request, sample, startServer } from './helpers/server.js';
 
 let server: RunningServer;
 test.before(async () => {
@@ -54,7 +54,10 @@ test.serial('404: unknown routes, unknown or inapplicable strategies, with the v
   const strategy = await request(`${server.url}/primes/gpu?limit=10`);
   t.is(strategy.status, 404);
   t.like(strategy.json(), { field: 'strategy' });
-  t.deepEqual(strategy.json().strategies, strategyNames.filter((s) => s !== 'builtin'));
+  t.deepEqual(
+    strategy.json().strategies,
+    strategyNames.filter((s) => s !== 'builtin'),
+  );
   const inapplicable = await request(`${server.url}/primes/builtin?limit=10`);
   t.is(inapplicable.status, 404);
   t.like(inapplicable.json(), { field: 'strategy' });
@@ -104,8 +107,14 @@ test.serial('503: cpp, rust and builtin share one gate: the pool of libuv thread
   t.deepEqual(replies.map((r) => r.status).sort(), [200, 200, 503]);
   t.like(replies.find((r) => r.status === 503)!.json(), { pool: 'libuv' });
   // The other pools have gates of their own: a worker request is not refused meanwhile.
-  const both = await Promise.all([request(`${server.url}/sleep/cpp?ms=300`), request(`${server.url}/sleep/worker?ms=1`)]);
-  t.deepEqual(both.map((r) => r.status), [200, 200]);
+  const both = await Promise.all([
+    request(`${server.url}/sleep/cpp?ms=300`),
+    request(`${server.url}/sleep/worker?ms=1`),
+  ]);
+  t.deepEqual(
+    both.map((r) => r.status),
+    [200, 200],
+  );
 });
 
 test.serial('504: past the timeout, answered 504 and the work cancelled', async (t) => {
@@ -117,37 +126,50 @@ test.serial('504: past the timeout, answered 504 and the work cancelled', async 
   t.is(next.status, 200);
   const metrics = (await request(`${server.url}/metrics`)).body.toString();
   t.is(sample(metrics, 'offloop_inflight_requests', { strategy: 'rust' }), 0);
-  t.is(sample(metrics, 'offloop_http_requests_total', { route: '/sleep/:strategy', strategy: 'rust', status: '504' }), 1);
+  t.is(
+    sample(metrics, 'offloop_http_requests_total', { route: '/sleep/:strategy', strategy: 'rust', status: '504' }),
+    1,
+  );
 });
 
 const poolOf: Record<string, string> = { cpp: 'libuv', worker: 'workers', builtin: 'libuv' };
 for (const strategy of ['cpp', 'worker', 'builtin']) {
-  test.serial(`a client that leaves mid-task (${strategy}): its work stops, the pool's slot frees, in-flight returns to 0`, async (t) => {
-    const metric = async (name: string, labels: Record<string, string>) =>
-      sample((await request(`${server.url}/metrics`)).body.toString(), name, labels);
-    const controller = new AbortController();
-    // A task of a minute: it can only end within the bound below if the abort really stopped it.
-    const gone = request(`${server.url}/sleep/${strategy}?ms=60000`, { signal: controller.signal }).catch((e: Error) => e.name);
-    await eventually(async () => (await metric('offloop_inflight_requests', { strategy })) === 1);
-    controller.abort();
-    t.is(await gone, 'AbortError');
-    t.is((await request(`${server.url}/ping`)).status, 200);
-    await eventually(
-      async () =>
-        (await metric('offloop_inflight_requests', { strategy })) === 0 &&
-        (await metric('offloop_pool_admitted_requests', { pool: poolOf[strategy]! })) === 0 &&
-        ((await metric('offloop_http_requests_total', { route: '/sleep/:strategy', strategy, status: 'aborted' })) ?? 0) >= 1,
-      50,
-      { withinMs: 15_000, message: `${strategy}: the aborted 60 s sleep still holds its slot: its work did not stop` },
-    );
-    // The slot (one in flight) is free: the next request runs now, not after the minute.
-    t.is((await request(`${server.url}/sleep/${strategy}?ms=1`)).status, 200);
-  });
+  test.serial(
+    `a client that leaves mid-task (${strategy}): its work stops, the pool's slot frees, in-flight returns to 0`,
+    async (t) => {
+      const metric = async (name: string, labels: Record<string, string>) =>
+        sample((await request(`${server.url}/metrics`)).body.toString(), name, labels);
+      const controller = new AbortController();
+      // A task of a minute: it can only end within the bound below if the abort really stopped it.
+      const gone = request(`${server.url}/sleep/${strategy}?ms=60000`, { signal: controller.signal }).catch(
+        (e: Error) => e.name,
+      );
+      await eventually(async () => (await metric('offloop_inflight_requests', { strategy })) === 1);
+      controller.abort();
+      t.is(await gone, 'AbortError');
+      t.is((await request(`${server.url}/ping`)).status, 200);
+      await eventually(
+        async () =>
+          (await metric('offloop_inflight_requests', { strategy })) === 0 &&
+          (await metric('offloop_pool_admitted_requests', { pool: poolOf[strategy]! })) === 0 &&
+          ((await metric('offloop_http_requests_total', { route: '/sleep/:strategy', strategy, status: 'aborted' })) ??
+            0) >= 1,
+        50,
+        {
+          withinMs: 15_000,
+          message: `${strategy}: the aborted 60 s sleep still holds its slot: its work did not stop`,
+        },
+      );
+      // The slot (one in flight) is free: the next request runs now, not after the minute.
+      t.is((await request(`${server.url}/sleep/${strategy}?ms=1`)).status, 200);
+    },
+  );
 }
 
 test('/metrics parses, and its counters move', async (t) => {
   const read = async () => (await request(`${server.url}/metrics`)).body.toString();
-  const before = sample(await read(), 'offloop_http_requests_total', { route: '/ping', strategy: '-', status: '200' }) ?? 0;
+  const before =
+    sample(await read(), 'offloop_http_requests_total', { route: '/ping', strategy: '-', status: '200' }) ?? 0;
   for (let i = 0; i < 3; i++) await request(`${server.url}/ping`);
   const text = await read();
   t.is(sample(text, 'offloop_http_requests_total', { route: '/ping', strategy: '-', status: '200' }), before + 3);
@@ -155,7 +177,8 @@ test('/metrics parses, and its counters move', async (t) => {
     if (line === '' || line.startsWith('#')) continue;
     t.regex(line, /^[a-zA-Z_:][\w:]*(\{[^}]*\})? -?(\d|NaN|\+Inf)/, line);
   }
-  for (const quantile of ['0.5', '0.99', '1']) t.true(sample(text, 'offloop_event_loop_delay_seconds', { quantile })! >= 0);
+  for (const quantile of ['0.5', '0.99', '1'])
+    t.true(sample(text, 'offloop_event_loop_delay_seconds', { quantile })! >= 0);
   t.true(sample(text, 'offloop_event_loop_utilization')! >= 0);
   t.is(sample(text, 'offloop_pool_threads', { pool: 'libuv' }), 4);
   t.is(sample(text, 'offloop_queued_requests', { strategy: 'worker' }), 0);

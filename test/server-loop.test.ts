@@ -14,10 +14,16 @@ test.after.always(async () => {
 
 async function settleOrder(longPath: string): Promise<string[]> {
   const order: string[] = [];
-  const long = request(`${server.url}${longPath}`).then((r) => (order.push(`long:${r.status}`), r));
+  const long = request(`${server.url}${longPath}`).then((r) => {
+    order.push(`long:${r.status}`);
+    return r;
+  });
   // Give the long request time to reach the server and start.
   await new Promise((resolve) => setTimeout(resolve, 250));
-  const ping = request(`${server.url}/ping`).then((r) => (order.push(`ping:${r.status}`), r));
+  const ping = request(`${server.url}/ping`).then((r) => {
+    order.push(`ping:${r.status}`);
+    return r;
+  });
   await Promise.all([long, ping]);
   return order;
 }

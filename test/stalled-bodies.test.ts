@@ -1,8 +1,8 @@
-import test from 'ava';
 import net from 'node:net';
+import test from 'ava';
 import { createServer } from '../src/server/app.js';
-import { stall } from './helpers/raw.js';
 import { within } from './helpers/outcome.js';
+import { stall } from './helpers/raw.js';
 import { eventually, request, startServer } from './helpers/server.js';
 
 // Clients whose bodies stop arriving: each is answered (408, or 503 at shutdown) and closed, the
@@ -20,27 +20,34 @@ const arrayBuffers = () => {
   return process.memoryUsage().arrayBuffers;
 };
 
-test.serial('300 stalled 4 MiB POSTs: all answered 408 and closed, in-flight back to 0, memory held ≈ the bytes sent', async (t) => {
-  const server = await createServer({ port: 0, host: '127.0.0.1', workers: 1, timeout: 2000 });
-  try {
-    const before = arrayBuffers();
-    const clients = await Promise.all(Array.from({ length: 300 }, () => stall(server.port, blurHead(4), Buffer.alloc(1024, 1))));
-    // Every body's first KiB has reached its request.
-    while (server.bodyBytes < 300 * 1024) await new Promise((resolve) => setImmediate(resolve));
-    t.is(server.inFlight, 300);
-    const held = arrayBuffers() - before;
-    t.log(`declared ${300 * 4} MiB, sent 300 KiB: ${(held / mib).toFixed(1)} MiB of ArrayBuffers held (was 1200 MiB)`);
-    t.true(held < 32 * mib, `${(held / mib).toFixed(1)} MiB held for 300 KiB received`);
-    const replies = await Promise.all(clients.map((c) => c.reply));
-    t.deepEqual(new Set(replies.map((r) => JSON.stringify(r.statuses))), new Set(['[408]']));
-    t.true(replies.every((r) => r.closed));
-    t.is(server.inFlight, 0, 'every stalled request ended');
-    t.is(server.bodyBytes, 0);
-    t.true(arrayBuffers() - before < 8 * mib);
-  } finally {
-    await server.close();
-  }
-});
+test.serial(
+  '300 stalled 4 MiB POSTs: all answered 408 and closed, in-flight back to 0, memory held ≈ the bytes sent',
+  async (t) => {
+    const server = await createServer({ port: 0, host: '127.0.0.1', workers: 1, timeout: 2000 });
+    try {
+      const before = arrayBuffers();
+      const clients = await Promise.all(
+        Array.from({ length: 300 }, () => stall(server.port, blurHead(4), Buffer.alloc(1024, 1))),
+      );
+      // Every body's first KiB has reached its request.
+      while (server.bodyBytes < 300 * 1024) await new Promise((resolve) => setImmediate(resolve));
+      t.is(server.inFlight, 300);
+      const held = arrayBuffers() - before;
+      t.log(
+        `declared ${300 * 4} MiB, sent 300 KiB: ${(held / mib).toFixed(1)} MiB of ArrayBuffers held (was 1200 MiB)`,
+      );
+      t.true(held < 32 * mib, `${(held / mib).toFixed(1)} MiB held for 300 KiB received`);
+      const replies = await Promise.all(clients.map((c) => c.reply));
+      t.deepEqual(new Set(replies.map((r) => JSON.stringify(r.statuses))), new Set(['[408]']));
+      t.true(replies.every((r) => r.closed));
+      t.is(server.inFlight, 0, 'every stalled request ended');
+      t.is(server.bodyBytes, 0);
+      t.true(arrayBuffers() - before < 8 * mib);
+    } finally {
+      await server.close();
+    }
+  },
+);
 
 test.serial('a declared 64 MiB body with 1 KiB sent holds about 1 KiB', async (t) => {
   const server = await createServer({ port: 0, host: '127.0.0.1', workers: 1, timeout: 60_000, shutdownTimeout: 100 });
@@ -55,49 +62,65 @@ test.serial('a declared 64 MiB body with 1 KiB sent holds about 1 KiB', async (t
 
 test.serial('close() with stalled bodies settles: each client gets 503 and its connection closes', async (t) => {
   const server = await createServer({ port: 0, host: '127.0.0.1', workers: 1, timeout: 60_000, shutdownTimeout: 300 });
-  const clients = await Promise.all(Array.from({ length: 50 }, () => stall(server.port, blurHead(4), Buffer.alloc(1024, 1))));
+  const clients = await Promise.all(
+    Array.from({ length: 50 }, () => stall(server.port, blurHead(4), Buffer.alloc(1024, 1))),
+  );
   while (server.bodyBytes < 50 * 1024) await new Promise((resolve) => setImmediate(resolve));
   const started = performance.now();
   // The request timeout is 60 s: settling means the shutdown ended them, as their 503s show.
   await within(30_000, 'close() with 50 stalled bodies', server.close());
   t.log(`close() settled after ${Math.round(performance.now() - started)} ms (shutdown timeout 300 ms)`);
   const replies = await Promise.all(clients.map((c) => c.reply));
-  t.true(replies.every((r) => r.closed && JSON.stringify(r.statuses) === '[503]'), JSON.stringify(replies.map((r) => r.statuses)));
+  t.true(
+    replies.every((r) => r.closed && JSON.stringify(r.statuses) === '[503]'),
+    JSON.stringify(replies.map((r) => r.statuses)),
+  );
   t.is(server.inFlight, 0);
 });
 
 test.serial('SIGTERM with 50 stalled bodies: the process answers them and exits 0', async (t) => {
   const server = await startServer(['--shutdown-timeout', '300', '--timeout', '60000']);
-  const clients = await Promise.all(Array.from({ length: 50 }, () => stall(server.port, blurHead(4), Buffer.alloc(1024, 1))));
+  const clients = await Promise.all(
+    Array.from({ length: 50 }, () => stall(server.port, blurHead(4), Buffer.alloc(1024, 1))),
+  );
   // The server has all 50 when /metrics says so.
-  await eventually(async () => /^offloop_request_body_bytes 51200$/m.test((await request(`${server.url}/metrics`)).body.toString()));
+  await eventually(async () =>
+    /^offloop_request_body_bytes 51200$/m.test((await request(`${server.url}/metrics`)).body.toString()),
+  );
   const started = performance.now();
   t.is(await within(30_000, 'exit after SIGTERM with 50 stalled bodies', server.stop('SIGTERM')), 0);
   t.log(`exited ${Math.round(performance.now() - started)} ms after SIGTERM (shutdown timeout 300 ms)`);
   const replies = await Promise.all(clients.map((c) => c.reply));
-  t.true(replies.every((r) => r.closed && JSON.stringify(r.statuses) === '[503]'), JSON.stringify(replies.map((r) => r.statuses)));
+  t.true(
+    replies.every((r) => r.closed && JSON.stringify(r.statuses) === '[503]'),
+    JSON.stringify(replies.map((r) => r.statuses)),
+  );
 });
 
-test.serial('a client that never reads its answer: past the timeout the server cuts the write, and the request and its body are released', async (t) => {
-  const server = await createServer({ port: 0, host: '127.0.0.1', workers: 1, timeout: 500, shutdownTimeout: 300 });
-  t.teardown(() => server.close());
-  const body = Buffer.alloc(16 * mib, 7);
-  const socket = net.connect(server.port, '127.0.0.1');
-  socket.on('error', () => {});
-  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-  await new Promise<void>((resolve) => socket.on('connect', resolve));
-  socket.pause(); // reads nothing: 16 MiB of blurred pixels cannot all fit the socket buffers
-  socket.write(blurHead(16));
-  socket.write(body);
-  await eventually(async () => server.bodyBytes === 16 * mib);
-  t.is(server.inFlight, 1);
-  // uWS's own idle timeout would end it after 10 s; our 500 ms timeout must, long before.
-  await eventually(async () => server.inFlight === 0 && server.bodyBytes === 0, 20, {
-    withinMs: 6_000, message: 'the request or its body was still held 6 s after a 500 ms timeout',
-  });
-  socket.resume(); // now it reads: what it gets ends short of the whole answer, then the close
-  let received = 0;
-  socket.on('data', (chunk: Buffer) => (received += chunk.length));
-  await within(6_000, 'the cut connection closing once the client reads', closed);
-  t.true(received < 16 * mib, `the client got ${received} bytes: the answer was cut, not finished`);
-});
+test.serial(
+  'a client that never reads its answer: past the timeout the server cuts the write, and the request and its body are released',
+  async (t) => {
+    const server = await createServer({ port: 0, host: '127.0.0.1', workers: 1, timeout: 500, shutdownTimeout: 300 });
+    t.teardown(() => server.close());
+    const body = Buffer.alloc(16 * mib, 7);
+    const socket = net.connect(server.port, '127.0.0.1');
+    socket.on('error', () => {});
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    await new Promise<void>((resolve) => socket.on('connect', resolve));
+    socket.pause(); // reads nothing: 16 MiB of blurred pixels cannot all fit the socket buffers
+    socket.write(blurHead(16));
+    socket.write(body);
+    await eventually(async () => server.bodyBytes === 16 * mib);
+    t.is(server.inFlight, 1);
+    // uWS's own idle timeout would end it after 10 s; our 500 ms timeout must, long before.
+    await eventually(async () => server.inFlight === 0 && server.bodyBytes === 0, 20, {
+      withinMs: 6_000,
+      message: 'the request or its body was still held 6 s after a 500 ms timeout',
+    });
+    socket.resume(); // now it reads: what it gets ends short of the whole answer, then the close
+    let received = 0;
+    socket.on('data', (chunk: Buffer) => (received += chunk.length));
+    await within(6_000, 'the cut connection closing once the client reads', closed);
+    t.true(received < 16 * mib, `the client got ${received} bytes: the answer was cut, not finished`);
+  },
+);

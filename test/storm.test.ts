@@ -1,5 +1,5 @@
-import test from 'ava';
 import net from 'node:net';
+import test from 'ava';
 import { createServer, type OffloopServer } from '../src/server/app.js';
 import { strategyNames } from '../src/server/strategies.js';
 import { rng } from './helpers/random.js';
@@ -28,12 +28,17 @@ test.after.always(async () => {
 
 function requestFor(strategy: string, i: number): string {
   const kernels = strategy === 'builtin' ? ['pbkdf2', 'sleep'] : ['primes', 'pbkdf2', 'blur', 'sleep'];
-  const head = (line: string, body = '') => `${line} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+  const head = (line: string, body = '') =>
+    `${line} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
   switch (kernels[i % kernels.length]) {
-    case 'primes': return head(`GET /primes/${strategy}?limit=3000000`);
-    case 'pbkdf2': return head(`POST /pbkdf2/${strategy}`, JSON.stringify({ password: 'pw', salt: `s${i}`, iterations: 20_000 }));
-    case 'blur': return head(`POST /blur/${strategy}?width=64&height=64&radius=3`, 'x'.repeat(64 * 64 * 4));
-    default: return head(`GET /sleep/${strategy}?ms=15`);
+    case 'primes':
+      return head(`GET /primes/${strategy}?limit=3000000`);
+    case 'pbkdf2':
+      return head(`POST /pbkdf2/${strategy}`, JSON.stringify({ password: 'pw', salt: `s${i}`, iterations: 20_000 }));
+    case 'blur':
+      return head(`POST /blur/${strategy}?width=64&height=64&radius=3`, 'x'.repeat(64 * 64 * 4));
+    default:
+      return head(`GET /sleep/${strategy}?ms=15`);
   }
 }
 
@@ -59,22 +64,35 @@ test.serial(`abort storm: ${perStrategy} cut requests to each off-loop strategy`
   const r = rng(4242);
   for (const strategy of offLoop) {
     for (let sent = 0; sent < perStrategy; sent += 50) {
-      await Promise.all(Array.from({ length: 50 }, (_, i) => cut(server.port, requestFor(strategy, sent + i), r.int(0, 40), r.next() < 0.1)));
+      await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          cut(server.port, requestFor(strategy, sent + i), r.int(0, 40), r.next() < 0.1),
+        ),
+      );
       peak = Math.max(peak, process.memoryUsage().rss);
     }
     t.is((await request(`${url}/ping`)).status, 200, `after the ${strategy} storm`);
   }
   await eventually(async () => {
     const metrics = (await request(`${url}/metrics`)).body.toString();
-    return offLoop.every((s) => sample(metrics, 'offloop_inflight_requests', { strategy: s }) === 0 && sample(metrics, 'offloop_queued_requests', { strategy: s }) === 0);
+    return offLoop.every(
+      (s) =>
+        sample(metrics, 'offloop_inflight_requests', { strategy: s }) === 0 &&
+        sample(metrics, 'offloop_queued_requests', { strategy: s }) === 0,
+    );
   });
   t.is(server.inFlight, 0);
   gc();
   await new Promise((resolve) => setTimeout(resolve, 200)); // let native finalizers free external buffers
   gc();
   const settled = process.memoryUsage().rss;
-  t.log(`${perStrategy * offLoop.length} cut requests over ${offLoop.join(', ')}; RSS baseline ${mib(baseline)} MiB, peak ${mib(peak)} MiB, settled ${mib(settled)} MiB`);
-  t.true(settled - baseline < settledBoundMiB * 2 ** 20, `settled RSS grew by ${mib(settled - baseline)} MiB (bound ${settledBoundMiB} MiB)`);
+  t.log(
+    `${perStrategy * offLoop.length} cut requests over ${offLoop.join(', ')}; RSS baseline ${mib(baseline)} MiB, peak ${mib(peak)} MiB, settled ${mib(settled)} MiB`,
+  );
+  t.true(
+    settled - baseline < settledBoundMiB * 2 ** 20,
+    `settled RSS grew by ${mib(settled - baseline)} MiB (bound ${settledBoundMiB} MiB)`,
+  );
   // Still serving every strategy correctly.
   for (const strategy of offLoop) {
     const reply = await request(`${url}/sleep/${strategy}?ms=1`);
@@ -91,11 +109,18 @@ test.serial(`cut storm: ${perSeedRoute} cut requests each to /good-ping and /sle
   const paths = ['/good-ping?ms=5', '/sleep/worker?ms=1'];
   const r = rng(2020);
   for (let sent = 0; sent < perSeedRoute * paths.length; sent += 8) {
-    await Promise.all(Array.from({ length: 8 }, (_, i) => cut(server.port, `GET ${paths[(sent + i) % 2]} HTTP/1.1\r\nHost: x\r\n\r\n`, r.int(0, 20), false)));
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        cut(server.port, `GET ${paths[(sent + i) % 2]} HTTP/1.1\r\nHost: x\r\n\r\n`, r.int(0, 20), false),
+      ),
+    );
   }
   await eventually(async () => {
     const metrics = (await request(`${url}/metrics`)).body.toString();
-    return sample(metrics, 'offloop_inflight_requests', { strategy: 'worker' }) === 0 && sample(metrics, 'offloop_queued_requests', { strategy: 'worker' }) === 0;
+    return (
+      sample(metrics, 'offloop_inflight_requests', { strategy: 'worker' }) === 0 &&
+      sample(metrics, 'offloop_queued_requests', { strategy: 'worker' }) === 0
+    );
   });
   t.is(server.inFlight, 0);
   t.like((await request(`${url}/good-ping?ms=1`)).json(), { pong: 'pong' });

@@ -1,11 +1,11 @@
-import test from 'ava';
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import test from 'ava';
+import { sha256File, UwsDigestError, uwsBinary, verifyUws } from '../src/server/uws.js';
 import { uwsDigests } from '../src/server/uws-digests.js';
-import { UwsDigestError, sha256File, uwsBinary, verifyUws } from '../src/server/uws.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'offloop-uws-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
@@ -34,7 +34,10 @@ test('a tampered binary is refused, naming the file and both digests', (t) => {
   t.not(actual, expected);
   const error = t.throws(() => verifyUws(copy, uwsDigests, {}), { instanceOf: UwsDigestError });
   t.is(error!.code, 'ERR_UWS_DIGEST');
-  t.true(error!.message.includes(copy) && error!.message.includes(actual) && error!.message.includes(expected), error!.message);
+  t.true(
+    error!.message.includes(copy) && error!.message.includes(actual) && error!.message.includes(expected),
+    error!.message,
+  );
   t.like(error, { file: copy, expected, actual });
 });
 
@@ -51,8 +54,11 @@ test('loading the server with a digest that does not match fails before uWS load
   const uws = fileURLToPath(new URL('../src/server/uws.js', import.meta.url));
   const wrong = '0'.repeat(64);
   const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const child = execFile(process.execPath, ['-e', `import(${JSON.stringify(uws)}).then(() => console.log('loaded'))`], { env: { ...process.env, OFFLOOP_UWS_DIGEST: wrong } }, (_e, _out, stderr) =>
-      resolve({ code: child.exitCode, stderr }),
+    const child = execFile(
+      process.execPath,
+      ['-e', `import(${JSON.stringify(uws)}).then(() => console.log('loaded'))`],
+      { env: { ...process.env, OFFLOOP_UWS_DIGEST: wrong } },
+      (_e, _out, stderr) => resolve({ code: child.exitCode, stderr }),
     );
   });
   t.not(code, 0);

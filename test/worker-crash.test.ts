@@ -21,7 +21,11 @@ test('a task that kills its worker rejects; the pool replaces the worker and run
 test('server: a request whose task kills its worker gets a 500, and the next requests succeed', async (t) => {
   // The pool is real and so is the crash: requests for limit=666 run the heap-hog fixture on it.
   const pool = createWorkers({ threads: 1, resourceLimits: { maxOldGenerationSizeMb: 32 } });
-  const crashing = { ...pool, primes: (limit: number, options?: { signal?: AbortSignal }) => (limit === 666 ? pool.runFile<number>(hog, {}, options) : pool.primes(limit, options)) };
+  const crashing = {
+    ...pool,
+    primes: (limit: number, options?: { signal?: AbortSignal }) =>
+      limit === 666 ? pool.runFile<number>(hog, {}, options) : pool.primes(limit, options),
+  };
   const server = await createServer({ port: 0, host: '127.0.0.1', workerPool: crashing });
   t.teardown(async () => {
     await server.close();

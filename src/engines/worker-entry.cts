@@ -14,7 +14,10 @@ let run: Run | undefined;
 
 function entry(message: WorkerTask): unknown {
   if (run !== undefined) return run(message);
-  return loading.then((loaded) => (run = loaded)(message));
+  return loading.then((loaded) => {
+    run = loaded;
+    return loaded(message);
+  });
 }
 
 export = entry;

@@ -52,7 +52,8 @@ export default function run(message: WorkerTask): unknown {
 /** Marks a task running, unless its caller cancelled it while it was on its way here. */
 function claim(state: Int32Array | undefined): CancelFlag | undefined {
   if (state === undefined) return undefined;
-  if (Atomics.compareExchange(state, 0, TaskState.queued, TaskState.running) === TaskState.cancelled) throw abortError();
+  if (Atomics.compareExchange(state, 0, TaskState.queued, TaskState.running) === TaskState.cancelled)
+    throw abortError();
   return new CancelFlag(state);
 }
 
@@ -84,7 +85,11 @@ async function runFile({ file, input, state }: FileTask): Promise<unknown> {
   }
 }
 
-type WaitAsync = (array: Int32Array, index: number, value: number) => { async: boolean; value: Promise<unknown> | string };
+type WaitAsync = (
+  array: Int32Array,
+  index: number,
+  value: number,
+) => { async: boolean; value: Promise<unknown> | string };
 
 /** A RunFileContext whose signal is made only if the task reads it. */
 class Context extends CancelFlag implements RunFileContext {
@@ -93,12 +98,20 @@ class Context extends CancelFlag implements RunFileContext {
 
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
-      const controller = (this.#controller = new AbortController());
+      const controller = new AbortController();
+      this.#controller = controller;
       const watch = (): void => {
         if (this.#done) return;
-        if (this.cancelled) return controller.abort(abortError());
+        if (this.cancelled) {
+          controller.abort(abortError());
+          return;
+        }
         // The caller stores `cancelled` and notifies; dispose() notifies too, so no waiter outlives the task.
-        const waited = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync(this.state, 0, Atomics.load(this.state, 0));
+        const waited = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync(
+          this.state,
+          0,
+          Atomics.load(this.state, 0),
+        );
         if (waited.async) void (waited.value as Promise<unknown>).then(watch);
         else watch();
       };

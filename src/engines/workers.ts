@@ -2,18 +2,22 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
-import { TaskState } from '../kernels/cancel.js';
 import { abortError, invalidArgType } from '../errors.js';
+import { TaskState } from '../kernels/cancel.js';
 import { defineAsync } from './define.js';
-import { integer, taskOptions } from './validate.js';
 import type { AsyncKernels, TaskOptions } from './types.js';
+import { integer, taskOptions } from './validate.js';
 import type { FileTask, KernelTask, WorkerTask } from './worker.js';
 // The module piscina loads (this import also makes tsc build it: tsconfig's include has no .cts).
 import type workerEntry from './worker-entry.cjs';
 
 export type { RunFileContext } from './worker.js';
 
-type ResourceLimits = ConstructorParameters<typeof Piscina>[0] extends infer O ? O extends { resourceLimits?: infer R } ? R : never : never;
+type ResourceLimits = ConstructorParameters<typeof Piscina>[0] extends infer O
+  ? O extends { resourceLimits?: infer R }
+    ? R
+    : never
+  : never;
 
 export interface WorkerPoolOptions {
   /** Worker threads in the pool. Default: the number of cores (`os.availableParallelism()`). */
@@ -105,14 +109,19 @@ class Dispatcher {
       } else if (this.#waiting.size < this.maxQueue) {
         this.#waiting.add(job);
       } else {
-        return reject(new WorkerQueueFullError(`all ${this.threads} worker threads are busy and ${this.maxQueue} tasks wait`));
+        return reject(
+          new WorkerQueueFullError(`all ${this.threads} worker threads are busy and ${this.maxQueue} tasks wait`),
+        );
       }
       signal?.addEventListener('abort', job.onAbort, { once: true });
     });
   }
 
   #abort(job: Job): void {
-    if (this.#waiting.delete(job)) return job.reject(abortError()); // it never reached a thread
+    if (this.#waiting.delete(job)) {
+      job.reject(abortError()); // it never reached a thread
+      return;
+    }
     const { state } = job.message;
     if (state === undefined) return;
     Atomics.store(state, 0, TaskState.cancelled);
@@ -129,7 +138,10 @@ class Dispatcher {
       else job.resolve(value);
       this.#next();
     };
-    this.#piscina.run(job.message, { transferList: job.transferList }).then((value) => settle(undefined, value), (error: unknown) => settle(error ?? new Error('worker task failed')));
+    this.#piscina.run(job.message, { transferList: job.transferList }).then(
+      (value) => settle(undefined, value),
+      (error: unknown) => settle(error ?? new Error('worker task failed')),
+    );
   }
 
   #next(): void {
@@ -154,7 +166,8 @@ class Dispatcher {
 /** A module argument as the file: URL the worker imports. */
 function moduleUrl(module: unknown): string {
   if (module instanceof URL && module.protocol === 'file:') return module.href;
-  if (typeof module === 'string' && module !== '') return module.startsWith('file:') ? new URL(module).href : pathToFileURL(resolve(module)).href;
+  if (typeof module === 'string' && module !== '')
+    return module.startsWith('file:') ? new URL(module).href : pathToFileURL(resolve(module)).href;
   throw invalidArgType('module', 'a path or a file URL', module);
 }
 
@@ -169,7 +182,10 @@ const stateFor = (signal: AbortSignal | undefined) => (signal ? new Int32Array(n
 export function createWorkers(options: WorkerPoolOptions = {}): WorkerEngine {
   if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
   const threads = integer('options.threads', options.threads ?? availableParallelism(), { min: 1, max: 1024 });
-  const maxQueue = options.maxQueue === undefined ? Infinity : integer('options.maxQueue', options.maxQueue, { min: 0, max: 2 ** 31 - 1 });
+  const maxQueue =
+    options.maxQueue === undefined
+      ? Infinity
+      : integer('options.maxQueue', options.maxQueue, { min: 0, max: 2 ** 31 - 1 });
   const closeTimeout = integer('options.closeTimeout', options.closeTimeout ?? 30_000, { min: 0, max: 2 ** 31 - 1 });
   const { resourceLimits } = options;
   let pool: Dispatcher | undefined;

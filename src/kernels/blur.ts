@@ -18,7 +18,14 @@ export function blur(rgba: Uint8Array, width: number, height: number, radius: nu
 }
 
 /** Pass 1: each row, each channel, a running sum along x. */
-function blurRows(src: Uint8Array, dst: Uint8Array, width: number, height: number, r: number, cancel?: CancelFlag): void {
+function blurRows(
+  src: Uint8Array,
+  dst: Uint8Array,
+  width: number,
+  height: number,
+  r: number,
+  cancel?: CancelFlag,
+): void {
   const d = 2 * r + 1;
   const last = width - 1;
   const inner = Math.min(r, last); // how many pixels right of the first are inside the first window
@@ -34,6 +41,7 @@ function blurRows(src: Uint8Array, dst: Uint8Array, width: number, height: numbe
         dst[row + x * 4 + c] = ((sum + r) / d) | 0;
         const add = x + r + 1;
         const sub = x - r;
+        // biome-ignore lint/complexity/useMathMinMax: a compare in the inner loop, not two calls
         sum += src[row + (add < last ? add : last) * 4 + c]! - src[row + (sub > 0 ? sub : 0) * 4 + c]!;
       }
     }
@@ -41,7 +49,14 @@ function blurRows(src: Uint8Array, dst: Uint8Array, width: number, height: numbe
 }
 
 /** Pass 2: a row of column sums slides down the image, so each step touches whole rows. */
-function blurColumns(src: Uint8Array, dst: Uint8Array, width: number, height: number, r: number, cancel?: CancelFlag): void {
+function blurColumns(
+  src: Uint8Array,
+  dst: Uint8Array,
+  width: number,
+  height: number,
+  r: number,
+  cancel?: CancelFlag,
+): void {
   const d = 2 * r + 1;
   const stride = width * 4;
   const last = height - 1;
@@ -58,7 +73,9 @@ function blurColumns(src: Uint8Array, dst: Uint8Array, width: number, height: nu
     const row = y * stride;
     const add = y + r + 1;
     const sub = y - r;
+    // biome-ignore lint/complexity/useMathMinMax: as in the row pass
     const addRow = (add < last ? add : last) * stride;
+    // biome-ignore lint/complexity/useMathMinMax: as in the row pass
     const subRow = (sub > 0 ? sub : 0) * stride;
     for (let i = 0; i < stride; i++) {
       const sum = sums[i]!;

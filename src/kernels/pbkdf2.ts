@@ -1,5 +1,5 @@
 import type { CancelFlag } from './cancel.js';
-import { IV, compress, digest, sha256, wordsToBytes } from './sha256.js';
+import { compress, digest, IV, sha256, wordsToBytes } from './sha256.js';
 
 /** How often (in iterations) the loop checks its cancel flag. */
 const POLL = 256;
@@ -25,7 +25,8 @@ export function pbkdf2(
   const ipad = new Int32Array(16);
   const opad = new Int32Array(16);
   for (let i = 0; i < 16; i++) {
-    const word = (keyBlock[4 * i]! << 24) | (keyBlock[4 * i + 1]! << 16) | (keyBlock[4 * i + 2]! << 8) | keyBlock[4 * i + 3]!;
+    const word =
+      (keyBlock[4 * i]! << 24) | (keyBlock[4 * i + 1]! << 16) | (keyBlock[4 * i + 2]! << 8) | keyBlock[4 * i + 3]!;
     ipad[i] = word ^ 0x36363636;
     opad[i] = word ^ 0x5c5c5c5c;
   }

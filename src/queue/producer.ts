@@ -6,8 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { abortError } from '../errors.js';
-import { type JobData, type JobResult, type QueueKernel, encodeArgs, keys, queueName, timing } from './protocol.js';
 import { settleWithin } from '../settle-within.js';
+import { encodeArgs, type JobData, type JobResult, keys, type QueueKernel, queueName, timing } from './protocol.js';
 
 export { defaultMaxWaiting } from './protocol.js';
 
@@ -154,8 +154,12 @@ export class QueueProducer {
       const count = this.#queue.getWorkersCount();
       this.#workers = { at: now, count };
       count.then(
-        (n) => n === 0 && this.#workers?.count === count && (this.#workers = undefined),
-        () => (this.#workers = undefined),
+        (n) => {
+          if (n === 0 && this.#workers?.count === count) this.#workers = undefined;
+        },
+        () => {
+          this.#workers = undefined;
+        },
       );
     }
     return this.#workers.count;

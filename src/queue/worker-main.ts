@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { type WorkerEngineName, startQueueWorker, workerEngines } from './worker.js';
+import { startQueueWorker, type WorkerEngineName, workerEngines } from './worker.js';
 
 const help = `Usage: offloop worker [options]     (or: npm run worker -- [options])
 

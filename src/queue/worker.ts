@@ -5,9 +5,9 @@
 import { hostname } from 'node:os';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { cppPool, createWorkers, rustPool, type AsyncKernels } from '../engines/index.js';
-import { type JobData, type JobResult, decodeArgs, keys, queueName, timing, workerId } from './protocol.js';
+import { type AsyncKernels, cppPool, createWorkers, rustPool } from '../engines/index.js';
 import { settleWithin } from '../settle-within.js';
+import { decodeArgs, type JobData, type JobResult, keys, queueName, timing, workerId } from './protocol.js';
 
 export const workerEngines = ['cpp', 'rust', 'js'] as const;
 export type WorkerEngineName = (typeof workerEngines)[number];

@@ -74,7 +74,10 @@ export class Gate {
   #wait(signal: AbortSignal | undefined, label: string): Promise<void> {
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
-        label, resolve, reject, signal,
+        label,
+        resolve,
+        reject,
+        signal,
         onAbort: () => {
           this.#waiting.delete(waiter);
           reject(abortError());

@@ -1,10 +1,10 @@
+import { settleWithin } from '../settle-within.js';
 import type { ServerConfig } from './config.js';
 import { mountRoutes } from './mount.js';
 import { type ServerOptions, startResources } from './resources.js';
 import { routes } from './routes.js';
 import type { Strategy, StrategyName } from './strategy.js';
 import * as uWS from './uws.js';
-import { settleWithin } from '../settle-within.js';
 
 export type { ServerOptions } from './resources.js';
 

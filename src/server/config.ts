@@ -69,27 +69,202 @@ const cores = () => availableParallelism();
 const minWorkerHeapMb = 32;
 
 export const optionSpecs: readonly OptionSpec[] = [
-  { key: 'port', flag: 'port', env: 'PORT', kind: 'int', min: 0, max: 65_535, fallback: () => 3000, help: 'TCP port; 0 picks a free one and prints it' },
-  { key: 'host', flag: 'host', env: 'HOST', kind: 'string', fallback: () => '127.0.0.1', help: 'address to listen on (loopback; another address makes the loop-blocking routes reachable from it)' },
-  { key: 'threadpool', flag: 'threadpool', env: 'UV_THREADPOOL_SIZE', kind: 'int', min: 1, max: 1024, fallback: () => 4, help: "libuv's threadpool size (cpp, rust, builtin, and Node's fs/dns/crypto/zlib)" },
-  { key: 'workers', flag: 'workers', env: 'OFFLOOP_WORKERS', kind: 'int', min: 1, max: 1024, auto: true, fallback: cores, help: 'worker threads in the piscina pool (worker strategy, /good-ping)' },
-  { key: 'workerHeapMb', flag: 'worker-heap-mb', env: 'OFFLOOP_WORKER_HEAP_MB', kind: 'int', min: 0, max: 65_536, fallback: () => 0, help: "each worker's JS heap limit in MiB (0 = V8's default); a task past it gets 500, its worker is replaced" },
-  { key: 'poolThreads', flag: 'pool-threads', env: 'OFFLOOP_POOL_THREADS', kind: 'int', min: 1, max: 256, auto: true, fallback: cores, help: "threads in each addon's dedicated pool (cpp-pool, rust-pool)" },
-  { key: 'poolNice', flag: 'pool-nice', env: 'OFFLOOP_POOL_NICE', kind: 'int', min: 0, max: 19, fallback: () => 10, help: "nice value of the dedicated pools' threads (higher = lower priority than the loop)" },
-  { key: 'poolPolicy', flag: 'pool-policy', env: 'OFFLOOP_POOL_POLICY', kind: 'string', choices: poolLimits.policies, fallback: () => 'idle',
-    help: "scheduling of the dedicated pools' threads: idle (only when nothing else wants a CPU), batch or normal (at --pool-nice)" },
-  { key: 'bodyLimit', flag: 'body-limit', env: 'OFFLOOP_BODY_LIMIT', kind: 'int', min: 1, max: 2 ** 30, fallback: () => 64 << 20, help: 'largest request body in bytes (413 past it; pbkdf2 JSON: 64 KiB)' },
-  { key: 'maxBodyMemory', flag: 'max-body-memory', env: 'OFFLOOP_MAX_BODY_MEMORY', kind: 'int', min: 1, max: 2 ** 40, fallback: () => 256 << 20, help: 'bytes of request bodies held at once, all requests together (503 past it)' },
-  { key: 'maxLoopMs', flag: 'max-loop-ms', env: 'OFFLOOP_MAX_LOOP_MS', kind: 'int', min: 1, max: 3_600_000, fallback: () => 10_000, help: 'longest estimated event-loop time of one loop-blocking request (422 past it)' },
-  { key: 'maxLoopShare', flag: 'max-loop-share', env: 'OFFLOOP_MAX_LOOP_SHARE', kind: 'number', min: 0.01, max: 1, fallback: () => 0.5, help: 'share of each second loop-blocking routes may hold the loop (503 past it)' },
-  { key: 'maxInFlight', flag: 'max-inflight', env: 'OFFLOOP_MAX_INFLIGHT', kind: 'int', min: 0, max: 1_000_000, fallback: () => 0, help: 'requests one pool of threads runs at once (cpp, rust and builtin share libuv\'s); 0 = its size' },
-  { key: 'maxQueue', flag: 'max-queue', env: 'OFFLOOP_MAX_QUEUE', kind: 'int', min: 0, max: 1_000_000, fallback: () => 0, help: 'requests one pool of threads holds waiting (503 past it); 0 = 4 × its size (queue: jobs waiting in Redis, 0 = 256)' },
-  { key: 'timeout', flag: 'timeout', env: 'OFFLOOP_TIMEOUT', kind: 'int', min: 1, max: 3_600_000, fallback: () => 30_000, help: 'ms before a request gets 504 and its work is cancelled' },
-  { key: 'shutdownTimeout', flag: 'shutdown-timeout', env: 'OFFLOOP_SHUTDOWN_TIMEOUT', kind: 'int', min: 0, max: 3_600_000, fallback: () => 10_000, help: 'ms a graceful shutdown waits for in-flight requests' },
-  { key: 'databaseUrl', flag: 'database-url', env: 'DATABASE_URL', kind: 'string', fallback: () => defaultDatabaseUrl, help: 'the seed routes\' database: sqlite:PATH (a file, created if missing) or postgres://user:pass@host:port/db' },
-  { key: 'dbPoolSize', flag: 'db-pool', env: 'OFFLOOP_DB_POOL', kind: 'int', min: 1, max: 1000, fallback: () => 10, help: 'PostgreSQL connections for awaited queries (/perfect-ping, /query/async)' },
-  { key: 'redisUrl', flag: 'redis-url', env: 'REDIS_URL', kind: 'string', fallback: () => '', help: 'redis://host:port for the queue strategy (jobs run by `offloop worker`); unset = off' },
-  { key: 'processes', flag: 'processes', env: 'OFFLOOP_PROCESSES', kind: 'int', min: 1, max: 256, auto: true, fallback: () => 1, help: 'server processes sharing the port; auto = one per core' },
+  {
+    key: 'port',
+    flag: 'port',
+    env: 'PORT',
+    kind: 'int',
+    min: 0,
+    max: 65_535,
+    fallback: () => 3000,
+    help: 'TCP port; 0 picks a free one and prints it',
+  },
+  {
+    key: 'host',
+    flag: 'host',
+    env: 'HOST',
+    kind: 'string',
+    fallback: () => '127.0.0.1',
+    help: 'address to listen on (loopback; another address makes the loop-blocking routes reachable from it)',
+  },
+  {
+    key: 'threadpool',
+    flag: 'threadpool',
+    env: 'UV_THREADPOOL_SIZE',
+    kind: 'int',
+    min: 1,
+    max: 1024,
+    fallback: () => 4,
+    help: "libuv's threadpool size (cpp, rust, builtin, and Node's fs/dns/crypto/zlib)",
+  },
+  {
+    key: 'workers',
+    flag: 'workers',
+    env: 'OFFLOOP_WORKERS',
+    kind: 'int',
+    min: 1,
+    max: 1024,
+    auto: true,
+    fallback: cores,
+    help: 'worker threads in the piscina pool (worker strategy, /good-ping)',
+  },
+  {
+    key: 'workerHeapMb',
+    flag: 'worker-heap-mb',
+    env: 'OFFLOOP_WORKER_HEAP_MB',
+    kind: 'int',
+    min: 0,
+    max: 65_536,
+    fallback: () => 0,
+    help: "each worker's JS heap limit in MiB (0 = V8's default); a task past it gets 500, its worker is replaced",
+  },
+  {
+    key: 'poolThreads',
+    flag: 'pool-threads',
+    env: 'OFFLOOP_POOL_THREADS',
+    kind: 'int',
+    min: 1,
+    max: 256,
+    auto: true,
+    fallback: cores,
+    help: "threads in each addon's dedicated pool (cpp-pool, rust-pool)",
+  },
+  {
+    key: 'poolNice',
+    flag: 'pool-nice',
+    env: 'OFFLOOP_POOL_NICE',
+    kind: 'int',
+    min: 0,
+    max: 19,
+    fallback: () => 10,
+    help: "nice value of the dedicated pools' threads (higher = lower priority than the loop)",
+  },
+  {
+    key: 'poolPolicy',
+    flag: 'pool-policy',
+    env: 'OFFLOOP_POOL_POLICY',
+    kind: 'string',
+    choices: poolLimits.policies,
+    fallback: () => 'idle',
+    help: "scheduling of the dedicated pools' threads: idle (only when nothing else wants a CPU), batch or normal (at --pool-nice)",
+  },
+  {
+    key: 'bodyLimit',
+    flag: 'body-limit',
+    env: 'OFFLOOP_BODY_LIMIT',
+    kind: 'int',
+    min: 1,
+    max: 2 ** 30,
+    fallback: () => 64 << 20,
+    help: 'largest request body in bytes (413 past it; pbkdf2 JSON: 64 KiB)',
+  },
+  {
+    key: 'maxBodyMemory',
+    flag: 'max-body-memory',
+    env: 'OFFLOOP_MAX_BODY_MEMORY',
+    kind: 'int',
+    min: 1,
+    max: 2 ** 40,
+    fallback: () => 256 << 20,
+    help: 'bytes of request bodies held at once, all requests together (503 past it)',
+  },
+  {
+    key: 'maxLoopMs',
+    flag: 'max-loop-ms',
+    env: 'OFFLOOP_MAX_LOOP_MS',
+    kind: 'int',
+    min: 1,
+    max: 3_600_000,
+    fallback: () => 10_000,
+    help: 'longest estimated event-loop time of one loop-blocking request (422 past it)',
+  },
+  {
+    key: 'maxLoopShare',
+    flag: 'max-loop-share',
+    env: 'OFFLOOP_MAX_LOOP_SHARE',
+    kind: 'number',
+    min: 0.01,
+    max: 1,
+    fallback: () => 0.5,
+    help: 'share of each second loop-blocking routes may hold the loop (503 past it)',
+  },
+  {
+    key: 'maxInFlight',
+    flag: 'max-inflight',
+    env: 'OFFLOOP_MAX_INFLIGHT',
+    kind: 'int',
+    min: 0,
+    max: 1_000_000,
+    fallback: () => 0,
+    help: "requests one pool of threads runs at once (cpp, rust and builtin share libuv's); 0 = its size",
+  },
+  {
+    key: 'maxQueue',
+    flag: 'max-queue',
+    env: 'OFFLOOP_MAX_QUEUE',
+    kind: 'int',
+    min: 0,
+    max: 1_000_000,
+    fallback: () => 0,
+    help: 'requests one pool of threads holds waiting (503 past it); 0 = 4 × its size (queue: jobs waiting in Redis, 0 = 256)',
+  },
+  {
+    key: 'timeout',
+    flag: 'timeout',
+    env: 'OFFLOOP_TIMEOUT',
+    kind: 'int',
+    min: 1,
+    max: 3_600_000,
+    fallback: () => 30_000,
+    help: 'ms before a request gets 504 and its work is cancelled',
+  },
+  {
+    key: 'shutdownTimeout',
+    flag: 'shutdown-timeout',
+    env: 'OFFLOOP_SHUTDOWN_TIMEOUT',
+    kind: 'int',
+    min: 0,
+    max: 3_600_000,
+    fallback: () => 10_000,
+    help: 'ms a graceful shutdown waits for in-flight requests',
+  },
+  {
+    key: 'databaseUrl',
+    flag: 'database-url',
+    env: 'DATABASE_URL',
+    kind: 'string',
+    fallback: () => defaultDatabaseUrl,
+    help: "the seed routes' database: sqlite:PATH (a file, created if missing) or postgres://user:pass@host:port/db",
+  },
+  {
+    key: 'dbPoolSize',
+    flag: 'db-pool',
+    env: 'OFFLOOP_DB_POOL',
+    kind: 'int',
+    min: 1,
+    max: 1000,
+    fallback: () => 10,
+    help: 'PostgreSQL connections for awaited queries (/perfect-ping, /query/async)',
+  },
+  {
+    key: 'redisUrl',
+    flag: 'redis-url',
+    env: 'REDIS_URL',
+    kind: 'string',
+    fallback: () => '',
+    help: 'redis://host:port for the queue strategy (jobs run by `offloop worker`); unset = off',
+  },
+  {
+    key: 'processes',
+    flag: 'processes',
+    env: 'OFFLOOP_PROCESSES',
+    kind: 'int',
+    min: 1,
+    max: 256,
+    auto: true,
+    fallback: () => 1,
+    help: 'server processes sharing the port; auto = one per core',
+  },
 ];
 
 export class ConfigError extends Error {
@@ -108,12 +283,15 @@ function convert(spec: OptionSpec, raw: string, source: string): number | string
   if (spec.auto && raw === 'auto') return cores();
   if (spec.kind === 'number') {
     const value = /^\d*\.?\d+$/.test(raw) ? Number(raw) : NaN;
-    if (!(value >= spec.min! && value <= spec.max!)) throw new ConfigError(`${source} must be a number from ${spec.min} to ${spec.max}; got "${raw}"`);
+    if (!(value >= spec.min! && value <= spec.max!))
+      throw new ConfigError(`${source} must be a number from ${spec.min} to ${spec.max}; got "${raw}"`);
     return value;
   }
   const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(value) || value < spec.min! || value > spec.max!) {
-    throw new ConfigError(`${source} must be an integer from ${spec.min} to ${spec.max}${spec.auto ? ' or "auto"' : ''}; got "${raw}"`);
+    throw new ConfigError(
+      `${source} must be an integer from ${spec.min} to ${spec.max}${spec.auto ? ' or "auto"' : ''}; got "${raw}"`,
+    );
   }
   return value;
 }
@@ -131,9 +309,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     const flag = values[spec.flag];
     const fromEnv = env[spec.env];
     config[spec.key] =
-      typeof flag === 'string' ? convert(spec, flag, `--${spec.flag}`)
-      : fromEnv !== undefined && fromEnv !== '' ? convert(spec, fromEnv, spec.env)
-      : spec.fallback();
+      typeof flag === 'string'
+        ? convert(spec, flag, `--${spec.flag}`)
+        : fromEnv !== undefined && fromEnv !== ''
+          ? convert(spec, fromEnv, spec.env)
+          : spec.fallback();
   }
   return checked(config as unknown as ServerConfig);
 }
@@ -150,10 +330,14 @@ function checked(config: ServerConfig): ServerConfig {
   // worker's heap limit, and a request body can become one string in a worker.
   // Below this a worker cannot even load its modules: the pool would fail at start.
   if (config.workerHeapMb > 0 && config.workerHeapMb < minWorkerHeapMb) {
-    throw new ConfigError(`--worker-heap-mb must be 0 (V8's default) or at least ${minWorkerHeapMb}; got ${config.workerHeapMb}`);
+    throw new ConfigError(
+      `--worker-heap-mb must be 0 (V8's default) or at least ${minWorkerHeapMb}; got ${config.workerHeapMb}`,
+    );
   }
   if (config.workerHeapMb > 0 && config.bodyLimit > (config.workerHeapMb << 20) / 4) {
-    throw new ConfigError(`--body-limit (${config.bodyLimit} bytes) must be at most a quarter of --worker-heap-mb (${config.workerHeapMb} MiB)`);
+    throw new ConfigError(
+      `--body-limit (${config.bodyLimit} bytes) must be at most a quarter of --worker-heap-mb (${config.workerHeapMb} MiB)`,
+    );
   }
   if (config.redisUrl !== '' && !/^rediss?:\/\/./.test(config.redisUrl)) {
     throw new ConfigError(`--redis-url must be a redis:// or rediss:// URL; got "${config.redisUrl}"`);
@@ -179,7 +363,8 @@ export function resolveConfig(options: Partial<ServerConfig>): ServerConfig {
     const value = options[spec.key];
     if (value === undefined) continue;
     const shown = typeof value === 'number' || typeof value === 'string' ? String(value) : '';
-    if (typeof value !== (spec.kind === 'string' ? 'string' : 'number')) throw new ConfigError(`options.${spec.key} must be ${spec.kind === 'string' ? 'a string' : 'a number'}`);
+    if (typeof value !== (spec.kind === 'string' ? 'string' : 'number'))
+      throw new ConfigError(`options.${spec.key} must be ${spec.kind === 'string' ? 'a string' : 'a number'}`);
     (config as unknown as Record<string, unknown>)[spec.key] = convert(spec, shown, `options.${spec.key}`);
   }
   return checked(config);
@@ -193,7 +378,9 @@ export function helpText(): string {
     return [`  --${s.flag} <${value}>`, s.env, fallback, s.help];
   });
   const width = (i: number) => Math.max(...rows.map((r) => r[i]!.length));
-  const lines = rows.map((r) => `${r[0]!.padEnd(width(0))}  ${r[1]!.padEnd(width(1))}  ${r[2]!.padEnd(width(2))}  ${r[3]}`);
+  const lines = rows.map(
+    (r) => `${r[0]!.padEnd(width(0))}  ${r[1]!.padEnd(width(1))}  ${r[2]!.padEnd(width(2))}  ${r[3]}`,
+  );
   return [
     'Usage: npm start -- [options]     (or: node dist/src/main.js [options])',
     '',

@@ -50,7 +50,12 @@ export function gateOf(ctx: ServerContext, strategy: StrategyName): Gate | undef
 }
 
 /** Runs `work` under the admission gate of the strategy's pool, if it has one. */
-export function admit<T>(ctx: ServerContext, strategy: StrategyName, signal: AbortSignal, work: () => Promise<T>): Promise<T> {
+export function admit<T>(
+  ctx: ServerContext,
+  strategy: StrategyName,
+  signal: AbortSignal,
+  work: () => Promise<T>,
+): Promise<T> {
   const gate = gateOf(ctx, strategy);
   return gate ? gate.run(signal, work, strategy) : work();
 }

@@ -1,9 +1,18 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 
 const reasons: Record<number, string> = {
-  200: 'OK', 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout', 411: 'Length Required',
-  413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content',
-  500: 'Internal Server Error', 503: 'Service Unavailable', 504: 'Gateway Timeout',
+  200: 'OK',
+  400: 'Bad Request',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  411: 'Length Required',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
 };
 
 /** An error the client caused or must hear about: answered as JSON `{ error, field?, ... }`. */
@@ -12,7 +21,12 @@ export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
-    readonly options: { field?: string; headers?: Record<string, string>; extra?: Record<string, unknown>; close?: boolean } = {},
+    readonly options: {
+      field?: string;
+      headers?: Record<string, string>;
+      extra?: Record<string, unknown>;
+      close?: boolean;
+    } = {},
   ) {
     super(message);
   }
@@ -167,10 +181,14 @@ export class Exchange {
     const sized = (bytes: number, known: boolean) => {
       if (!(bytes > rule.limit)) return undefined;
       const said = known ? `Content-Length says ${bytes}` : 'more arrived';
-      return new HttpError(413, `the body may hold ${rule.exact ? 'exactly' : 'at most'} ${rule.limit} bytes; ${said}`, {
-        field,
-        close: true,
-      });
+      return new HttpError(
+        413,
+        `the body may hold ${rule.exact ? 'exactly' : 'at most'} ${rule.limit} bytes; ${said}`,
+        {
+          field,
+          close: true,
+        },
+      );
     };
     if (declared !== undefined) {
       const tooLarge = sized(declared, true);
@@ -209,7 +227,9 @@ export class Exchange {
         received += size;
         if (!isLast) return;
         if (rule.exact && received !== rule.limit) {
-          return fail(new HttpError(400, `the body must hold exactly ${rule.limit} bytes; ${received} arrived`, { field }));
+          return fail(
+            new HttpError(400, `the body must hold exactly ${rule.limit} bytes; ${received} arrived`, { field }),
+          );
         }
         this.#dropBody = undefined;
         this.bodyComplete = true;
@@ -233,10 +253,21 @@ export class Exchange {
   fail(error: HttpError): boolean {
     const { field, headers = {}, extra = {}, close = false } = error.options;
     // uWS writes its own `Connection: close` when asked to close: we add none (one header, not two).
-    return this.json(error.status, { error: error.message, ...(field === undefined ? {} : { field }), ...extra }, headers, close);
+    return this.json(
+      error.status,
+      { error: error.message, ...(field === undefined ? {} : { field }), ...extra },
+      headers,
+      close,
+    );
   }
 
-  #send(status: number, contentType: string, body: string | Uint8Array, headers: Record<string, string>, close: boolean): boolean {
+  #send(
+    status: number,
+    contentType: string,
+    body: string | Uint8Array,
+    headers: Record<string, string>,
+    close: boolean,
+  ): boolean {
     if (this.finished) return false;
     this.status = status;
     // A body still arriving is never read now: the connection must close after the answer.

@@ -16,7 +16,9 @@ function checkCapacity(ctx: ServerContext, strategy: StrategyName, ex: Exchange)
   if (gateOf(ctx, strategy)?.full) {
     const pool = ctx.strategies.get(strategy)!.pool;
     throw new HttpError(503, `the ${pool} pool (strategy ${strategy}) is at capacity; retry shortly`, {
-      headers: { 'retry-after': '1' }, extra: { strategy, pool }, close: ex.method === 'POST', // its body is never read
+      headers: { 'retry-after': '1' },
+      extra: { strategy, pool },
+      close: ex.method === 'POST', // its body is never read
     });
   }
 }
@@ -125,7 +127,8 @@ function kernelRoute(spec: KernelRoute): Route {
         .filter((s) => s.kernels.includes(spec.kernel) && !s.disabled)
         .map((s) => s.name);
       throw new HttpError(404, `there is no strategy "${name}" for ${spec.kernel}; valid: ${valid.join(', ')}`, {
-        field: 'strategy', extra: { strategies: valid },
+        field: 'strategy',
+        extra: { strategies: valid },
       });
     }
     if (strategy.disabled) {

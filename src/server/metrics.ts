@@ -1,7 +1,7 @@
-import { createHistogram, performance, type EventLoopUtilization, type RecordableHistogram } from 'node:perf_hooks';
+import { createHistogram, type EventLoopUtilization, performance, type RecordableHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Gate } from './admission.js';
 import type { PoolStats } from '../engines/addon.js';
+import type { Gate } from './admission.js';
 import type { PoolName, Strategy, StrategyName } from './strategy.js';
 
 export interface MetricsSources {
@@ -22,10 +22,11 @@ export interface MetricsSources {
  */
 export function createMetrics({ gates, strategies, pools, native = [], bodyBytes = () => 0 }: MetricsSources) {
   /** Each offloaded strategy with the gate of its pool. */
-  const gated = () => [...strategies.values()].flatMap((s) => {
-    const gate = s.pool === 'loop' ? undefined : gates.get(s.pool);
-    return gate ? [[s.name, gate] as const] : [];
-  });
+  const gated = () =>
+    [...strategies.values()].flatMap((s) => {
+      const gate = s.pool === 'loop' ? undefined : gates.get(s.pool);
+      return gate ? [[s.name, gate] as const] : [];
+    });
   const registry = new Registry();
   const registers = [registry];
 

@@ -1,9 +1,9 @@
+import { QueueFullError, QueueUnavailableError } from '../queue/producer.js';
 import { OverloadedError } from './admission.js';
 import type { Route, ServerContext } from './context.js';
 import { type BodyMemory, Exchange, HttpError } from './http.js';
 import type { StrategyName } from './strategy.js';
 import type * as uWS from './uws.js';
-import { QueueFullError, QueueUnavailableError } from '../queue/producer.js';
 
 /** What stopping a request did to its work, in words. */
 const workFate = (ex: Exchange) =>
@@ -24,7 +24,10 @@ export interface InFlight {
  * answer; then 405 for a known path's other methods and 404 for the rest.
  */
 export function mountRoutes(
-  app: uWS.TemplatedApp, routes: readonly Route[], ctx: ServerContext, bodyMemory: BodyMemory,
+  app: uWS.TemplatedApp,
+  routes: readonly Route[],
+  ctx: ServerContext,
+  bodyMemory: BodyMemory,
 ): InFlight {
   const { config, metrics } = ctx;
   const active = new Set<Exchange>();

@@ -13,7 +13,11 @@ export function queryInt(ex: Exchange, name: string, fallback?: number): number 
   }
   // Plain or scientific decimal notation (limit=1e7); the library then insists on an integer.
   if (raw.length > 32 || !/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(raw)) {
-    throw new HttpError(400, `the "${name}" query parameter must be an integer; got ${JSON.stringify(raw.slice(0, 40))}`, { field: name });
+    throw new HttpError(
+      400,
+      `the "${name}" query parameter must be an integer; got ${JSON.stringify(raw.slice(0, 40))}`,
+      { field: name },
+    );
   }
   return Number(raw);
 }

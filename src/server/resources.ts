@@ -56,7 +56,8 @@ export async function startResources(options: ServerOptions): Promise<ServerReso
     );
   }
   const heap = config.workerHeapMb > 0 ? { resourceLimits: { maxOldGenerationSizeMb: config.workerHeapMb } } : {};
-  const workers = workerPool ?? createWorkers({ threads: config.workers, closeTimeout: config.shutdownTimeout, ...heap });
+  const workers =
+    workerPool ?? createWorkers({ threads: config.workers, closeTimeout: config.shutdownTimeout, ...heap });
   await workers.noop();
   // The addons' pools: the process's own ones configured as asked; ones handed to us as they are.
   const pools: NativePools = { cppPool: givenCpp ?? cppPool, rustPool: givenRust ?? rustPool };
@@ -68,7 +69,9 @@ export async function startResources(options: ServerOptions): Promise<ServerReso
   // The queue's jobs wait in Redis, bounded there across all servers (--max-queue waiting jobs).
   const queue = config.redisUrl
     ? new QueueProducer({
-        redisUrl: config.redisUrl, maxWaiting: config.maxQueue || defaultMaxWaiting, timeoutMs: config.timeout,
+        redisUrl: config.redisUrl,
+        maxWaiting: config.maxQueue || defaultMaxWaiting,
+        timeoutMs: config.timeout,
       })
     : null;
   await queue?.ready(2000); // Redis away at start: serve the rest now, the queue once it is back
@@ -86,11 +89,17 @@ export async function startResources(options: ServerOptions): Promise<ServerReso
   const loop = new LoopGuard(new LoopBudget({ maxLoopMs: config.maxLoopMs, maxShare: config.maxLoopShare }), costs);
   const bodyMemory = new BodyMemory(config.maxBodyMemory);
   const metrics = createMetrics({
-    gates, strategies, pools: () => threads, native: Object.values(pools), bodyBytes: () => bodyMemory.used,
+    gates,
+    strategies,
+    pools: () => threads,
+    native: Object.values(pools),
+    bodyBytes: () => bodyMemory.used,
   });
   // Unreachable at start is no reason not to serve: the database routes answer 503 until it is back.
   const db = new ServerDatabase(
-    parseDatabaseUrl(config.databaseUrl), dbOptions(config.timeout, config.dbPoolSize), config.maxLoopMs,
+    parseDatabaseUrl(config.databaseUrl),
+    dbOptions(config.timeout, config.dbPoolSize),
+    config.maxLoopMs,
   );
   const unreachable = await db.check();
   if (unreachable) {
@@ -98,7 +107,15 @@ export async function startResources(options: ServerOptions): Promise<ServerReso
     console.error(`offloop: ${why}; its routes answer 503 until it is reachable`);
   }
   return {
-    config, strategies, gates, loop, workers, metrics, db, libuvThreads, bodyMemory,
+    config,
+    strategies,
+    gates,
+    loop,
+    workers,
+    metrics,
+    db,
+    libuvThreads,
+    bodyMemory,
     async close() {
       metrics.close();
       if (!workerPool) await workers.close();
@@ -113,7 +130,9 @@ export async function startResources(options: ServerOptions): Promise<ServerReso
  * bound is in Redis, across servers.
  */
 function gatesFor(
-  strategies: ReadonlyMap<string, Strategy>, threads: PoolThreads, config: ServerConfig,
+  strategies: ReadonlyMap<string, Strategy>,
+  threads: PoolThreads,
+  config: ServerConfig,
 ): ReadonlyMap<PoolName, Gate> {
   const gates = new Map<PoolName, Gate>();
   for (const s of strategies.values()) {

@@ -4,11 +4,11 @@
  * places it can run.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { integer } from '../engines/validate.js';
 import { js } from '../engines/index.js';
+import { integer } from '../engines/validate.js';
+import { admit, type Route, type ServerContext } from './context.js';
 import { DatabaseError, fromFailure } from './db/errors.js';
 import { type Exchange, HttpError } from './http.js';
-import { admit, type Route, type ServerContext } from './context.js';
 import { checkArgs, queryInt } from './request.js';
 import type { SeedResult, SeedTask } from './seed-worker.js';
 
@@ -181,9 +181,14 @@ export const seedRoutes: readonly Route[] = [
       const estimatedMs = n * queryMsPerRow;
       if (!queryStrategies[strategy].cancelled && strategy !== 'blocking' && estimatedMs > ctx.config.timeout) {
         const most = Math.floor(ctx.config.timeout / queryMsPerRow);
-        throw new HttpError(422, `n=${n} is estimated at ${Math.round(estimatedMs)} ms on a worker, where it cannot be stopped, past the ${ctx.config.timeout} ms timeout; ask for n ≤ ${most}`, {
-          field: 'n', extra: { maxN: most },
-        });
+        throw new HttpError(
+          422,
+          `n=${n} is estimated at ${Math.round(estimatedMs)} ms on a worker, where it cannot be stopped, past the ${ctx.config.timeout} ms timeout; ask for n ≤ ${most}`,
+          {
+            field: 'n',
+            extra: { maxN: most },
+          },
+        );
       }
       // Its own timeout, not the server's: only this route knows whether a timeout stops the work.
       let running = false;

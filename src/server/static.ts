@@ -28,14 +28,24 @@ function pageModules(): string[] {
 }
 
 const assets: readonly Asset[] = [
-  { pattern: '/', file: 'web/index.html', contentType: 'text/html; charset=utf-8', summary: 'GET / — the live page: /ping latency, loop delay, bursts under every strategy' },
+  {
+    pattern: '/',
+    file: 'web/index.html',
+    contentType: 'text/html; charset=utf-8',
+    summary: 'GET / — the live page: /ping latency, loop delay, bursts under every strategy',
+  },
   ...pageModules().map((name) => ({
     pattern: `/${name}`,
     file: `dist/web/${name}`,
     contentType: 'text/javascript; charset=utf-8',
     summary: `GET /${name} — a module of the live page's script`,
   })),
-  { pattern: '/style.css', file: 'web/style.css', contentType: 'text/css; charset=utf-8', summary: "GET /style.css — the live page's styles" },
+  {
+    pattern: '/style.css',
+    file: 'web/style.css',
+    contentType: 'text/css; charset=utf-8',
+    summary: "GET /style.css — the live page's styles",
+  },
 ];
 
 function load(file: string): string | undefined {
@@ -49,9 +59,12 @@ function load(file: string): string | undefined {
 function staticRoute({ pattern, file, contentType, summary }: Asset): Route {
   const body = load(file);
   return {
-    method: 'get', pattern, summary,
+    method: 'get',
+    pattern,
+    summary,
     handle(ex) {
-      if (body === undefined) throw new HttpError(404, `${file} is missing: build the live page with "npm run build:ts"`);
+      if (body === undefined)
+        throw new HttpError(404, `${file} is missing: build the live page with "npm run build:ts"`);
       ex.text(200, contentType, body, { 'cache-control': 'no-cache' });
     },
   };

@@ -1,12 +1,20 @@
 import { pbkdf2 as cryptoPbkdf2, pbkdf2Sync as cryptoPbkdf2Sync } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { abortError } from '../errors.js';
 import {
-  type AsyncKernels, cpp, cppPool, js, type NativePoolEngine, rust, rustPool, type SyncKernels, type WorkerEngine,
+  type AsyncKernels,
+  cpp,
+  cppPool,
+  js,
+  type NativePoolEngine,
+  rust,
+  rustPool,
+  type SyncKernels,
+  type WorkerEngine,
 } from '../engines/index.js';
 import { kernelNames } from '../engines/kernels.js';
 import type { KernelArgs } from '../engines/types.js';
+import { abortError } from '../errors.js';
 import type { QueueProducer } from '../queue/producer.js';
 import { queueStrategy } from '../queue/strategy.js';
 import type { PoolName, Strategy, StrategyName } from './strategy.js';
@@ -24,7 +32,12 @@ type Call = (...args: unknown[]) => unknown;
 
 function onLoop(name: StrategyName, engine: SyncKernels, where: string): Strategy {
   return {
-    name, where, blocksLoop: true, pool: 'loop', kernels: allKernels, sync: engine,
+    name,
+    where,
+    blocksLoop: true,
+    pool: 'loop',
+    kernels: allKernels,
+    sync: engine,
     // Nothing can interrupt it: it holds the loop, the abort's own event included.
     cancellable: () => false,
     // The kernel runs right here, holding the loop; a throw becomes a rejection.
@@ -34,7 +47,11 @@ function onLoop(name: StrategyName, engine: SyncKernels, where: string): Strateg
 
 function offLoop(name: StrategyName, engine: AsyncKernels, pool: PoolName, where: string): Strategy {
   return {
-    name, where, blocksLoop: false, pool, kernels: allKernels,
+    name,
+    where,
+    blocksLoop: false,
+    pool,
+    kernels: allKernels,
     cancellable: () => true, // every kernel polls its cancel flag
     run: (kernel, args, signal) => (engine[kernel] as Call)(...args, { signal }) as never,
   };
@@ -49,7 +66,10 @@ const builtin: Strategy = {
   blocksLoop: false,
   pool: 'libuv',
   kernels: ['pbkdf2', 'sleep'],
-  sync: { ...js, pbkdf2Sync: (password, salt, rounds, keylen) => cryptoPbkdf2Sync(password, salt, rounds, keylen, 'sha256') },
+  sync: {
+    ...js,
+    pbkdf2Sync: (password, salt, rounds, keylen) => cryptoPbkdf2Sync(password, salt, rounds, keylen, 'sha256'),
+  },
   cancellable: (kernel) => kernel !== 'pbkdf2', // OpenSSL's pbkdf2 cannot be stopped; a timer can
   async run(kernel, args, signal) {
     if (signal?.aborted) throw abortError();
@@ -76,7 +96,9 @@ const builtin: Strategy = {
  * own); with a queue producer, `queue` is on.
  */
 export function createStrategies(
-  workers: WorkerEngine, queue?: QueueProducer | null, pools: NativePools = { cppPool, rustPool },
+  workers: WorkerEngine,
+  queue?: QueueProducer | null,
+  pools: NativePools = { cppPool, rustPool },
 ): ReadonlyMap<StrategyName, Strategy> {
   const list: Strategy[] = [
     onLoop('blocking', js, 'TypeScript kernel on the event loop'),
@@ -85,8 +107,18 @@ export function createStrategies(
     offLoop('worker', workers, 'workers', 'TypeScript kernel on a worker_threads pool (piscina)'),
     offLoop('cpp', cpp, 'libuv', "C++ kernel as async work on libuv's threadpool"),
     offLoop('rust', rust, 'libuv', "Rust kernel as async work on libuv's threadpool"),
-    offLoop('cpp-pool', pools.cppPool, 'cpp-pool', "C++ kernel on the addon's own lower-priority thread pool (libuv's stays free for I/O)"),
-    offLoop('rust-pool', pools.rustPool, 'rust-pool', "Rust kernel on the addon's own lower-priority thread pool (libuv's stays free for I/O)"),
+    offLoop(
+      'cpp-pool',
+      pools.cppPool,
+      'cpp-pool',
+      "C++ kernel on the addon's own lower-priority thread pool (libuv's stays free for I/O)",
+    ),
+    offLoop(
+      'rust-pool',
+      pools.rustPool,
+      'rust-pool',
+      "Rust kernel on the addon's own lower-priority thread pool (libuv's stays free for I/O)",
+    ),
     builtin,
     // Listed, on or off, only where a server asked for it (null: off), so that in-process
     // measurements of the table need no Redis.

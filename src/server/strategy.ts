@@ -5,7 +5,17 @@ import type { KernelArgs, KernelName, KernelResults, SyncKernels } from '../engi
  * definition that routes, metrics, the benchmarks, the live page and the docs all read; the queue
  * builds its own entry from these types (so neither imports the other's module).
  */
-export const strategyNames = ['blocking', 'cpp-sync', 'rust-sync', 'worker', 'cpp', 'rust', 'cpp-pool', 'rust-pool', 'builtin'] as const;
+export const strategyNames = [
+  'blocking',
+  'cpp-sync',
+  'rust-sync',
+  'worker',
+  'cpp',
+  'rust',
+  'cpp-pool',
+  'rust-pool',
+  'builtin',
+] as const;
 /** `strategyNames` are the in-process strategies; `queue` (other processes, needs Redis) joins in createStrategies. */
 export type StrategyName = (typeof strategyNames)[number] | 'queue';
 
@@ -39,6 +49,9 @@ export interface Strategy {
    */
   cancellable(kernel: KernelName): boolean;
   run<K extends KernelName>(
-    kernel: K, args: KernelArgs[K], signal?: AbortSignal, info?: RunInfo,
+    kernel: K,
+    args: KernelArgs[K],
+    signal?: AbortSignal,
+    info?: RunInfo,
   ): Promise<KernelResults[K]>;
 }

@@ -5,11 +5,12 @@
  * Overrides: OFFLOOP_UWS_DIGEST=<sha-256 hex> accepts that digest instead (a binary you built or
  * vetted); OFFLOOP_UWS_SKIP_DIGEST=1 skips the check.
  */
+
+import type * as UWS from 'uWebSockets.js';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
-import type * as UWS from 'uWebSockets.js';
 import { uwsDigests } from './uws-digests.js';
 
 export type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket } from 'uWebSockets.js';
@@ -44,7 +45,11 @@ export function uwsBinary(): string {
 export const sha256File = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 /** Throws UwsDigestError unless `file`'s SHA-256 is the one expected for it (see the overrides above). */
-export function verifyUws(file: string, digests: Readonly<Record<string, string>> = uwsDigests, env: NodeJS.ProcessEnv = process.env): void {
+export function verifyUws(
+  file: string,
+  digests: Readonly<Record<string, string>> = uwsDigests,
+  env: NodeJS.ProcessEnv = process.env,
+): void {
   if (env.OFFLOOP_UWS_SKIP_DIGEST === '1') return;
   const expected = env.OFFLOOP_UWS_DIGEST?.trim().toLowerCase() || digests[basename(file)];
   const actual = sha256File(file);

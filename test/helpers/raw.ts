@@ -27,7 +27,12 @@ export function parseResponses(text: string): RawResponse[] {
     const headerLines = rest.slice(0, end).split('\r\n');
     const status = /^HTTP\/1\.[01] (\d{3})/.exec(headerLines[0] ?? '');
     if (!status) return responses;
-    const length = Number(headerLines.find((l) => /^content-length:/i.test(l))?.split(':')[1]?.trim() ?? 0);
+    const length = Number(
+      headerLines
+        .find((l) => /^content-length:/i.test(l))
+        ?.split(':')[1]
+        ?.trim() ?? 0,
+    );
     if (rest.length < end + 4 + length) return responses;
     responses.push({ status: Number(status[1]), headerLines, body: rest.slice(end + 4, end + 4 + length) });
     rest = rest.slice(end + 4 + length);
@@ -53,7 +58,12 @@ export function raw(
       clearTimeout(timer);
       socket.destroy();
       const parsed = parseResponses(text);
-      resolve({ statuses: [...text.matchAll(/HTTP\/1\.[01] (\d{3})/g)].map((m) => Number(m[1])), responses: parsed, closed, text });
+      resolve({
+        statuses: [...text.matchAll(/HTTP\/1\.[01] (\d{3})/g)].map((m) => Number(m[1])),
+        responses: parsed,
+        closed,
+        text,
+      });
     };
     const wait = (ms: number) => {
       clearTimeout(timer);
@@ -85,7 +95,11 @@ export function raw(
  * whose body stopped arriving. Resolves once written; `reply` settles when the server answers
  * and closes (or the socket is destroyed).
  */
-export function stall(port: number, head: string, partial: Uint8Array | string): Promise<{ socket: net.Socket; reply: Promise<RawReply> }> {
+export function stall(
+  port: number,
+  head: string,
+  partial: Uint8Array | string,
+): Promise<{ socket: net.Socket; reply: Promise<RawReply> }> {
   return new Promise((resolveStarted) => {
     const socket = net.connect(port, '127.0.0.1');
     let text = '';
@@ -93,9 +107,16 @@ export function stall(port: number, head: string, partial: Uint8Array | string):
     socket.on('data', (d) => (text += d.toString('latin1')));
     const reply = new Promise<RawReply>((resolve) =>
       socket.on('close', () =>
-        resolve({ statuses: [...text.matchAll(/HTTP\/1\.[01] (\d{3})/g)].map((m) => Number(m[1])), responses: parseResponses(text), closed: true, text }),
+        resolve({
+          statuses: [...text.matchAll(/HTTP\/1\.[01] (\d{3})/g)].map((m) => Number(m[1])),
+          responses: parseResponses(text),
+          closed: true,
+          text,
+        }),
       ),
     );
-    socket.on('connect', () => socket.write(head, () => socket.write(partial, () => resolveStarted({ socket, reply }))));
+    socket.on('connect', () =>
+      socket.write(head, () => socket.write(partial, () => resolveStarted({ socket, reply }))),
+    );
   });
 }

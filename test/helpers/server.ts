@@ -26,7 +26,9 @@ export interface RunningServer {
  * down if this process dies without stopping it).
  */
 export async function startServer(
-  args: string[] = [], env: NodeJS.ProcessEnv = {}, options: { cwd?: string } = {},
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  options: { cwd?: string } = {},
 ): Promise<RunningServer> {
   const child = spawn(process.execPath, [mainEntry, '--port', '0', '--host', '127.0.0.1', ...args], {
     ...options,
@@ -67,17 +69,34 @@ export interface Reply {
 }
 
 /** One request on a fresh connection (no keep-alive pooling between test requests). */
-export function request(url: string, options: { method?: string; body?: string | Uint8Array; headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<Reply> {
+export function request(
+  url: string,
+  options: { method?: string; body?: string | Uint8Array; headers?: Record<string, string>; signal?: AbortSignal } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: options.method ?? 'GET', headers: options.headers, agent: false, ...(options.signal ? { signal: options.signal } : {}) }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const body = Buffer.concat(chunks);
-        resolve({ status: res.statusCode!, headers: res.headers, body, json: <T>() => JSON.parse(body.toString()) as T });
-      });
-      res.on('error', reject);
-    });
+    const req = http.request(
+      url,
+      {
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        agent: false,
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks);
+          resolve({
+            status: res.statusCode!,
+            headers: res.headers,
+            body,
+            json: <T>() => JSON.parse(body.toString()) as T,
+          });
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(options.body);
   });
@@ -89,7 +108,9 @@ export function sample(text: string, name: string, labels: Record<string, string
     if (line.startsWith('#')) continue;
     const match = /^([a-zA-Z_:][\w:]*)(\{([^}]*)\})?\s+(\S+)$/.exec(line);
     if (!match || match[1] !== name) continue;
-    const have = Object.fromEntries([...(match[3] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
+    const have = Object.fromEntries(
+      [...(match[3] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
+    );
     if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(match[4]);
   }
   return undefined;

@@ -29,7 +29,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { rng } from '#rng';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -69,10 +69,12 @@ function check(what, fn) {
 
 /** Every function of the addon (and of its pool), wrapped to count calls. */
 function counted(name, raw) {
-  const wrap = (target, key) => (...args) => {
-    calls[name] += 1;
-    return target[key](...args);
-  };
+  const wrap =
+    (target, key) =>
+    (...args) => {
+      calls[name] += 1;
+      return target[key](...args);
+    };
   const api = { name, raw, shaBackend: raw.shaBackend, pool: {} };
   for (const key of Object.keys(raw)) if (typeof raw[key] === 'function') api[key] = wrap(raw, key);
   for (const key of Object.keys(raw.pool)) if (typeof raw.pool[key] === 'function') api.pool[key] = wrap(raw.pool, key);
@@ -164,9 +166,12 @@ function pbkdf2Expected(password, salt, iterations, keylen) {
 // Sections
 
 function syncKernels(a) {
-  for (const [limit, count] of PRIMES) check(`${a.name} primesSync(${limit})`, () => assert.equal(a.primesSync(limit), count));
+  for (const [limit, count] of PRIMES)
+    check(`${a.name} primesSync(${limit})`, () => assert.equal(a.primesSync(limit), count));
   for (const [label, pw, salt, it, keylen] of PBKDF2) {
-    check(`${a.name} pbkdf2Sync ${label}`, () => assert.equal(hex(a.pbkdf2Sync(pw, salt, it, keylen)), pbkdf2Expected(pw, salt, it, keylen)));
+    check(`${a.name} pbkdf2Sync ${label}`, () =>
+      assert.equal(hex(a.pbkdf2Sync(pw, salt, it, keylen)), pbkdf2Expected(pw, salt, it, keylen)),
+    );
   }
   check(`${a.name} pbkdf2Sync offset views`, () => {
     const pw = offsetView(70, 21);
@@ -185,10 +190,14 @@ function syncKernels(a) {
     const src = new Uint8ClampedArray(image(5, 4).buffer);
     agree('blur clamped 5x4 r2', a.blurSync(src, 5, 4, 2));
   });
-  check(`${a.name} blurSync offset view`, () => agree('blur offset 6x3 r1', a.blurSync(offsetView(6 * 3 * 4, 23), 6, 3, 1)));
+  check(`${a.name} blurSync offset view`, () =>
+    agree('blur offset 6x3 r1', a.blurSync(offsetView(6 * 3 * 4, 23), 6, 3, 1)),
+  );
   // >= 1 MiB: the huge-page mmap path of the native allocator (valgrind checks accesses there,
   // but its leak check does not see mmap'ed memory).
-  check(`${a.name} blurSync 512x512 r1 (mmap path)`, () => agree('blur 512x512 r1', a.blurSync(image(512, 512, 9), 512, 512, 1)));
+  check(`${a.name} blurSync 512x512 r1 (mmap path)`, () =>
+    agree('blur 512x512 r1', a.blurSync(image(512, 512, 9), 512, 512, 1)),
+  );
   check(`${a.name} sleepSync`, () => {
     assert.equal(a.sleepSync(0), undefined);
     assert.equal(a.sleepSync(2), undefined);
@@ -215,14 +224,18 @@ async function asyncKernels(a, exec, label) {
     jobs.push(exec.blur(src, w, h, r).then((out) => agree(`blur ${caseName}`, out)));
     src.fill(255);
   }
-  jobs.push(exec.blur(new Uint8ClampedArray(image(5, 4).buffer), 5, 4, 2).then((out) => agree('blur clamped 5x4 r2', out)));
+  jobs.push(
+    exec.blur(new Uint8ClampedArray(image(5, 4).buffer), 5, 4, 2).then((out) => agree('blur clamped 5x4 r2', out)),
+  );
   jobs.push(exec.blur(offsetView(6 * 3 * 4, 23), 6, 3, 1).then((out) => agree('blur offset 6x3 r1', out)));
   jobs.push(exec.sleep(0).then((v) => assert.equal(v, undefined)));
   jobs.push(exec.sleep(3).then((v) => assert.equal(v, undefined)));
   jobs.push(exec.noop().then((v) => assert.equal(v, undefined)));
   jobs.push(exec.noop(undefined));
   const results = await Promise.allSettled(jobs);
-  results.forEach((r, i) => r.status === 'rejected' && fail(`${a.name} ${label} async job ${i}`, r.reason?.message ?? r.reason));
+  for (const [i, r] of results.entries()) {
+    if (r.status === 'rejected') fail(`${a.name} ${label} async job ${i}`, r.reason?.message ?? r.reason);
+  }
 }
 
 /** Bad arguments: every argument of every export, with every kind of wrong value. */
@@ -271,7 +284,9 @@ function badInputs(a, other) {
     ['null', null, TypeError],
     ['undefined', undefined, TypeError],
     ['detached', detached(4), TypeError],
-    ...(s.clamped ? [['a detached Uint8ClampedArray', detached(4, Uint8ClampedArray), TypeError]] : [['a Uint8ClampedArray', new Uint8ClampedArray(4), TypeError]]),
+    ...(s.clamped
+      ? [['a detached Uint8ClampedArray', detached(4, Uint8ClampedArray), TypeError]]
+      : [['a Uint8ClampedArray', new Uint8ClampedArray(4), TypeError]]),
   ];
   const badTokens = [
     ['null', null],
@@ -291,18 +306,21 @@ function badInputs(a, other) {
     } catch (error) {
       thrown += 1;
       if (!(error instanceof Ctor)) fail(what, `threw ${error?.name}: ${error?.message}, wanted ${Ctor.name}`);
-      else if (error.code !== (Ctor === TypeError ? 'ERR_INVALID_ARG_TYPE' : 'ERR_OUT_OF_RANGE')) fail(what, `code ${error.code}`);
-      else if (argName && !error.message.startsWith(`The "${argName}" argument`)) fail(what, `message ${error.message}`);
+      else if (error.code !== (Ctor === TypeError ? 'ERR_INVALID_ARG_TYPE' : 'ERR_OUT_OF_RANGE'))
+        fail(what, `code ${error.code}`);
+      else if (argName && !error.message.startsWith(`The "${argName}" argument`))
+        fail(what, `message ${error.message}`);
       return;
     }
     fail(what, 'did not throw');
     if (result instanceof Promise) result.catch(() => {}); // keep going; it settles by itself
   };
-  const targets = (kernel) => [
-    [`${kernel}Sync`, a[`${kernel}Sync`], false],
-    [kernel, a[kernel], true],
-    [`pool.${kernel}`, a.pool[kernel], true],
-  ].filter(([, fn]) => fn !== undefined);
+  const targets = (kernel) =>
+    [
+      [`${kernel}Sync`, a[`${kernel}Sync`], false],
+      [kernel, a[kernel], true],
+      [`pool.${kernel}`, a.pool[kernel], true],
+    ].filter(([, fn]) => fn !== undefined);
 
   for (const [kernel, spec] of Object.entries(specs)) {
     for (const [fnName, fn, hasToken] of targets(kernel)) {
@@ -315,7 +333,8 @@ function badInputs(a, other) {
       });
       if (spec.args.length > 0) expectThrow(`${a.name} ${fnName}()`, () => fn(), TypeError, spec.args[0].name);
       if (hasToken) {
-        for (const [label, token] of badTokens) expectThrow(`${a.name} ${fnName}: token = ${label}`, () => fn(...spec.good, token), TypeError, 'token');
+        for (const [label, token] of badTokens)
+          expectThrow(`${a.name} ${fnName}: token = ${label}`, () => fn(...spec.good, token), TypeError, 'token');
       }
     }
   }
@@ -325,13 +344,34 @@ function badInputs(a, other) {
     expectThrow(`${a.name} ${fnName}: rgba too long`, () => fn(bytes(12), 1, 2, 0), RangeError, 'rgba');
     expectThrow(`${a.name} ${fnName}: empty rgba`, () => fn(new Uint8Array(0), 1, 1, 0), RangeError, 'rgba');
     expectThrow(`${a.name} ${fnName}: width*height > 2^26`, () => fn(bytes(4), 65535, 65535, 0), RangeError);
-    expectThrow(`${a.name} ${fnName}: bad radius before rgba length`, () => fn(bytes(3), 1, 1, -1), RangeError, 'radius');
-    if (hasToken) expectThrow(`${a.name} ${fnName}: bad token after good bytes`, () => fn(bytes(4), 1, 1, 0, {}), TypeError, 'token');
+    expectThrow(
+      `${a.name} ${fnName}: bad radius before rgba length`,
+      () => fn(bytes(3), 1, 1, -1),
+      RangeError,
+      'radius',
+    );
+    if (hasToken)
+      expectThrow(
+        `${a.name} ${fnName}: bad token after good bytes`,
+        () => fn(bytes(4), 1, 1, 0, {}),
+        TypeError,
+        'token',
+      );
   }
   for (const fnName of ['pbkdf2', 'pool.pbkdf2']) {
     const fn = fnName === 'pbkdf2' ? a.pbkdf2 : a.pool.pbkdf2;
-    expectThrow(`${a.name} ${fnName}: bad token after big password`, () => fn(bytes(5000), bytes(300), 1, 1024, 'x'), TypeError, 'token');
-    expectThrow(`${a.name} ${fnName}: bad keylen after big password`, () => fn(bytes(5000), bytes(300), 1, 1025), RangeError, 'keylen');
+    expectThrow(
+      `${a.name} ${fnName}: bad token after big password`,
+      () => fn(bytes(5000), bytes(300), 1, 1024, 'x'),
+      TypeError,
+      'token',
+    );
+    expectThrow(
+      `${a.name} ${fnName}: bad keylen after big password`,
+      () => fn(bytes(5000), bytes(300), 1, 1025),
+      RangeError,
+      'keylen',
+    );
   }
   // cancel(): a token is required.
   for (const [label, token] of [['undefined', undefined], ...badTokens]) {
@@ -394,10 +434,16 @@ async function tokens(a, exec, label, blockers) {
     const p = start(t);
     // A token serves one call at a time.
     check(`${name} ${kernel}: token attached to a pending call`, () =>
-      assert.throws(() => exec.noop(t), (e) => e instanceof TypeError && e.code === 'ERR_INVALID_ARG_TYPE'),
+      assert.throws(
+        () => exec.noop(t),
+        (e) => e instanceof TypeError && e.code === 'ERR_INVALID_ARG_TYPE',
+      ),
     );
     check(`${name} ${kernel}: attached token on the other executor`, () =>
-      assert.throws(() => (exec === a ? a.pool : a).noop(t), (e) => e instanceof TypeError),
+      assert.throws(
+        () => (exec === a ? a.pool : a).noop(t),
+        (e) => e instanceof TypeError,
+      ),
     );
     return [kernel, t, expectAbort(`${name} ${kernel}: cancelled while queued`, p)];
   });
@@ -424,7 +470,8 @@ async function tokens(a, exec, label, blockers) {
     await delay(kernel === 'blur' ? 30 : 150);
     a.cancel(t);
     const outcome = await abortOrResult(`${name} ${kernel}: cancelled while running`, p);
-    if (kernel !== 'blur' && outcome !== 'aborted') fail(`${name} ${kernel}: cancelled while running`, 'finished instead');
+    if (kernel !== 'blur' && outcome !== 'aborted')
+      fail(`${name} ${kernel}: cancelled while running`, 'finished instead');
     a.cancel(t);
   }
 
@@ -463,7 +510,12 @@ function callsWithDroppedTokens(a) {
   for (let i = 0; i < 8; i++) {
     const tokens = [a.createCancelToken(), a.createCancelToken(), a.createCancelToken(), a.createCancelToken()];
     for (const t of tokens) tokenRegistry.register(t, null);
-    pending.push(a.sleep(20, tokens[0]), a.pool.sleep(20, tokens[1]), a.pool.noop(tokens[2]), a.blur(image(8, 8), 8, 8, 1, tokens[3])); // blur: an external buffer result
+    pending.push(
+      a.sleep(20, tokens[0]),
+      a.pool.sleep(20, tokens[1]),
+      a.pool.noop(tokens[2]),
+      a.blur(image(8, 8), 8, 8, 1, tokens[3]),
+    ); // blur: an external buffer result
   }
   return pending;
 }
@@ -496,7 +548,9 @@ async function droppedTokens(a) {
 async function pool(a) {
   const name = `${a.name} pool`;
   const cpus = availableParallelism();
-  check(`${name} stats before start`, () => assert.deepEqual({ ...a.pool.stats() }, { threads: 0, nice: 0, policy: null, queued: 0, running: 0 }));
+  check(`${name} stats before start`, () =>
+    assert.deepEqual({ ...a.pool.stats() }, { threads: 0, nice: 0, policy: null, queued: 0, running: 0 }),
+  );
   a.pool.stop(); // before start: harmless
   a.pool.start(2, 10);
   a.pool.start(2, 10, 'idle'); // idempotent: 'idle' is the default policy
@@ -504,14 +558,22 @@ async function pool(a) {
   check(`${name} start with other nice`, () => assert.throws(() => a.pool.start(2, 11), Error));
   check(`${name} start with another policy`, () => assert.throws(() => a.pool.start(2, 10, 'batch'), Error));
   check(`${name} start with a bad policy`, () => assert.throws(() => a.pool.start(2, 10, 'fast'), RangeError));
-  check(`${name} stats`, () => assert.deepEqual({ ...a.pool.stats() }, { threads: 2, nice: 10, policy: 'idle', queued: 0, running: 0 }));
+  check(`${name} stats`, () =>
+    assert.deepEqual({ ...a.pool.stats() }, { threads: 2, nice: 10, policy: 'idle', queued: 0, running: 0 }),
+  );
 
   await asyncKernels(a, a.pool, 'pool');
   await tokens(a, a.pool, 'pool', 2);
 
   // stop() with tasks running and queued: all reject with AbortError; tokens stay usable.
   const t = a.createCancelToken();
-  const pending = [a.pool.sleep(20000), a.pool.sleep(20000, a.createCancelToken()), a.pool.primes(4294967295), a.pool.blur(image(64, 64), 64, 64, 3), a.pool.noop(t)];
+  const pending = [
+    a.pool.sleep(20000),
+    a.pool.sleep(20000, a.createCancelToken()),
+    a.pool.primes(4294967295),
+    a.pool.blur(image(64, 64), 64, 64, 3),
+    a.pool.noop(t),
+  ];
   await delay(100);
   check(`${name} stats with work pending`, () => {
     const s = a.pool.stats();
@@ -525,7 +587,9 @@ async function pool(a) {
 
   // A task restarts a stopped pool with the defaults.
   assert.equal(await a.pool.primes(1000), 168);
-  check(`${name} restarted by a task`, () => assert.deepEqual({ ...a.pool.stats() }, { threads: cpus, nice: 10, policy: 'idle', queued: 0, running: 0 }));
+  check(`${name} restarted by a task`, () =>
+    assert.deepEqual({ ...a.pool.stats() }, { threads: cpus, nice: 10, policy: 'idle', queued: 0, running: 0 }),
+  );
   a.pool.stop();
   // start() after stop, with other settings.
   a.pool.start(1, 0, 'normal');
@@ -536,7 +600,12 @@ async function pool(a) {
   a.pool.stop();
   // stop() with only queued work, and stop() right after start().
   a.pool.start(1, 5);
-  const blocked = [a.pool.sleep(20000), a.pool.noop(), a.pool.noop(a.createCancelToken()), a.pool.pbkdf2(bytes(100), bytes(10), 10, 1024)];
+  const blocked = [
+    a.pool.sleep(20000),
+    a.pool.noop(),
+    a.pool.noop(a.createCancelToken()),
+    a.pool.pbkdf2(bytes(100), bytes(10), 10, 1024),
+  ];
   a.pool.stop();
   await Promise.all(blocked.map((p, i) => expectAbort(`${name} task ${i} at stop() right after start()`, p)));
   a.pool.start(2, 10);
@@ -563,7 +632,9 @@ async function concurrency(addons) {
     setTimeout(() => a.cancel(t), 5);
   }
   const settled = await Promise.allSettled(jobs);
-  settled.forEach((r, i) => r.status === 'rejected' && fail(`concurrent job ${i}`, r.reason?.message ?? r.reason));
+  for (const [i, r] of settled.entries()) {
+    if (r.status === 'rejected') fail(`concurrent job ${i}`, r.reason?.message ?? r.reason);
+  }
   return jobs.length;
 }
 
@@ -620,7 +691,10 @@ async function workerCancel(a) {
   a.pool.stop();
   const u = a.createCancelToken();
   // Restarts the pool with the defaults.
-  const r = expectAbort(`${a.name} worker restarted pool's primes cancelled while running`, a.pool.primes(4294967295, u));
+  const r = expectAbort(
+    `${a.name} worker restarted pool's primes cancelled while running`,
+    a.pool.primes(4294967295, u),
+  );
   await delay(50);
   a.cancel(u);
   a.cancel(v);
@@ -666,14 +740,19 @@ async function main() {
   await Promise.all([runWorker(1, true), runWorker(2, false)]);
   for (const a of Object.values(addons)) a.pool.stop();
   await collect();
-  progress(`done: ${calls.cpp} cpp calls, ${calls.rust} rust calls, ${failures.length} failed expectations; exiting naturally`);
-  if (process.env.OFFLOOP_MEMORY_REPORT) writeFileSync(process.env.OFFLOOP_MEMORY_REPORT, JSON.stringify({ calls, failures }));
+  progress(
+    `done: ${calls.cpp} cpp calls, ${calls.rust} rust calls, ${failures.length} failed expectations; exiting naturally`,
+  );
+  if (process.env.OFFLOOP_MEMORY_REPORT)
+    writeFileSync(process.env.OFFLOOP_MEMORY_REPORT, JSON.stringify({ calls, failures }));
   if (failures.length > 0) process.exitCode = 1;
 }
 
 // A stray rejection is a failed expectation, not a crash: the run goes on so that the rest of
 // the work still settles (and a DOMException would not survive a worker's 'error' event).
-process.on('unhandledRejection', (reason) => fail('unhandled rejection', reason?.stack ?? `${reason?.name}: ${reason?.message}`));
+process.on('unhandledRejection', (reason) =>
+  fail('unhandled rejection', reason?.stack ?? `${reason?.name}: ${reason?.message}`),
+);
 
 if (isMainThread) {
   main().catch((error) => {
