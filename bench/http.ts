@@ -73,8 +73,10 @@ async function settle(url: string, timeoutMs = 120_000): Promise<void> {
 }
 
 const describeLoad = (load: LoadFigures, ping: ProbeFigures, idleP99: number, cpu: CpuUse) =>
-  `${fmt(load.reqPerSec)} req/s${load.non2xx + load.errors ? ` (${load.non2xx} non-2xx, ${load.errors} errors)` : ''}; ` +
-  `ping p50 ${fmt(ping.p50)} ms, p99 ${fmt(ping.p99)} ms (${fmt(ratio(ping.p99, idleP99))}× idle), max ${fmt(ping.max)} ms; ` +
+  `${fmt(load.reqPerSec)} req/s` +
+  `${load.non2xx + load.errors ? ` (${load.non2xx} non-2xx, ${load.errors} errors)` : ''}; ` +
+  `ping p50 ${fmt(ping.p50)} ms, p99 ${fmt(ping.p99)} ms (${fmt(ratio(ping.p99, idleP99))}× idle), ` +
+  `max ${fmt(ping.max)} ms; ` +
   `CPU server ${fmt(cpu.childS / cpu.wallS, 2)} cores, harness ${fmt(cpu.harnessS / cpu.wallS, 2)}`;
 
 export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan {
@@ -151,7 +153,9 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan
     for (const strategy of table.filter((s) => s.kernels.includes(route))) {
       const path = `/${route}/${strategy.name}${query && `?${query}`}`;
       steps.push({
-        label: `http · ${method} ${path} · ${h.connections} connections × ${h.loadS} s, ping every ${h.probeIntervalMs} ms`,
+        label:
+          `http · ${method} ${path} · ${h.connections} connections × ${h.loadS} s, ` +
+          `ping every ${h.probeIntervalMs} ms`,
         async run() {
           const s = need();
           const url = `${s.url}${path}`;
@@ -179,7 +183,8 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan
             ...measured,
             pingP99Ratio: ratio(measured.ping.p99, idlePing?.p99),
           });
-          return `kernel ${fmt(elapsedMs)} ms; ${describeLoad(measured.load, measured.ping, idlePing?.p99 ?? NaN, measured.cpu)}`;
+          const load = describeLoad(measured.load, measured.ping, idlePing?.p99 ?? NaN, measured.cpu);
+          return `kernel ${fmt(elapsedMs)} ms; ${load}`;
         },
       });
     }
@@ -188,7 +193,9 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan
   for (const seedPath of seedPaths) {
     const path = `${seedPath}?ms=${h.seedMs}`;
     steps.push({
-      label: `http · seed route GET ${path} · ${h.connections} connections × ${h.loadS} s, ping every ${h.probeIntervalMs} ms`,
+      label:
+        `http · seed route GET ${path} · ${h.connections} connections × ${h.loadS} s, ` +
+        `ping every ${h.probeIntervalMs} ms`,
       async run() {
         const measured = await underLoad({ url: `${need().url}${path}` });
         seed.push({ path, ...measured, pingP99Ratio: ratio(measured.ping.p99, idlePing?.p99) });
@@ -212,7 +219,10 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan
       serverCpuUsPerReq: (cpu.childS * 1e6) / load.ok,
     };
     routing.push(row);
-    return `${fmt(row.reqPerSec)} req/s; server ${fmt(row.serverCpuUsPerReq)} µs CPU per request; CPU server ${fmt(cpu.childS / cpu.wallS, 2)} cores, harness ${fmt(cpu.harnessS / cpu.wallS, 2)}`;
+    return (
+      `${fmt(row.reqPerSec)} req/s; server ${fmt(row.serverCpuUsPerReq)} µs CPU per request; ` +
+      `CPU server ${fmt(cpu.childS / cpu.wallS, 2)} cores, harness ${fmt(cpu.harnessS / cpu.wallS, 2)}`
+    );
   }
   // Both servers run side by side and take turns, so a burst of load from elsewhere on the
   // machine hits both alike; each side's best round is compared (contention only ever slows).
@@ -234,7 +244,9 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan
   });
   for (let round = 1; round <= h.routingRounds; round++) {
     steps.push({
-      label: `http · routing overhead ${round}/${h.routingRounds}: offloop GET /ping, ${h.routingConnections} connections × ${h.routingS} s`,
+      label:
+        `http · routing overhead ${round}/${h.routingRounds}: offloop GET /ping, ` +
+        `${h.routingConnections} connections × ${h.routingS} s`,
       run: () => flood('offloop', round, need().url, need().pid),
     });
     steps.push({
@@ -264,7 +276,9 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan
   const jobsInFlight = () => 2 * Math.max(availableParallelism(), libuvThreads());
   for (const strategy of starvationStrategies(table)) {
     steps.push({
-      label: `http · pool starvation · ${strategy}: fs.promises.readFile every ${starve.intervalMs} ms, ${starve.idleS} s idle, then ${starve.loadedS} s with ${strategy} jobs filling its pool (child process)`,
+      label:
+        `http · pool starvation · ${strategy}: fs.promises.readFile every ${starve.intervalMs} ms, ` +
+        `${starve.idleS} s idle, then ${starve.loadedS} s with ${strategy} jobs filling its pool (child process)`,
       async run() {
         const row = await measureStarvation(
           {
@@ -279,7 +293,10 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan
           libuvThreads(),
         );
         starvation.push(row);
-        return `fs read p99 ${fmt(row.idle.p99)} ms idle → ${fmt(row.loaded.p99)} ms with ${row.jobsInFlight} ${row.kernel} jobs on ${row.pool} (${fmt(row.ratio)}×); ${fmt(row.jobsPerSec)} jobs/s`;
+        return (
+          `fs read p99 ${fmt(row.idle.p99)} ms idle → ${fmt(row.loaded.p99)} ms with ` +
+          `${row.jobsInFlight} ${row.kernel} jobs on ${row.pool} (${fmt(row.ratio)}×); ${fmt(row.jobsPerSec)} jobs/s`
+        );
       },
     });
   }
@@ -293,8 +310,10 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan
       machine: endOfPart(machine),
       durationS: (performance.now() - started) / 1000,
       note:
-        `The load generator (autocannon) and the ping probe run in the harness process on the same ${machine.cores} cores as the server, ` +
-        'so they compete with it for CPU: each load figure comes with the CPU time both sides used (cores = CPU seconds ÷ wall seconds).',
+        `The load generator (autocannon) and the ping probe run in the harness process ` +
+        `on the same ${machine.cores} cores as the server, ` +
+        'so they compete with it for CPU: each load figure comes with the CPU time both sides used ' +
+        '(cores = CPU seconds ÷ wall seconds).',
       server: {
         libuvThreads: server?.libuvThreads ?? NaN,
         workers: server?.workers ?? NaN,

@@ -175,7 +175,9 @@ export function kernelPlan(profile: Profile): Plan {
   for (const engine of Object.keys(asyncPrimes) as ScalingRow['engine'][]) {
     for (const inFlight of p.inFlight) {
       steps.push({
-        label: `kernels · scaling · ${engine}.primes(${p.scalingPrimesLimit.toExponential()}) with ${inFlight} in flight`,
+        label:
+          `kernels · scaling · ${engine}.primes(${p.scalingPrimesLimit.toExponential()}) ` +
+          `with ${inFlight} in flight`,
         async run() {
           let start = 0;
           let end = 0;
@@ -213,7 +215,10 @@ export function kernelPlan(profile: Profile): Plan {
             cpuCores: (cpu.user + cpu.system) / 1000 / wallMs,
           };
           scaling.push(row);
-          return `${fmt(row.opsPerSec)} ops/s (${completed} in ${fmt(wallMs)} ms), this process used ${fmt(row.cpuCores, 2)} cores`;
+          return (
+            `${fmt(row.opsPerSec)} ops/s (${completed} in ${fmt(wallMs)} ms), ` +
+            `this process used ${fmt(row.cpuCores, 2)} cores`
+          );
         },
       });
     }

@@ -35,7 +35,8 @@ export function endOfPart(machine: Machine): Machine {
 /** A warning to print when other processes are busy: the figures will be noisy. */
 export function busyWarning(machine: Machine): string | undefined {
   return machine.loadAverage > machine.cores / 2
-    ? `warning: load average ${machine.loadAverage} on ${machine.cores} cores before starting — other processes are using the CPU, so these figures will be noisy`
+    ? `warning: load average ${machine.loadAverage} on ${machine.cores} cores before starting — ` +
+        'other processes are using the CPU, so these figures will be noisy'
     : undefined;
 }
 

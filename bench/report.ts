@@ -15,7 +15,8 @@ const table = (header: string[], rows: Array<Array<string | number>>): string =>
 
 const machineLine = (m: Machine, profile: string, durationS: number) =>
   `${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node} (V8 ${m.v8}); ` +
-  `harness libuv pool ${m.libuvPoolSize}; load average ${m.loadAverage} before, ${m.loadAverageEnd ?? '?'} after (with this run's own load); ${profile} run of ${fmt(durationS)} s at ${m.date}`;
+  `harness libuv pool ${m.libuvPoolSize}; load average ${m.loadAverage} before, ` +
+  `${m.loadAverageEnd ?? '?'} after (with this run's own load); ${profile} run of ${fmt(durationS)} s at ${m.date}`;
 
 const cores = (cpuS: number, wallS: number) => fmt(cpuS / wallS, 2);
 
@@ -57,8 +58,10 @@ function kernelSection(k: KernelsResult): string {
     machineLine(k.machine, k.profile, k.durationS) +
       `. SHA-256 backend: cpp ${k.shaBackend.cpp}, rust ${k.shaBackend.rust}.`,
     '',
-    `Sync forms on the same inputs, timed by tinybench one call at a time with a turn of the event loop between calls: primes(${primesLimit}), ` +
-      `pbkdf2 (${pbkdf2.iterations} iterations, keylen ${pbkdf2.keylen}), blur ${blur.width}×${blur.height} radius ${blur.radius}.`,
+    'Sync forms on the same inputs, timed by tinybench one call at a time ' +
+      'with a turn of the event loop between calls: ' +
+      `primes(${primesLimit}), pbkdf2 (${pbkdf2.iterations} iterations, keylen ${pbkdf2.keylen}), ` +
+      `blur ${blur.width}×${blur.height} radius ${blur.radius}.`,
     '',
     '![Kernel speed-ups](speedups.svg)',
     '',
@@ -108,7 +111,9 @@ function kernelSection(k: KernelsResult): string {
       }),
     ),
     '',
-    "Cores used is this process's CPU time ÷ wall time in the window: when it stays below min(k, cores) while the machine has idle cores, the engine does not scale; when the machine is busy, other processes took the CPU.",
+    "Cores used is this process's CPU time ÷ wall time in the window: " +
+      'when it stays below min(k, cores) while the machine has idle cores, the engine does not scale; ' +
+      'when the machine is busy, other processes took the CPU.',
   ].join('\n');
 }
 
@@ -153,18 +158,24 @@ function httpSection(h: HttpResult): string {
     '',
     `${machineLine(h.machine, h.profile, h.durationS)}.`,
     '',
-    `Server: \`node dist/src/main.js ${h.server.args.join(' ')}\` (libuv pool ${h.server.libuvThreads}, worker pool ${h.server.workers}). ` +
-      `Each heavy route is driven by autocannon with ${s.connections} connections for ${s.loadS} s while a probe sends GET /ping every ${s.probeIntervalMs} ms ` +
-      'on its own keep-alive connection (pipelined on schedule, so a stalled server cannot slow the probe down and hide its stalls).',
+    `Server: \`node dist/src/main.js ${h.server.args.join(' ')}\` ` +
+      `(libuv pool ${h.server.libuvThreads}, worker pool ${h.server.workers}). ` +
+      `Each heavy route is driven by autocannon with ${s.connections} connections for ${s.loadS} s ` +
+      `while a probe sends GET /ping every ${s.probeIntervalMs} ms ` +
+      'on its own keep-alive connection ' +
+      '(pipelined on schedule, so a stalled server cannot slow the probe down and hide its stalls).',
     '',
     `**${h.note}**`,
     '',
-    `Idle ping (same server, before any load): p50 ${fmt(h.idlePing.p50)} ms, p99 ${fmt(h.idlePing.p99)} ms, max ${fmt(h.idlePing.max)} ms (n=${h.idlePing.n}).`,
+    `Idle ping (same server, before any load): p50 ${fmt(h.idlePing.p50)} ms, p99 ${fmt(h.idlePing.p99)} ms, ` +
+      `max ${fmt(h.idlePing.max)} ms (n=${h.idlePing.n}).`,
     '',
     '![Ping latency by strategy](ping-latency.svg)',
     '',
     ...routes.flatMap((route) => [
-      `### ${route === 'primes' ? `GET /primes/:strategy?limit=${s.primesLimit}` : `POST /pbkdf2/:strategy (${s.pbkdf2Iterations} iterations)`}`,
+      route === 'primes'
+        ? `### GET /primes/:strategy?limit=${s.primesLimit}`
+        : `### POST /pbkdf2/:strategy (${s.pbkdf2Iterations} iterations)`,
       '',
       table(
         ['strategy', ...loadHeader.slice(1)],
@@ -181,9 +192,12 @@ function httpSection(h: HttpResult): string {
     '',
     '### Routing overhead',
     '',
-    `GET /ping as fast as autocannon (${s.routingConnections} connections, in the harness) can send it, offloop against a bare uWS server that answers the same bytes (bench/bare-uws.ts), ` +
-      `taking turns for ${s.routingRounds} rounds of ${s.routingS} s; each side's best round counts (load from elsewhere only ever slows a round). ` +
-      'With the generator on the same cores the req/s ratio understates the difference; server CPU per request does not depend on the generator.',
+    `GET /ping as fast as autocannon (${s.routingConnections} connections, in the harness) can send it, ` +
+      'offloop against a bare uWS server that answers the same bytes (bench/bare-uws.ts), ' +
+      `taking turns for ${s.routingRounds} rounds of ${s.routingS} s; ` +
+      "each side's best round counts (load from elsewhere only ever slows a round). " +
+      'With the generator on the same cores the req/s ratio understates the difference; ' +
+      'server CPU per request does not depend on the generator.',
     '',
     table(
       ['server', 'round', 'req/s', 'server µs CPU / request', 'server cores', 'harness cores'],
@@ -201,7 +215,9 @@ function httpSection(h: HttpResult): string {
     '',
     '### libuv pool starvation',
     '',
-    "fs.promises.readFile of a 1 KB file, one started every few ms (open loop), in a child process with the addons loaded: idle, then while a strategy keeps twice its pool's threads busy with jobs. " +
+    'fs.promises.readFile of a 1 KB file, one started every few ms (open loop), ' +
+      'in a child process with the addons loaded: ' +
+      "idle, then while a strategy keeps twice its pool's threads busy with jobs. " +
       "readFile is four requests on libuv's pool, so jobs there make every read wait.",
     '',
     '![Starvation](starvation.svg)',
@@ -237,10 +253,13 @@ export function renderReadme(parts: Parts, summary: Summary): string {
   return [
     '# offloop benchmark results',
     '',
-    '<!-- Generated by `npm run bench` (bench/report.ts) from the JSON files in this folder: edit the generator, not this file. -->',
+    '<!-- Generated by `npm run bench` (bench/report.ts) from the JSON files in this folder: ' +
+      'edit the generator, not this file. -->',
     '',
-    'Raw figures: `kernels.json`, `http.json`; the named ratios: `summary.json`. Rerun with `npm run bench` (everything), ',
-    "`npm run bench:kernels` or `npm run bench:http` (one part; the other part's last figures are kept), `-- --quick` for a smoke run.",
+    'Raw figures: `kernels.json`, `http.json`; the named ratios: `summary.json`. ' +
+      'Rerun with `npm run bench` (everything), ',
+    "`npm run bench:kernels` or `npm run bench:http` (one part; the other part's last figures are kept), " +
+      '`-- --quick` for a smoke run.',
     '',
     '## Summary',
     '',

@@ -43,7 +43,9 @@ export interface ScalingRow {
   completed: number;
   wallMs: number;
   opsPerSec: number;
-  /** CPU this process used in the window ÷ its wall time: below k (and the cores) means other processes took the CPU. */
+  /**
+   * CPU this process used in the window ÷ its wall time: below k (and the cores) means other processes took the CPU.
+   */
   cpuCores: number;
 }
 

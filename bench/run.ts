@@ -82,7 +82,8 @@ async function main(): Promise<number> {
   if (warning) console.log(warning);
   if (plans.http)
     console.log(
-      'note: the HTTP load generator and ping probe run in this process on the same cores as the server; each load step reports the CPU both used',
+      'note: the HTTP load generator and ping probe run in this process on the same cores as the server; ' +
+        'each load step reports the CPU both used',
     );
 
   let failures: Awaited<ReturnType<typeof runSteps>>;
@@ -117,7 +118,8 @@ async function main(): Promise<number> {
       .join(', ')} in ${out}`,
   );
   console.log(
-    `finished in ${Math.floor(elapsed / 60)}:${String(Math.round(elapsed % 60)).padStart(2, '0')} (${fmt(elapsed)} s)${failures.length ? `; ${failures.length} step(s) FAILED: ${failures.map((f) => f.label).join('; ')}` : ''}`,
+    `finished in ${Math.floor(elapsed / 60)}:${String(Math.round(elapsed % 60)).padStart(2, '0')} (${fmt(elapsed)} s)` +
+      (failures.length ? `; ${failures.length} step(s) FAILED: ${failures.map((f) => f.label).join('; ')}` : ''),
   );
   const stale = partNames.filter((p) => !parts.includes(p) && results[p]);
   console.log(`\nsummary${stale.length ? ` (${stale.join(', ')} from an earlier run)` : ''}:`);

@@ -104,7 +104,10 @@ export function seedDbPlan(profile: Profile): { steps: Step[]; result(): SeedDbR
 
   for (const db of databases) {
     steps.push({
-      label: `db · ${db}: start ${db === 'sqlite' ? 'offloop on a SQLite file' : 'a throwaway PostgreSQL cluster and offloop on it'}, idle ping ${h.idleS} s`,
+      label:
+        `db · ${db}: start ` +
+        (db === 'sqlite' ? 'offloop on a SQLite file' : 'a throwaway PostgreSQL cluster and offloop on it') +
+        `, idle ping ${h.idleS} s`,
       async run() {
         let url: string;
         if (db === 'sqlite') {
@@ -128,7 +131,9 @@ export function seedDbPlan(profile: Profile): { steps: Step[]; result(): SeedDbR
     for (const item of cases.filter((c) => c.db === db)) {
       const path = item.path(h.seedMs);
       steps.push({
-        label: `db · ${db} · GET ${path} · ${h.connections} connections × ${h.loadS} s, ping every ${h.probeIntervalMs} ms`,
+        label:
+          `db · ${db} · GET ${path} · ${h.connections} connections × ${h.loadS} s, ` +
+          `ping every ${h.probeIntervalMs} ms`,
         async run() {
           const server = servers[db];
           if (!server) throw new Error(`the ${db} server did not start`);
@@ -155,7 +160,10 @@ export function seedDbPlan(profile: Profile): { steps: Step[]; result(): SeedDbR
             pingP99Ratio: ratio(ping.p99, idlePing[db]?.before.p99), // provisional: see result()
           };
           rows.push(row);
-          return `${fmt(load.reqPerSec)} req/s (${load.non2xx + load.errors} non-2xx/errors); ping p99 ${fmt(ping.p99)} ms (${fmt(row.pingP99Ratio)}× idle)`;
+          return (
+            `${fmt(load.reqPerSec)} req/s (${load.non2xx + load.errors} non-2xx/errors); ` +
+            `ping p99 ${fmt(ping.p99)} ms (${fmt(row.pingP99Ratio)}× idle)`
+          );
         },
       });
     }
@@ -263,8 +271,10 @@ export function renderSeedDb(result: SeedDbResult | undefined): string {
     '',
     '## The seed over a real database',
     '',
-    `One server per database (${result.profile} run, ${fmt(result.durationS)} s); each route driven by autocannon with ${s.connections} connections for ${s.loadS} s ` +
-      `while /ping is probed every ${s.probeIntervalMs} ms. Seed routes at ?ms=${s.seedMs}; /query at n=${s.queryN}. Idle ping p99: ${idle}; the ratios divide by the lowest, ${fmt(result.baselineP99)} ms.` +
+    `One server per database (${result.profile} run, ${fmt(result.durationS)} s); ` +
+      `each route driven by autocannon with ${s.connections} connections for ${s.loadS} s ` +
+      `while /ping is probed every ${s.probeIntervalMs} ms. Seed routes at ?ms=${s.seedMs}; /query at n=${s.queryN}. ` +
+      `Idle ping p99: ${idle}; the ratios divide by the lowest, ${fmt(result.baselineP99)} ms.` +
       (result.skipped ? ` PostgreSQL: not measured — ${result.skipped}` : ''),
     '',
     `| ${header.join(' | ')} |`,

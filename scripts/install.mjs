@@ -78,8 +78,10 @@ function checkCargo() {
   if (version && (Number(version[1]) > minCargo[0] || Number(version[2]) >= minCargo[1])) return;
   throw new Error(
     `building the Rust addon needs cargo ≥ ${minCargo.join('.')} (found: ${found}). ` +
-      "Install a Rust toolchain with rustup (https://rustup.rs) or your system's packages (Debian: apt-get install cargo), " +
-      'set CARGO to its cargo if it is not on the PATH, then run `npm run build:native` — or install offloop from its ' +
+      'Install a Rust toolchain with rustup (https://rustup.rs) ' +
+      "or your system's packages (Debian: apt-get install cargo), " +
+      'set CARGO to its cargo if it is not on the PATH, then run `npm run build:native` — ' +
+      'or install offloop from its ' +
       'packed tarball, which carries prebuilt addons for the platform it was packed on.',
   );
 }

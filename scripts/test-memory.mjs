@@ -67,7 +67,8 @@ function die(message) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// valgrind's XML (a fixed, flat format: https://sourceware.org/git/?p=valgrind.git;a=blob;f=docs/internals/xml-output-protocol4.txt)
+// valgrind's XML (a fixed, flat format:
+// https://sourceware.org/git/?p=valgrind.git;a=blob;f=docs/internals/xml-output-protocol4.txt)
 
 const xmlUnescape = (s) =>
   s.replace(/&(lt|gt|amp|quot|apos|#(\d+)|#x([0-9a-fA-F]+));/g, (_, name, dec, hexa) =>
@@ -312,7 +313,9 @@ async function main() {
         (f) => f.fn && !/^(malloc|calloc|realloc|operator new|free|operator delete)/.test(f.fn),
       );
       const known = notOurs(error);
-      const key = `${error.kind} in ${top?.fn ?? '?'} (${top?.obj ? basename(top.obj) : '?'})${known ? ` — ${known.label}` : ''}`;
+      const key =
+        `${error.kind} in ${top?.fn ?? '?'} (${top?.obj ? basename(top.obj) : '?'})` +
+        (known ? ` — ${known.label}` : '');
       outside.byKind.set(key, (outside.byKind.get(key) ?? 0) + error.count);
     }
   }
@@ -320,7 +323,8 @@ async function main() {
   for (const [error, owner] of ours) printError(error, owner);
   if (outside.contexts > 0) {
     say(
-      `${outside.errors} error(s) from ${outside.contexts} context(s), ${outside.leakedBytes} bytes lost, are wholly inside node/V8/libc: counted, not failed (--keep for their stacks):`,
+      `${outside.errors} error(s) from ${outside.contexts} context(s), ${outside.leakedBytes} bytes lost, ` +
+        'are wholly inside node/V8/libc: counted, not failed (--keep for their stacks):',
     );
     for (const [key, n] of outside.byKind) console.log(`     ${n} x ${key}`);
   } else say('no errors outside our code either (node/V8/libc errors would be counted here, not failed)');
@@ -331,11 +335,16 @@ async function main() {
   const failed = ours.length > 0 || problems.length > 0;
   const addonPart = ADDONS.map((a) => {
     const t = perAddon[a.name];
-    return `${a.name}: ${report.calls?.[a.name] ?? '?'} calls, ${t.errors} errors, ${t.leaks ? `${t.leaks} leaks ` : ''}${t.leakedBytes} bytes leaked`;
+    return (
+      `${a.name}: ${report.calls?.[a.name] ?? '?'} calls, ${t.errors} errors, ` +
+      `${t.leaks ? `${t.leaks} leaks ` : ''}${t.leakedBytes} bytes leaked`
+    );
   }).join(' | ');
   say(
-    `${failed ? 'FAIL' : 'PASS'} in ${elapsed()} — ${addonPart} | valgrind: ${totals.errors} errors from ${totals.contexts} contexts, ` +
-      `${totals.leakedBytes} bytes definitely/indirectly lost (outside our code: ${outside.errors} errors, ${outside.leakedBytes} bytes)`,
+    `${failed ? 'FAIL' : 'PASS'} in ${elapsed()} — ${addonPart} | ` +
+      `valgrind: ${totals.errors} errors from ${totals.contexts} contexts, ` +
+      `${totals.leakedBytes} bytes definitely/indirectly lost ` +
+      `(outside our code: ${outside.errors} errors, ${outside.leakedBytes} bytes)`,
   );
   process.exitCode = failed ? 1 : 0;
 }

@@ -37,16 +37,19 @@ function banner(config: ServerConfig, url: string, pids: number[], libuvThreads:
     `  processes     ${pids.length} (pid ${pids.join(', ')})`,
     `  libuv pool    ${libuvThreads} threads${perProcess} (UV_THREADPOOL_SIZE; cpp, rust, builtin, fs, dns)`,
     `  worker pool   ${config.workers} threads${perProcess} (piscina; worker, /good-ping)`,
-    `  native pools  ${config.poolThreads} threads each${perProcess}, ${config.poolPolicy} policy, nice ${config.poolNice} (cpp-pool, rust-pool)`,
+    `  native pools  ${config.poolThreads} threads each${perProcess}, ` +
+      `${config.poolPolicy} policy, nice ${config.poolNice} (cpp-pool, rust-pool)`,
     `  database      ${database(config)} (DATABASE_URL; /terrible-ping, /good-ping, /perfect-ping, /query)`,
     `  strategies    ${strategyNames.join(', ')}`,
     `  queue         ${queueLine(config)}`,
-    `  loop budget   ${config.maxLoopMs} ms per request, ${config.maxLoopShare} of each second (blocking, cpp-sync, rust-sync, /terrible-ping)`,
+    `  loop budget   ${config.maxLoopMs} ms per request, ${config.maxLoopShare} of each second ` +
+      '(blocking, cpp-sync, rust-sync, /terrible-ping)',
     `  try           curl ${url}/ping   ·   curl '${url}/primes/cpp?limit=10000000'   ·   --help for options`,
     ...(isLoopback(config.host)
       ? []
       : [
-          `  WARNING       listening on ${config.host}, not loopback: anyone who can reach it can hold the event loop through the loop-blocking routes`,
+          `  WARNING       listening on ${config.host}, not loopback: ` +
+            'anyone who can reach it can hold the event loop through the loop-blocking routes',
         ]),
   ].join('\n');
 }

@@ -106,13 +106,15 @@ for (const engine of offloadEngines) {
         const what = `${engine.name} ${f.kernel}`;
         const ms = (v: number | null) => (v === null ? 'never' : `${v.toFixed(1)} ms`);
         t.log(
-          `${what}: un-aborted ${ms(f.fullMs)}; abort → rejected ${ms(f.toRejectMs)}, → thread free ${ms(f.toFreeMs)}`,
+          `${what}: un-aborted ${ms(f.fullMs)}; ` +
+            `abort → rejected ${ms(f.toRejectMs)}, → thread free ${ms(f.toFreeMs)}`,
         );
         t.is(f.outcome, 'AbortError', `${what}: the aborted task must reject with AbortError`);
         if (f.runningAtAbort !== undefined) t.is(f.runningAtAbort, 1, `${what}: the task was running when aborted`);
         t.true(
           f.toRejectMs !== null && f.toRejectMs < f.fullMs / 4,
-          `${what}: rejected ${ms(f.toRejectMs)} after the abort, against ${ms(f.fullMs)} un-aborted: it does not stop early`,
+          `${what}: rejected ${ms(f.toRejectMs)} after the abort, ` +
+            `against ${ms(f.fullMs)} un-aborted: it does not stop early`,
         );
         t.true(
           f.toFreeMs < f.fullMs / 4,

@@ -89,22 +89,26 @@ test('an abort while queued rejects that waiter at once and frees its place; the
   t.is(gate.inFlight, 0, 'every slot is back');
 });
 
-test('an abort before run() is refused without taking a slot; an abort while running keeps the slot until the work ends', async (t) => {
-  const gate = new Gate(1, 1);
-  const early = await settle(() => gate.run(AbortSignal.abort(), async () => 'no'));
-  t.true('error' in early && isAbortError(early.error));
-  t.is(gate.inFlight, 0);
-  const controller = new AbortController();
-  const work = manual();
-  const running = gate.run(controller.signal, () => work.done);
-  await flush();
-  controller.abort();
-  await flush();
-  t.is(gate.inFlight, 1, 'work that has not ended still holds its slot (it may be uncancellable)');
-  work.settle();
-  await running;
-  t.is(gate.inFlight, 0);
-});
+test(
+  'an abort before run() is refused without taking a slot; ' +
+    'an abort while running keeps the slot until the work ends',
+  async (t) => {
+    const gate = new Gate(1, 1);
+    const early = await settle(() => gate.run(AbortSignal.abort(), async () => 'no'));
+    t.true('error' in early && isAbortError(early.error));
+    t.is(gate.inFlight, 0);
+    const controller = new AbortController();
+    const work = manual();
+    const running = gate.run(controller.signal, () => work.done);
+    await flush();
+    controller.abort();
+    await flush();
+    t.is(gate.inFlight, 1, 'work that has not ended still holds its slot (it may be uncancellable)');
+    work.settle();
+    await running;
+    t.is(gate.inFlight, 0);
+  },
+);
 
 test('labels: strategies sharing a pool share its bound; each is counted apart', async (t) => {
   const gate = new Gate(2, 1);

@@ -58,13 +58,17 @@ test('the seeded shapes reach every blur path: r ≤ 90 and r ≥ 91, each with 
 const label = ({ w, h, radius }: { w: number; h: number; radius: number }) => `${w}×${h} r=${radius}`;
 
 for (const engine of syncEngines) {
-  test(`${engine.name}.blurSync equals the definition on seeded images (1×1, width 1, height 1, radius 0, radius ≥ size)`, (t) => {
-    for (const img of images) {
-      const out = engine.blurSync(img.rgba, img.w, img.h, img.radius);
-      t.true(Buffer.isBuffer(out));
-      t.deepEqual(new Uint8Array(out), img.expected, label(img));
-    }
-  });
+  test(
+    `${engine.name}.blurSync equals the definition on seeded images ` +
+      '(1×1, width 1, height 1, radius 0, radius ≥ size)',
+    (t) => {
+      for (const img of images) {
+        const out = engine.blurSync(img.rgba, img.w, img.h, img.radius);
+        t.true(Buffer.isBuffer(out));
+        t.deepEqual(new Uint8Array(out), img.expected, label(img));
+      }
+    },
+  );
 }
 
 for (const engine of asyncEngines) {

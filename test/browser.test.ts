@@ -105,9 +105,11 @@ const flags = [
 ];
 
 if (!hasChromium) {
-  test.skip(`live page in Chromium: skipped, ${executablePath} is missing (install it: apt-get install chromium)`, () => {});
+  const title = `live page in Chromium: skipped, ${executablePath} is missing (install it: apt-get install chromium)`;
+  test.skip(title, () => {});
   console.log(
-    `browser.test: ${executablePath} is missing, so the live-page test is skipped; install it with: apt-get install chromium`,
+    `browser.test: ${executablePath} is missing, so the live-page test is skipped; ` +
+      'install it with: apt-get install chromium',
   );
 } else {
   test.serial(
@@ -148,7 +150,8 @@ if (!hasChromium) {
 
         t.log(`cpp burst: ${((cpp.end! - cpp.start) / 1000).toFixed(2)} s, ping max ${cpp.maxPing.toFixed(1)} ms`);
         t.log(
-          `blocking burst: ${((blocking.end! - blocking.start) / 1000).toFixed(2)} s, ping max ${blocking.maxPing.toFixed(1)} ms`,
+          `blocking burst: ${((blocking.end! - blocking.start) / 1000).toFixed(2)} s, ` +
+            `ping max ${blocking.maxPing.toFixed(1)} ms`,
         );
         t.deepEqual(cpp.statuses, { 200: 3 });
         t.deepEqual(blocking.statuses, { 200: 3 });

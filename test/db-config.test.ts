@@ -58,34 +58,37 @@ test('with DATABASE_URL unset, the server creates offloop.db in its working dire
   }
 });
 
-test('PostgreSQL unreachable at start: the server starts anyway, its database routes answer 503, the rest works', async (t) => {
-  // A port nobody listens on: connection refused at once.
-  const server = await startServer(['--workers', '1'], { DATABASE_URL: 'postgres://me:s3cret@127.0.0.1:1/none' });
-  try {
-    // stderr may arrive after the banner on stdout: wait for it.
-    await eventually(async () => /database is unavailable/.test(server.output()));
-    for (const path of [
-      '/terrible-ping?ms=1',
-      '/good-ping?ms=1',
-      '/perfect-ping?ms=1',
-      '/query/blocking?n=5',
-      '/query/worker?n=5',
-      '/query/async?n=5',
-    ]) {
-      const reply = await request(`${server.url}${path}`);
-      t.is(reply.status, 503, path);
-      t.like(reply.json(), { database: 'postgres' }, path);
-      t.is(reply.headers['retry-after'], '1', path);
-      t.false(reply.body.toString().includes('s3cret'), path);
+test(
+  'PostgreSQL unreachable at start: ' + 'the server starts anyway, its database routes answer 503, the rest works',
+  async (t) => {
+    // A port nobody listens on: connection refused at once.
+    const server = await startServer(['--workers', '1'], { DATABASE_URL: 'postgres://me:s3cret@127.0.0.1:1/none' });
+    try {
+      // stderr may arrive after the banner on stdout: wait for it.
+      await eventually(async () => /database is unavailable/.test(server.output()));
+      for (const path of [
+        '/terrible-ping?ms=1',
+        '/good-ping?ms=1',
+        '/perfect-ping?ms=1',
+        '/query/blocking?n=5',
+        '/query/worker?n=5',
+        '/query/async?n=5',
+      ]) {
+        const reply = await request(`${server.url}${path}`);
+        t.is(reply.status, 503, path);
+        t.like(reply.json(), { database: 'postgres' }, path);
+        t.is(reply.headers['retry-after'], '1', path);
+        t.false(reply.body.toString().includes('s3cret'), path);
+      }
+      t.deepEqual((await request(`${server.url}/ping`)).json(), { pong: true });
+      t.like((await request(`${server.url}/primes/cpp?limit=100`)).json(), { result: 25 });
+      await server.printed(/\n {2}try {2,}curl/); // the banner's last line
+      t.false(server.output().includes('s3cret'));
+    } finally {
+      await server.stop();
     }
-    t.deepEqual((await request(`${server.url}/ping`)).json(), { pong: true });
-    t.like((await request(`${server.url}/primes/cpp?limit=100`)).json(), { result: 25 });
-    await server.printed(/\n {2}try {2,}curl/); // the banner's last line
-    t.false(server.output().includes('s3cret'));
-  } finally {
-    await server.stop();
-  }
-});
+  },
+);
 
 test('the loop connection never waits past --max-loop-ms: lock, connect and statement waits are capped', (t) => {
   const options = dbOptions(30_000, 4);

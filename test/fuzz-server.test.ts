@@ -78,7 +78,8 @@ const hostile: [string, (string | Uint8Array)[], number | 'silence'][] = [
   [
     'a declared body over the limit',
     [
-      'POST /blur/cpp?width=64&height=64 HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 16384\r\n\r\n',
+      'POST /blur/cpp?width=64&height=64 HTTP/1.1\r\nHost: x\r\n' +
+        'Content-Type: application/octet-stream\r\nContent-Length: 16384\r\n\r\n',
       'x'.repeat(16_384),
     ],
     413,
@@ -86,7 +87,8 @@ const hostile: [string, (string | Uint8Array)[], number | 'silence'][] = [
   [
     'a chunked body over the limit',
     [
-      `POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\n${json}Transfer-Encoding: chunked\r\n\r\n${Array.from({ length: 8 }, () => `400\r\n${'x'.repeat(1024)}\r\n`).join('')}`,
+      `POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\n${json}Transfer-Encoding: chunked\r\n\r\n` +
+        Array.from({ length: 8 }, () => `400\r\n${'x'.repeat(1024)}\r\n`).join(''),
     ],
     413,
   ],

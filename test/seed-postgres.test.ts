@@ -43,7 +43,8 @@ if (!available) {
 
   test.serial('postgres: the table exists with the seed row', async (t) => {
     const columns = await sql<{ column_name: string; data_type: string }>(
-      "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'pongs' ORDER BY ordinal_position",
+      'SELECT column_name, data_type FROM information_schema.columns ' +
+        "WHERE table_name = 'pongs' ORDER BY ordinal_position",
     );
     t.deepEqual(columns, [
       { column_name: 'id', data_type: 'integer' },

@@ -79,59 +79,69 @@ test('sqlite: a row deleted by someone is a clear 503, and a restored one serves
   }
 });
 
-test('sqlite: a file locked by another process: the server starts, answers 503 naming the lock, then recovers; nothing is corrupted', async (t) => {
-  const alone = await mkdtemp(join(tmpdir(), 'offloop-sqlite-'));
-  const path = join(alone, 'locked.db');
-  // A rollback-journal database under an EXCLUSIVE lock: nobody else may even read it.
-  const holder = new Database(path);
-  holder.exec("CREATE TABLE pongs (id INTEGER PRIMARY KEY, pong TEXT NOT NULL); INSERT INTO pongs VALUES (1, 'pong')");
-  holder.exec('BEGIN EXCLUSIVE');
-  holder.prepare("UPDATE pongs SET pong = 'held' WHERE id = 1").run();
-  const own = await startServer(['--workers', '1', '--timeout', '4000'], { DATABASE_URL: `sqlite:${path}` });
-  try {
-    // stderr may arrive after the banner on stdout: wait for it.
-    await eventually(async () => /database is unavailable.*locked/.test(own.output()));
-    for (const route of ['/terrible-ping', '/good-ping', '/perfect-ping']) {
-      const reply = await request(`${own.url}${route}?ms=1`);
-      t.is(reply.status, 503, route);
-      t.like(reply.json(), { database: 'sqlite' }, route);
-      t.regex(reply.json<{ code: string }>().code, /^SQLITE_BUSY/, route);
-      t.regex(reply.json<{ error: string }>().error, /locked/, route);
+test(
+  'sqlite: a file locked by another process: ' +
+    'the server starts, answers 503 naming the lock, then recovers; nothing is corrupted',
+  async (t) => {
+    const alone = await mkdtemp(join(tmpdir(), 'offloop-sqlite-'));
+    const path = join(alone, 'locked.db');
+    // A rollback-journal database under an EXCLUSIVE lock: nobody else may even read it.
+    const holder = new Database(path);
+    holder.exec(
+      "CREATE TABLE pongs (id INTEGER PRIMARY KEY, pong TEXT NOT NULL); INSERT INTO pongs VALUES (1, 'pong')",
+    );
+    holder.exec('BEGIN EXCLUSIVE');
+    holder.prepare("UPDATE pongs SET pong = 'held' WHERE id = 1").run();
+    const own = await startServer(['--workers', '1', '--timeout', '4000'], { DATABASE_URL: `sqlite:${path}` });
+    try {
+      // stderr may arrive after the banner on stdout: wait for it.
+      await eventually(async () => /database is unavailable.*locked/.test(own.output()));
+      for (const route of ['/terrible-ping', '/good-ping', '/perfect-ping']) {
+        const reply = await request(`${own.url}${route}?ms=1`);
+        t.is(reply.status, 503, route);
+        t.like(reply.json(), { database: 'sqlite' }, route);
+        t.regex(reply.json<{ code: string }>().code, /^SQLITE_BUSY/, route);
+        t.regex(reply.json<{ error: string }>().error, /locked/, route);
+      }
+      t.deepEqual((await request(`${own.url}/ping`)).json(), { pong: true });
+      holder.exec('COMMIT');
+      holder.close();
+      for (const route of ['/terrible-ping', '/good-ping', '/perfect-ping']) {
+        t.deepEqual((await request(`${own.url}${route}?ms=1`)).json(), { pong: 'held' }, route);
+      }
+      const check = new Database(path, { readonly: true });
+      t.is(check.pragma('integrity_check', { simple: true }), 'ok');
+      check.close();
+    } finally {
+      await own.stop();
+      await rm(alone, { recursive: true, force: true });
     }
-    t.deepEqual((await request(`${own.url}/ping`)).json(), { pong: true });
-    holder.exec('COMMIT');
-    holder.close();
-    for (const route of ['/terrible-ping', '/good-ping', '/perfect-ping']) {
-      t.deepEqual((await request(`${own.url}${route}?ms=1`)).json(), { pong: 'held' }, route);
-    }
-    const check = new Database(path, { readonly: true });
-    t.is(check.pragma('integrity_check', { simple: true }), 'ok');
-    check.close();
-  } finally {
-    await own.stop();
-    await rm(alone, { recursive: true, force: true });
-  }
-});
+  },
+);
 
-test('sqlite: /query/worker that could outlast the timeout is refused up front (422 naming n): SQLite cannot be stopped', async (t) => {
-  const own = await startServer(['--workers', '1', '--timeout', '200'], { DATABASE_URL: `sqlite:${file}` });
-  try {
-    const reply = await request(`${own.url}/query/worker?n=10000000`);
-    t.is(reply.status, 422);
-    t.like(reply.json(), { field: 'n' });
-    const { maxN } = reply.json<{ maxN: number }>();
-    t.true(maxN > 0 && maxN < 10_000_000);
-    t.regex(reply.json<{ error: string }>().error, /cannot be stopped/);
-    // Well within the bound it runs and sums exactly (a tenth of it: ~50× under the timeout here).
-    const n = Math.floor(maxN / 10);
-    const within = await request(`${own.url}/query/worker?n=${n}`);
-    t.is(within.status, 200);
-    t.is(within.json<{ result: string }>().result, ((BigInt(n) * BigInt(n + 1)) / 2n).toString());
-    t.deepEqual((await request(`${own.url}/ping`)).json(), { pong: true });
-  } finally {
-    await own.stop();
-  }
-});
+test(
+  'sqlite: /query/worker that could outlast the timeout is refused up front (422 naming n): ' +
+    'SQLite cannot be stopped',
+  async (t) => {
+    const own = await startServer(['--workers', '1', '--timeout', '200'], { DATABASE_URL: `sqlite:${file}` });
+    try {
+      const reply = await request(`${own.url}/query/worker?n=10000000`);
+      t.is(reply.status, 422);
+      t.like(reply.json(), { field: 'n' });
+      const { maxN } = reply.json<{ maxN: number }>();
+      t.true(maxN > 0 && maxN < 10_000_000);
+      t.regex(reply.json<{ error: string }>().error, /cannot be stopped/);
+      // Well within the bound it runs and sums exactly (a tenth of it: ~50× under the timeout here).
+      const n = Math.floor(maxN / 10);
+      const within = await request(`${own.url}/query/worker?n=${n}`);
+      t.is(within.status, 200);
+      t.is(within.json<{ result: string }>().result, ((BigInt(n) * BigInt(n + 1)) / 2n).toString());
+      t.deepEqual((await request(`${own.url}/ping`)).json(), { pong: true });
+    } finally {
+      await own.stop();
+    }
+  },
+);
 
 /** Makes a file read-only even for root (chattr +i), or for anyone else (chmod); returns the undo. */
 async function readOnly(path: string): Promise<() => Promise<void>> {
@@ -212,28 +222,32 @@ test('sqlite: servers starting together on a new file make one table and one see
   }
 });
 
-test('sqlite: SIGTERM during /query/worker statements: each client gets 503 saying they were not cancelled, before the process goes', async (t) => {
-  const own = await startServer(['--workers', '2', '--shutdown-timeout', '300'], { DATABASE_URL: `sqlite:${file}` });
-  const order: string[] = [];
-  const replies = [1, 2].map(() =>
-    request(`${own.url}/query/worker?n=10000000`).then((reply) => {
-      order.push('answered');
-      return reply;
-    }),
-  );
-  // Both statements are running once both workers are busy.
-  await eventually(async () =>
-    /offloop_inflight_requests\{strategy="worker"\} 2/.test((await request(`${own.url}/metrics`)).body.toString()),
-  );
-  const exited = within(60_000, 'exit after SIGTERM during SQLite statements', own.stop('SIGTERM')).then((code) => {
-    order.push('exited');
-    return code;
-  });
-  for (const reply of await Promise.all(replies)) {
-    t.is(reply.status, 503);
-    t.like(reply.json(), { cancelled: false });
-  }
-  t.is(await exited, 0);
-  // SQLite cannot be interrupted: exit waits for the statements (worker threads are joined), the answers did not.
-  t.deepEqual(order, ['answered', 'answered', 'exited']);
-});
+test(
+  'sqlite: SIGTERM during /query/worker statements: ' +
+    'each client gets 503 saying they were not cancelled, before the process goes',
+  async (t) => {
+    const own = await startServer(['--workers', '2', '--shutdown-timeout', '300'], { DATABASE_URL: `sqlite:${file}` });
+    const order: string[] = [];
+    const replies = [1, 2].map(() =>
+      request(`${own.url}/query/worker?n=10000000`).then((reply) => {
+        order.push('answered');
+        return reply;
+      }),
+    );
+    // Both statements are running once both workers are busy.
+    await eventually(async () =>
+      /offloop_inflight_requests\{strategy="worker"\} 2/.test((await request(`${own.url}/metrics`)).body.toString()),
+    );
+    const exited = within(60_000, 'exit after SIGTERM during SQLite statements', own.stop('SIGTERM')).then((code) => {
+      order.push('exited');
+      return code;
+    });
+    for (const reply of await Promise.all(replies)) {
+      t.is(reply.status, 503);
+      t.like(reply.json(), { cancelled: false });
+    }
+    t.is(await exited, 0);
+    // SQLite cannot be interrupted: exit waits for the statements (worker threads are joined), the answers did not.
+    t.deepEqual(order, ['answered', 'answered', 'exited']);
+  },
+);

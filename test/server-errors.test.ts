@@ -85,7 +85,8 @@ test.serial('413: a body over the limit is refused, declared or streamed', async
   // would reset the connection and could drop the 413 before we read it.
   const streamed = await raw(server.port, [
     [
-      'POST /blur/cpp?width=16&height=16 HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n',
+      'POST /blur/cpp?width=16&height=16 HTTP/1.1\r\nHost: x\r\n' +
+        'Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n',
       ...Array.from({ length: 4 }, () => `400\r\n${'a'.repeat(0x400)}\r\n`),
     ].join(''),
   ]);

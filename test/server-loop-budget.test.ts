@@ -41,7 +41,8 @@ test.serial('a blur too long for the loop is refused from its query, before its 
   const reply = await raw(
     server.port,
     [
-      `POST /blur/blocking?width=${side}&height=${side}&radius=1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${side * side * 4}\r\n\r\n`,
+      `POST /blur/blocking?width=${side}&height=${side}&radius=1 HTTP/1.1\r\nHost: x\r\n` +
+        `Content-Type: application/octet-stream\r\nContent-Length: ${side * side * 4}\r\n\r\n`,
     ],
     { responses: 1 },
   );

@@ -12,7 +12,10 @@ const gc = globalThis.gc as () => void;
 const mib = 2 ** 20;
 const blurHead = (mb: number) => {
   const side = Math.sqrt((mb * mib) / 4);
-  return `POST /blur/cpp?width=${side}&height=${side} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${mb * mib}\r\n\r\n`;
+  return (
+    `POST /blur/cpp?width=${side}&height=${side} HTTP/1.1\r\nHost: x\r\n` +
+    `Content-Type: application/octet-stream\r\nContent-Length: ${mb * mib}\r\n\r\n`
+  );
 };
 const arrayBuffers = () => {
   gc();
@@ -98,7 +101,8 @@ test.serial('SIGTERM with 50 stalled bodies: the process answers them and exits 
 });
 
 test.serial(
-  'a client that never reads its answer: past the timeout the server cuts the write, and the request and its body are released',
+  'a client that never reads its answer: past the timeout the server cuts the write, ' +
+    'and the request and its body are released',
   async (t) => {
     const server = await createServer({ port: 0, host: '127.0.0.1', workers: 1, timeout: 500, shutdownTimeout: 300 });
     t.teardown(() => server.close());

@@ -87,7 +87,8 @@ test.serial(`abort storm: ${perStrategy} cut requests to each off-loop strategy`
   gc();
   const settled = process.memoryUsage().rss;
   t.log(
-    `${perStrategy * offLoop.length} cut requests over ${offLoop.join(', ')}; RSS baseline ${mib(baseline)} MiB, peak ${mib(peak)} MiB, settled ${mib(settled)} MiB`,
+    `${perStrategy * offLoop.length} cut requests over ${offLoop.join(', ')}; ` +
+      `RSS baseline ${mib(baseline)} MiB, peak ${mib(peak)} MiB, settled ${mib(settled)} MiB`,
   );
   t.true(
     settled - baseline < settledBoundMiB * 2 ** 20,

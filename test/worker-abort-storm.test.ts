@@ -19,7 +19,8 @@ const dir = mkdtempSync(join(tmpdir(), 'offloop-storm-'));
 const heavy = join(dir, 'heavy.mjs');
 writeFileSync(
   heavy,
-  `${Array.from({ length: 20_000 }, (_, i) => `export const e${i} = ${i};`).join('\n')}\nexport default (n) => n + 1;\n`,
+  Array.from({ length: 20_000 }, (_, i) => `export const e${i} = ${i};`).join('\n') +
+    '\nexport default (n) => n + 1;\n',
 );
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -108,58 +109,68 @@ function onOneThread(t: { teardown(fn: () => unknown): void }): WorkerEngine {
 }
 
 for (const mode of ['await', 'poll'] as const) {
-  test(`runFile: a running task that ${mode === 'await' ? 'awaits its signal' : 'polls context.cancelled'} stops on abort, on the same thread`, async (t) => {
-    const pool = onOneThread(t);
-    const thread = await pool.runFile<number>(cooperative, 'thread');
-    const controller = new AbortController();
-    const running = settle(() => pool.runFile(cooperative, mode satisfies Mode, { signal: controller.signal }));
-    // The task is running once a task queued behind it is waiting.
-    const behind = pool.runFile<number>(cooperative, 'thread');
-    t.is(pool.queueSize, 1);
-    setTimeout(() => controller.abort(), 50);
-    const outcome = await running;
-    t.true('error' in outcome && isAbortError(outcome.error));
-    t.is(await behind, thread, 'the same worker ran the next task: none was terminated');
-  });
-}
-
-test('runFile: a task that ignores its cancellation runs to its end; the promise then rejects, the thread is kept', async (t) => {
-  const pool = onOneThread(t);
-  const thread = await pool.runFile<number>(cooperative, 'thread');
-  const order: string[] = [];
-  const controller = new AbortController();
-  const running = settle(() => pool.runFile(cooperative, 'ignore' satisfies Mode, { signal: controller.signal })).then(
-    (o) => {
-      order.push('ignored');
-      return o;
+  test(
+    `runFile: a running task that ${mode === 'await' ? 'awaits its signal' : 'polls context.cancelled'} ` +
+      'stops on abort, on the same thread',
+    async (t) => {
+      const pool = onOneThread(t);
+      const thread = await pool.runFile<number>(cooperative, 'thread');
+      const controller = new AbortController();
+      const running = settle(() => pool.runFile(cooperative, mode satisfies Mode, { signal: controller.signal }));
+      // The task is running once a task queued behind it is waiting.
+      const behind = pool.runFile<number>(cooperative, 'thread');
+      t.is(pool.queueSize, 1);
+      setTimeout(() => controller.abort(), 50);
+      const outcome = await running;
+      t.true('error' in outcome && isAbortError(outcome.error));
+      t.is(await behind, thread, 'the same worker ran the next task: none was terminated');
     },
   );
-  const behind = pool.runFile<number>(cooperative, 'thread').then((id) => {
-    order.push('behind');
-    return id;
-  });
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  controller.abort();
-  const outcome = await running;
-  t.true('error' in outcome && isAbortError(outcome.error));
-  t.is(await behind, thread);
-  t.deepEqual(order, ['ignored', 'behind'], 'the aborted task held its thread until it really ended');
-});
+}
 
-test('runFile: bad module arguments are TypeErrors naming "module"; a module with no default function rejects', async (t) => {
-  const pool = onOneThread(t);
-  for (const bad of [42, '', new URL('https://example.com/x.js'), null]) {
-    await t.throwsAsync(pool.runFile(bad as never, {}), {
-      instanceOf: TypeError,
-      code: 'ERR_INVALID_ARG_TYPE',
-      message: /"module"/,
+test(
+  'runFile: a task that ignores its cancellation runs to its end; ' + 'the promise then rejects, the thread is kept',
+  async (t) => {
+    const pool = onOneThread(t);
+    const thread = await pool.runFile<number>(cooperative, 'thread');
+    const order: string[] = [];
+    const controller = new AbortController();
+    const running = settle(() =>
+      pool.runFile(cooperative, 'ignore' satisfies Mode, { signal: controller.signal }),
+    ).then((o) => {
+      order.push('ignored');
+      return o;
     });
-  }
-  const none = join(dir, 'none.mjs');
-  writeFileSync(none, 'export const x = 1;\n');
-  await t.throwsAsync(pool.runFile(none, {}), { instanceOf: TypeError, message: /no default export/ });
-  t.is(await pool.runFile<number>(heavy, 1), 2, 'a plain path works too');
-});
+    const behind = pool.runFile<number>(cooperative, 'thread').then((id) => {
+      order.push('behind');
+      return id;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    controller.abort();
+    const outcome = await running;
+    t.true('error' in outcome && isAbortError(outcome.error));
+    t.is(await behind, thread);
+    t.deepEqual(order, ['ignored', 'behind'], 'the aborted task held its thread until it really ended');
+  },
+);
+
+test(
+  'runFile: bad module arguments are TypeErrors naming "module"; ' + 'a module with no default function rejects',
+  async (t) => {
+    const pool = onOneThread(t);
+    for (const bad of [42, '', new URL('https://example.com/x.js'), null]) {
+      await t.throwsAsync(pool.runFile(bad as never, {}), {
+        instanceOf: TypeError,
+        code: 'ERR_INVALID_ARG_TYPE',
+        message: /"module"/,
+      });
+    }
+    const none = join(dir, 'none.mjs');
+    writeFileSync(none, 'export const x = 1;\n');
+    await t.throwsAsync(pool.runFile(none, {}), { instanceOf: TypeError, message: /no default export/ });
+    t.is(await pool.runFile<number>(heavy, 1), 2, 'a plain path works too');
+  },
+);
 
 test("runFile: /good-ping's task hands its context to the sleep kernel, so an abort stops it at once", async (t) => {
   const pool = createWorkers({ threads: 2 });

@@ -82,6 +82,7 @@ export function loadAddon(name: AddonName): NativeBinding {
     }
   }
   throw new AddonLoadError(
-    `offloop: the ${name} addon could not be loaded; build it with \`npm run build:native\`.\n  ${failures.join('\n  ')}`,
+    `offloop: the ${name} addon could not be loaded; build it with \`npm run build:native\`.` +
+      `\n  ${failures.join('\n  ')}`,
   );
 }

@@ -146,7 +146,9 @@ export const optionSpecs: readonly OptionSpec[] = [
     kind: 'string',
     choices: poolLimits.policies,
     fallback: () => 'idle',
-    help: "scheduling of the dedicated pools' threads: idle (only when nothing else wants a CPU), batch or normal (at --pool-nice)",
+    help:
+      "scheduling of the dedicated pools' threads: " +
+      'idle (only when nothing else wants a CPU), batch or normal (at --pool-nice)',
   },
   {
     key: 'bodyLimit',
@@ -206,7 +208,9 @@ export const optionSpecs: readonly OptionSpec[] = [
     min: 0,
     max: 1_000_000,
     fallback: () => 0,
-    help: 'requests one pool of threads holds waiting (503 past it); 0 = 4 × its size (queue: jobs waiting in Redis, 0 = 256)',
+    help:
+      'requests one pool of threads holds waiting (503 past it); ' +
+      '0 = 4 × its size (queue: jobs waiting in Redis, 0 = 256)',
   },
   {
     key: 'timeout',
@@ -336,7 +340,8 @@ function checked(config: ServerConfig): ServerConfig {
   }
   if (config.workerHeapMb > 0 && config.bodyLimit > (config.workerHeapMb << 20) / 4) {
     throw new ConfigError(
-      `--body-limit (${config.bodyLimit} bytes) must be at most a quarter of --worker-heap-mb (${config.workerHeapMb} MiB)`,
+      `--body-limit (${config.bodyLimit} bytes) must be at most a quarter of ` +
+        `--worker-heap-mb (${config.workerHeapMb} MiB)`,
     );
   }
   if (config.redisUrl !== '' && !/^rediss?:\/\/./.test(config.redisUrl)) {

@@ -105,7 +105,9 @@ function bodyRule(ex: Exchange, ctx: ServerContext, route: KernelRoute, strategy
   const bytes = route.bodyLength!(Object.fromEntries(query));
   if (bytes > ctx.config.bodyLimit) {
     const field = [...query.keys()][0]!;
-    const message = `the ${raw.name} body would be ${bytes} bytes, past the body limit of ${ctx.config.bodyLimit} (--body-limit)`;
+    const message =
+      `the ${raw.name} body would be ${bytes} bytes, ` +
+      `past the body limit of ${ctx.config.bodyLimit} (--body-limit)`;
     throw new HttpError(413, message, { field, close: true });
   }
   return { type: 'application/octet-stream', limit: bytes, exact: true, field: raw.name };

@@ -100,7 +100,9 @@ export function createMetrics({ gates, strategies, pools, native = [], bodyBytes
   });
   new Gauge({
     name: 'offloop_pool_threads',
-    help: "Threads in each pool: libuv (UV_THREADPOOL_SIZE as libuv applied it), workers (piscina), and the addons' dedicated pools",
+    help:
+      'Threads in each pool: libuv (UV_THREADPOOL_SIZE as libuv applied it), workers (piscina), ' +
+      "and the addons' dedicated pools",
     labelNames: ['pool'] as const,
     registers,
     collect() {

@@ -99,7 +99,8 @@ async function runSum(
       if (!sum) {
         throw new HttpError(
           503,
-          "/query/async runs the statement in PostgreSQL's server process: start offloop with DATABASE_URL=postgres://… (this one uses SQLite)",
+          "/query/async runs the statement in PostgreSQL's server process: " +
+            'start offloop with DATABASE_URL=postgres://… (this one uses SQLite)',
           {
             field: 'strategy',
             extra: { database: ctx.db.target.kind },
@@ -134,7 +135,8 @@ export const seedRoutes: readonly Route[] = [
     pattern: '/good-ping',
     timed: true,
     summary:
-      'GET /good-ping?ms=10000 — the same blocking calls on a worker thread (its own connection): the loop stays free',
+      'GET /good-ping?ms=10000 — the same blocking calls on a worker thread (its own connection): ' +
+      'the loop stays free',
     async handle(ex, ctx) {
       ex.strategy = 'worker';
       const task: SeedTask = { op: 'pong', ms: seedMs(ex), target: ctx.db.target, options: ctx.db.options };
@@ -146,7 +148,8 @@ export const seedRoutes: readonly Route[] = [
     pattern: '/perfect-ping',
     timed: true,
     summary:
-      'GET /perfect-ping?ms=10000 — await a timer, then an awaited get_pong (PostgreSQL: non-blocking I/O; SQLite: its own thread)',
+      'GET /perfect-ping?ms=10000 — await a timer, then an awaited get_pong ' +
+      '(PostgreSQL: non-blocking I/O; SQLite: its own thread)',
     async handle(ex, ctx) {
       ex.strategy = 'builtin';
       await delay(seedMs(ex), undefined, { signal: ex.signal });
@@ -157,7 +160,9 @@ export const seedRoutes: readonly Route[] = [
     method: 'get',
     pattern: '/query/:strategy',
     params: 1,
-    summary: `GET /query/:strategy?n=1000000 — one CPU-heavy SQL statement (1 + … + n, n ≤ ${maxQueryN}) under blocking, worker or async (PostgreSQL)`,
+    summary:
+      `GET /query/:strategy?n=1000000 — one CPU-heavy SQL statement (1 + … + n, n ≤ ${maxQueryN}) ` +
+      'under blocking, worker or async (PostgreSQL)',
     async handle(ex, ctx) {
       const name = ex.params[0]!;
       if (!Object.hasOwn(queryStrategies, name)) {
@@ -183,7 +188,8 @@ export const seedRoutes: readonly Route[] = [
         const most = Math.floor(ctx.config.timeout / queryMsPerRow);
         throw new HttpError(
           422,
-          `n=${n} is estimated at ${Math.round(estimatedMs)} ms on a worker, where it cannot be stopped, past the ${ctx.config.timeout} ms timeout; ask for n ≤ ${most}`,
+          `n=${n} is estimated at ${Math.round(estimatedMs)} ms on a worker, where it cannot be stopped, ` +
+            `past the ${ctx.config.timeout} ms timeout; ask for n ≤ ${most}`,
           {
             field: 'n',
             extra: { maxN: most },

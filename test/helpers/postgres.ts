@@ -20,7 +20,8 @@ export function postgresBin(): string | undefined {
 }
 
 export const postgresMissing =
-  'PostgreSQL is not installed here (no /usr/lib/postgresql/*/bin/initdb): these tests are skipped. Install it with `apt-get install postgresql`.';
+  'PostgreSQL is not installed here (no /usr/lib/postgresql/*/bin/initdb): these tests are skipped. ' +
+  'Install it with `apt-get install postgresql`.';
 
 export interface PostgresCluster {
   /** A URL with a password in it (trust authentication ignores it), to check it is never shown. */

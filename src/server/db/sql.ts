@@ -14,7 +14,9 @@ export const statements = {
     schema: 'CREATE TABLE IF NOT EXISTS pongs (id INTEGER PRIMARY KEY, pong TEXT NOT NULL)',
     seed: "INSERT INTO pongs (id, pong) VALUES (1, 'pong') ON CONFLICT (id) DO NOTHING",
     getPong: 'SELECT pong FROM pongs WHERE id = 1',
-    sum: 'WITH RECURSIVE c(i) AS (SELECT 1::bigint UNION ALL SELECT i + 1 FROM c WHERE i < $1) SELECT sum(i)::text AS total FROM c',
+    sum:
+      'WITH RECURSIVE c(i) AS (SELECT 1::bigint UNION ALL SELECT i + 1 FROM c WHERE i < $1) ' +
+      'SELECT sum(i)::text AS total FROM c',
     /**
      * Concurrent CREATE TABLE IF NOT EXISTS can still collide in PostgreSQL's catalog, so the
      * schema is made under a transaction-scoped advisory lock (the key is arbitrary but fixed).
