@@ -10,10 +10,14 @@ export interface DbOptions {
   poolSize: number;
 }
 
-/** Every wait stays inside the request timeout, so a database that is gone is a 503, not a 504. */
+/**
+ * Lock and connect waits stay inside the request timeout, so a database that is gone is a 503,
+ * not a 504. The statement timeout is a backstop a second past the request's: the route's own
+ * timer must answer first (504, and it cancels the statement), or the two race.
+ */
 export function dbOptions(timeoutMs: number, poolSize: number): DbOptions {
   const short = Math.max(1, Math.min(5000, Math.floor(timeoutMs / 2)));
-  return { busyTimeoutMs: short, connectTimeoutMs: short, statementTimeoutMs: timeoutMs, poolSize };
+  return { busyTimeoutMs: short, connectTimeoutMs: short, statementTimeoutMs: timeoutMs + 1000, poolSize };
 }
 
 /**
