@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isListeningMessage } from '../../src/server/listening.js';
 
@@ -25,12 +28,25 @@ export interface RunningServer {
  * learns where it listens from its `listening` message (over IPC; it also makes the server shut
  * down if this process dies without stopping it).
  */
+let scratch: string | undefined;
+function scratchDir(): string {
+  if (scratch === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'offloop-test-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    scratch = dir;
+  }
+  return scratch;
+}
+
 export async function startServer(
   args: string[] = [],
   env: NodeJS.ProcessEnv = {},
   options: { cwd?: string } = {},
 ): Promise<RunningServer> {
   const child = spawn(process.execPath, [mainEntry, '--port', '0', '--host', '127.0.0.1', ...args], {
+    // Its default database (offloop.db in the working directory) in a scratch folder of this
+    // test file's own, not in the checkout, where test files running at once would share it.
+    cwd: options.cwd ?? scratchDir(),
     ...options,
     env: { ...process.env, UV_THREADPOOL_SIZE: '4', ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
