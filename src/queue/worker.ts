@@ -129,11 +129,18 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     id,
     close(force = false) {
       closing ??= (async () => {
-        // A graceful close waits for Redis; with Redis gone it never would, and a job whose lock
-        // cannot be renewed belongs to another worker by now anyway: force it.
-        const graceful = !force && redis.status === 'ready';
-        await settleWithin(graceful ? 2 ** 31 - 1 : 1000, [worker.close(!graceful)]);
-        if (!graceful) await settleWithin(1000, [worker.disconnect()]);
+        // A graceful close finishes the running jobs, which needs Redis; with Redis gone (before or
+        // during the close) it would wait forever, and a job whose lock cannot be renewed belongs
+        // to another worker by now anyway: force it.
+        const lost = () => redis.status !== 'ready';
+        if (!force && !lost()) {
+          const gone = new Promise<void>((resolve) => redis.once('close', () => resolve()));
+          await Promise.race([worker.close(false), gone]);
+        }
+        if (force || lost()) {
+          await settleWithin(1000, [worker.close(true)]);
+          await settleWithin(1000, [worker.disconnect()]);
+        }
         subscriber.disconnect();
         redis.disconnect();
         await pool.close();
