@@ -1,11 +1,11 @@
 import { pbkdf2 } from 'node:crypto';
-import net from 'node:net';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { js } from '../src/index.js';
 import { type QueueAbortError, QueueProducer } from '../src/queue/producer.js';
 import { within } from './helpers/outcome.js';
 import { rng } from './helpers/random.js';
+import { cut } from './helpers/raw.js';
 import {
   noRedisMessage,
   type RedisInstance,
@@ -181,18 +181,6 @@ run('SIGTERM: a worker stops taking jobs, finishes the running one, and exits 0'
   t.true(takenWhileStopping <= 1, `the stopping worker started ${takenWhileStopping} jobs after SIGTERM`);
   t.true(answers.filter((a) => a.worker === next.id).length >= 3);
 });
-
-/** Sends a request (sometimes only half of it) and destroys the socket after `cutMs`. */
-function cut(port: number, text: string, cutMs: number, half: boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1', () => {
-      socket.write(half ? text.slice(0, Math.max(1, text.length >> 1)) : text);
-      setTimeout(() => socket.destroy(), cutMs);
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => resolve());
-  });
-}
 
 run('clients that leave at any moment leave no job, payload or result behind, and the workers serve on', async (t) => {
   const r0 = await rig();

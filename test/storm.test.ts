@@ -1,8 +1,8 @@
-import net from 'node:net';
 import test from 'ava';
 import { createServer, type OffloopServer } from '../src/server/app.js';
 import { strategyNames } from '../src/server/strategies.js';
 import { rng } from './helpers/random.js';
+import { cut } from './helpers/raw.js';
 import { eventually, request, sample } from './helpers/server.js';
 
 // ≥ 1000 requests to each off-loop strategy, each cut by the client at a random moment — before
@@ -40,18 +40,6 @@ function requestFor(strategy: string, i: number): string {
     default:
       return head(`GET /sleep/${strategy}?ms=15`);
   }
-}
-
-/** Sends a request (sometimes only half of it) and destroys the socket after `cutMs`. */
-function cut(port: number, text: string, cutMs: number, half: boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1', () => {
-      socket.write(half ? text.slice(0, Math.max(1, text.length >> 1)) : text);
-      setTimeout(() => socket.destroy(), cutMs);
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => resolve());
-  });
 }
 
 const offLoop = strategyNames.filter((name) => !['blocking', 'cpp-sync', 'rust-sync'].includes(name));

@@ -120,3 +120,26 @@ export function stall(
     );
   });
 }
+
+/** Sends a request (sometimes only half of it) and destroys the socket after `cutMs`. */
+export function cut(port: number, text: string, cutMs: number, half: boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () => {
+      socket.write(half ? text.slice(0, Math.max(1, text.length >> 1)) : text);
+      setTimeout(() => socket.destroy(), cutMs);
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => resolve());
+  });
+}
+
+/** A loopback port nothing listens on now (for servers the tests start themselves). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer().once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}

@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { type AddressInfo, createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { freePort } from './raw.js';
 import { mainEntry } from './server.js';
 
 /** Debian's redis-server, if installed; the queue tests are skipped (with this hint) without it. */
@@ -13,16 +13,6 @@ export const redisServerPath = (() => {
 })();
 export const noRedisMessage =
   'redis-server is not installed: apt-get install redis-server (the queue tests need a real Redis)';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer().once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 export interface RedisInstance {
   readonly port: number;
