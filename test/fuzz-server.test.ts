@@ -52,7 +52,9 @@ const hostile: [string, (string | Uint8Array)[], number | 'silence'][] = [
     [`GET /ping HTTP/1.1\r\n${Array.from({ length: 500 }, (_, i) => `X-${i}: ${i}\r\n`).join('')}\r\n`],
     431,
   ],
-  ['a 1 MiB query string', [`GET /primes/cpp?limit=${'9'.repeat(1 << 20)} HTTP/1.1\r\nHost: x\r\n\r\n`], 505],
+  // 64 KiB, not 1 MiB: uWS refuses it once its buffer overflows and closes at once, and bytes of ours it
+  // had not read yet would make the kernel reset the connection, dropping the 505 before we read it.
+  ['a 64 KiB query string', [`GET /primes/cpp?limit=${'9'.repeat(1 << 16)}`], 505],
   ['unknown method on a route', ['BREW /ping HTTP/1.1\r\nHost: x\r\n\r\n'], 405],
   ['unknown method, unknown path', ['PURGE /nowhere HTTP/1.1\r\nHost: x\r\n\r\n'], 404],
   ['bad JSON', [`POST /pbkdf2/cpp HTTP/1.1\r\nHost: x\r\n${json}Content-Length: 9\r\n\r\n{"pass":]`], 400],
