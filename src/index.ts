@@ -15,6 +15,7 @@ export type {
   Pixels,
   PoolOptions,
   PoolStats,
+  TimeSummary,
   SyncKernels,
   TaskOptions,
   WorkerEngine,

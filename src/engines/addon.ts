@@ -32,6 +32,14 @@ export interface NativeBinding extends NativeAsync, NativeSync {
 /** How a pool's threads are scheduled (`poolLimits.policies`). */
 export type PoolPolicy = 'idle' | 'batch' | 'normal';
 
+/** A distribution of task times in milliseconds (piscina's names). */
+export interface TimeSummary {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** What a pool reports: its settings, its load now, and what it has done since it started. */
 export interface PoolStats {
   threads: number;
   nice: number;
@@ -39,6 +47,14 @@ export interface PoolStats {
   policy: PoolPolicy | null;
   queued: number;
   running: number;
+  /** Tasks that left a thread (resolved, rejected or cancelled) since the pool started. */
+  completed: number;
+  /** The share of the threads' time spent running tasks since the pool started, 0..1. */
+  utilization: number;
+  /** How long tasks ran on a thread, in ms. */
+  runTime: TimeSummary;
+  /** How long tasks waited for a thread, in ms. */
+  waitTime: TimeSummary;
 }
 
 export interface NativePool extends NativeAsync {

@@ -148,7 +148,12 @@ export function nativePoolEngine(addonName: AddonName): NativePoolEngine {
       }
       settings = next;
     },
-    stats: () => pool?.stats() ?? { threads: 0, nice: 0, policy: null, queued: 0, running: 0 },
+    stats: (): PoolStats => {
+      // TODO(dispatch): the addons report completed, utilization, runTime and waitTime themselves.
+      const none = { p50: 0, p99: 0, max: 0 };
+      const idle = { threads: 0, nice: 0, policy: null, queued: 0, running: 0 };
+      return { completed: 0, utilization: 0, runTime: none, waitTime: none, ...(pool?.stats() ?? idle) };
+    },
     async close() {
       pool?.stop();
       pool = undefined;
