@@ -15,9 +15,9 @@ export type {
   Pixels,
   PoolOptions,
   PoolStats,
-  TimeSummary,
   SyncKernels,
   TaskOptions,
+  TimeSummary,
   WorkerEngine,
   WorkerPoolOptions,
 } from './engines/index.js';
