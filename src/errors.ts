@@ -3,9 +3,22 @@
  * the argument and shows what was received — so `instanceof TypeError` and `err.code` both work,
  * and `err.argument` names the argument for callers (the server's 400s) that want it as data.
  */
-/** The error every engine rejects with when its task is aborted (as Node's own APIs do). */
-export function abortError(): DOMException {
-  return new DOMException('The operation was aborted', 'AbortError');
+/**
+ * The error every engine rejects with when its task is aborted, shaped as Node's own abortable
+ * APIs (timers/promises, fs, events.once, streams) throw theirs: name 'AbortError', code
+ * 'ABORT_ERR', and the signal's reason as `cause`, so "why was it aborted" survives.
+ */
+export class AbortError extends Error {
+  override readonly name = 'AbortError';
+  readonly code = 'ABORT_ERR';
+  constructor(message = 'The operation was aborted', options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** An AbortError for an abort of `signal` (its reason becomes the cause), or for a task stopped otherwise. */
+export function abortError(signal?: AbortSignal): AbortError {
+  return new AbortError(undefined, signal === undefined ? undefined : { cause: signal.reason });
 }
 
 export type ArgErrorCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_OUT_OF_RANGE';

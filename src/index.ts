@@ -21,8 +21,9 @@ export type {
   WorkerEngine,
   WorkerPoolOptions,
 } from './engines/index.js';
-export { AddonLoadError, createWorkers, kernelNames } from './engines/index.js';
+export { AddonLoadError, createWorkers, kernelNames, WorkerQueueFullError } from './engines/index.js';
 export { limits } from './engines/kernels.js';
+export { AbortError } from './errors.js';
 export { cpp, cppPool, js, rust, rustPool, workers };
 
 /** Every engine by name. */

@@ -18,7 +18,7 @@ export function defineAsync(runner: Runner): AsyncKernels {
       try {
         const args = parse[task](...raw.slice(0, n));
         const signal = taskOptions(raw[n]);
-        if (signal?.aborted) return Promise.reject(abortError());
+        if (signal?.aborted) return Promise.reject(abortError(signal));
         return runner.run(task, args, signal);
       } catch (error) {
         return Promise.reject(error);

@@ -5,4 +5,11 @@ export { js } from './js.js';
 export type { NativeEngine, NativePoolEngine, PoolOptions } from './native.js';
 export { rust, rustPool } from './rust.js';
 export * from './types.js';
-export { createWorkers, type WorkerEngine, type WorkerPoolOptions, workers } from './workers.js';
+export {
+  createWorkers,
+  type WorkerEngine,
+  type WorkerPoolOptions,
+  WorkerQueueFullError,
+  workerPoolLimits,
+  workers,
+} from './workers.js';

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { invalidArgType, outOfRange } from '../errors.js';
+import { abortError, invalidArgType, outOfRange } from '../errors.js';
 import {
   type AddonName,
   loadAddon,
@@ -10,6 +10,7 @@ import {
   type PoolStats,
 } from './addon.js';
 import { defineAsync, defineSync } from './define.js';
+import { Drain } from './drain.js';
 import type { Engine, EngineName } from './types.js';
 import { integer } from './validate.js';
 
@@ -57,8 +58,13 @@ export interface NativePoolEngine extends NativeEngine {
    * now if it is idle); a pool with tasks pending keeps its settings and this throws.
    */
   configure(options: PoolOptions): void;
-  /** The pool's threads, nice value and policy (0, 0, null until it starts), and its queued and running tasks. */
+  /**
+   * The pool's threads, nice value and policy (0, 0, null until it starts), its queued and running
+   * tasks, and since it started: tasks completed, utilization, and run and wait times (ms).
+   */
   stats(): PoolStats;
+  /** Resolves once no task is queued or running (at once if none is); see README "Draining". */
+  drained(): Promise<void>;
   /** Stops the pool's threads; pending tasks reject with AbortError. The next call starts it again. */
   close(): Promise<void>;
 }
@@ -69,12 +75,21 @@ type AnyNative = (...args: unknown[]) => never;
 const bytes = (args: readonly unknown[]) =>
   args.map((arg) => (typeof arg === 'string' ? Buffer.from(arg, 'utf8') : arg));
 
+/** The addons reject an aborted task with their own AbortError (a DOMException): ours carries the reason. */
+const isAbort = (error: unknown) => (error as { name?: unknown } | null)?.name === 'AbortError';
+
 /**
  * An engine over one addon, loaded on first use. The Promise forms run as native async work on
  * `executor` — libuv's threadpool, or the addon's own pool; an abort cancels the work if it is
- * still queued, or sets the flag that the running kernel polls.
+ * still queued, or sets the flag that the running kernel polls. `drain`, when given, counts the
+ * tasks pending.
  */
-function engineOver(addonName: AddonName, name: EngineName, executor: (b: NativeBinding) => NativeAsync): NativeEngine {
+function engineOver(
+  addonName: AddonName,
+  name: EngineName,
+  executor: (b: NativeBinding) => NativeAsync,
+  drain?: Drain,
+): NativeEngine {
   let addon: NativeBinding | undefined;
   const binding = () => (addon ??= loadAddon(addonName));
   return {
@@ -87,12 +102,32 @@ function engineOver(addonName: AddonName, name: EngineName, executor: (b: Native
       run(task, args, signal) {
         const b = binding();
         const start = executor(b)[task] as AnyNative;
-        if (signal === undefined) return start(...bytes(args));
-        const token = b.createCancelToken();
-        const onAbort = () => b.cancel(token);
-        signal.addEventListener('abort', onAbort, { once: true });
-        return (start(...bytes(args), token) as Promise<never>).finally(() =>
-          signal.removeEventListener('abort', onAbort),
+        if (signal === undefined && drain === undefined) return start(...bytes(args));
+        let running: Promise<never>;
+        let onAbort: (() => void) | undefined;
+        if (signal === undefined) {
+          running = start(...bytes(args));
+        } else {
+          const token = b.createCancelToken();
+          onAbort = () => b.cancel(token);
+          running = start(...bytes(args), token);
+          signal.addEventListener('abort', onAbort, { once: true });
+        }
+        drain?.begin();
+        const settled = () => {
+          if (onAbort) signal?.removeEventListener('abort', onAbort);
+          drain?.end();
+        };
+        return running.then(
+          (value) => {
+            settled();
+            return value;
+          },
+          (error: unknown) => {
+            settled();
+            // Aborted by the signal (its reason as the cause), or by the pool's close().
+            throw isAbort(error) ? abortError(signal?.aborted ? signal : undefined) : error;
+          },
         );
       },
     }),
@@ -125,7 +160,8 @@ export function nativePoolEngine(addonName: AddonName): NativePoolEngine {
     }
     return pool;
   };
-  const engine = engineOver(addonName, `${addonName}-pool`, started);
+  const drain = new Drain();
+  const engine = engineOver(addonName, `${addonName}-pool`, started, drain);
   return Object.assign(engine, {
     name: `${addonName}-pool` as const,
     configure(options: PoolOptions) {
@@ -154,6 +190,7 @@ export function nativePoolEngine(addonName: AddonName): NativePoolEngine {
       const idle = { threads: 0, nice: 0, policy: null, queued: 0, running: 0 };
       return { completed: 0, utilization: 0, runTime: none, waitTime: none, ...(pool?.stats() ?? idle) };
     },
+    drained: () => drain.drained(),
     async close() {
       pool?.stop();
       pool = undefined;

@@ -2,6 +2,8 @@
  * The piscina worker (loaded through worker-entry.cts): runs one TypeScript kernel, or the
  * default export of a caller's module (`runFile`), per task, off the event loop.
  */
+import { getPriority, setPriority } from 'node:os';
+import { isMainThread, workerData } from 'node:worker_threads';
 import { move } from 'piscina';
 import { abortError } from '../errors.js';
 import { CancelFlag, TaskState } from '../kernels/cancel.js';
@@ -39,6 +41,27 @@ export interface RunFileContext {
   /** Throws the AbortError the engines reject with, if the caller has aborted. */
   throwIfCancelled(): void;
 }
+
+/** What every thread of a pool is told when it starts (piscina's `workerData`). */
+export interface WorkerSettings {
+  /** How much the thread lowers its own priority (Linux only: see WorkerPoolOptions.niceIncrement). */
+  nice: number;
+}
+
+/**
+ * On Linux, setpriority() on "process" 0 changes the calling thread alone: this worker lowers
+ * itself, and neither the event loop nor the other threads are touched. Raising a nice value
+ * needs no privilege; if it fails anyway, the pool still runs, and says so once per thread.
+ */
+function lowerPriority({ nice }: WorkerSettings): void {
+  if (nice === 0) return;
+  try {
+    setPriority(0, Math.min(19, getPriority(0) + nice));
+  } catch (error) {
+    process.emitWarning(`offloop: a worker thread could not lower its priority: ${(error as Error).message}`);
+  }
+}
+if (!isMainThread && typeof (workerData as WorkerSettings | undefined)?.nice === 'number') lowerPriority(workerData);
 
 export default function run(message: WorkerTask): unknown {
   if ('file' in message) return runFile(message);

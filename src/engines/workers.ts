@@ -1,13 +1,17 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import { abortError, invalidArgType } from '../errors.js';
 import { TaskState } from '../kernels/cancel.js';
+import type { PoolStats } from './addon.js';
 import { defineAsync } from './define.js';
+import { Drain } from './drain.js';
+import { TaskTimes } from './task-times.js';
 import type { AsyncKernels, TaskOptions } from './types.js';
 import { integer, taskOptions } from './validate.js';
-import type { FileTask, KernelTask, WorkerTask } from './worker.js';
+import type { FileTask, KernelTask, WorkerSettings, WorkerTask } from './worker.js';
 // The module piscina loads (this import also makes tsc build it: tsconfig's include has no .cts).
 import type workerEntry from './worker-entry.cjs';
 
@@ -19,9 +23,33 @@ type ResourceLimits = ConstructorParameters<typeof Piscina>[0] extends infer O
     : never
   : never;
 
+/** What `createWorkers()` accepts, beyond `threads`: the limits of each number. */
+export const workerPoolLimits = {
+  threads: { min: 1, max: 1024 },
+  maxQueue: { min: 0, max: 2 ** 31 - 1 },
+  closeTimeout: { min: 0, max: 2 ** 31 - 1 },
+  idleTimeout: { min: 0, max: 2 ** 31 - 1 },
+  niceIncrement: { min: 0, max: 19 },
+} as const;
+
 export interface WorkerPoolOptions {
-  /** Worker threads in the pool. Default: the number of cores (`os.availableParallelism()`). */
+  /** Worker threads in the pool, at most. Default: the number of cores (`os.availableParallelism()`). */
   threads?: number;
+  /**
+   * Threads kept alive while idle (piscina's `minThreads`), 0..threads. Default: `threads`. The
+   * others start when tasks need them and stop after `idleTimeout` ms without one.
+   */
+  minThreads?: number;
+  /** How long a thread beyond `minThreads` may stay idle before it stops, in ms (piscina's). Default: 0. */
+  idleTimeout?: number;
+  /**
+   * How much each worker thread lowers its own priority, 0..19 (piscina's `niceIncrement`): it
+   * adds this to its nice value, so the event loop wins the CPU from busy workers. Linux only:
+   * each thread calls `os.setPriority()` on itself, which needs no privilege and leaves the rest
+   * of the process alone; elsewhere that call would reprioritize the whole process, so it is a
+   * no-op (and `stats().nice` says 0). Default: 0.
+   */
+  niceIncrement?: number;
   /** Tasks that may wait for a thread; past it a call rejects with WorkerQueueFullError. Default: unbounded. */
   maxQueue?: number;
   /** Limits for each worker's V8 heap (see `worker_threads.ResourceLimits`). */
@@ -32,10 +60,18 @@ export interface WorkerPoolOptions {
 
 export interface WorkerEngine extends AsyncKernels {
   readonly name: 'workers';
-  /** Threads the pool runs (it starts on first use). */
+  /** Threads the pool runs, at most (it starts on first use). */
   readonly threads: number;
   /** Tasks waiting for a thread now. */
   readonly queueSize: number;
+  /**
+   * The pool's threads (0 until it starts), the nice increment they run at, their policy ('normal':
+   * JavaScript cannot change a thread's policy), tasks queued and running, and since it started:
+   * tasks completed, utilization, and run and wait times (ms).
+   */
+  stats(): PoolStats;
+  /** Resolves once no task is queued or running (at once if none is); see README "Draining". */
+  drained(): Promise<void>;
   /**
    * Runs the default export of your own module (an ES module or CommonJS; a path or a file URL) on
    * this pool, as `main(task, context)`: the place for your own blocking code. An abort removes a
@@ -63,6 +99,19 @@ interface Job {
   onAbort: () => void;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+  /** performance.now() when it was accepted. */
+  queuedAt: number;
+}
+
+/** A pool's settings, as validated from WorkerPoolOptions. */
+interface Settings {
+  threads: number;
+  minThreads: number;
+  idleTimeout: number | undefined;
+  maxQueue: number;
+  closeTimeout: number;
+  resourceLimits: ResourceLimits | undefined;
+  worker: WorkerSettings;
 }
 
 /**
@@ -75,20 +124,29 @@ interface Job {
 class Dispatcher {
   readonly #piscina: Piscina<Parameters<typeof workerEntry>[0], unknown>;
   readonly #waiting = new Set<Job>(); // insertion order: FIFO, O(1) removal
+  readonly #times = new TaskTimes();
+  readonly #drain: Drain;
+  readonly threads: number;
+  readonly maxQueue: number;
   #running = 0;
-  #idle: (() => void) | undefined;
 
   constructor(
-    readonly threads: number,
-    readonly maxQueue: number,
-    resourceLimits: ResourceLimits | undefined,
-    closeTimeout: number,
+    readonly settings: Settings,
+    drain: Drain,
   ) {
+    const { threads, minThreads, idleTimeout, maxQueue, closeTimeout, resourceLimits, worker } = settings;
+    this.threads = threads;
+    this.maxQueue = maxQueue;
+    this.#drain = drain;
+    // niceIncrement is applied by our worker itself (worker.ts), not by piscina: piscina's needs an
+    // optional native package, without which it silently does nothing.
     this.#piscina = new Piscina({
       filename: new URL('./worker-entry.cjs', import.meta.url).href,
-      minThreads: threads,
+      minThreads,
       maxThreads: threads,
       closeTimeout,
+      workerData: worker,
+      ...(idleTimeout === undefined ? {} : { idleTimeout }),
       ...(resourceLimits === undefined ? {} : { resourceLimits }),
     });
     // piscina reports here what belongs to no task (say, a close that timed out); unheard, an
@@ -100,13 +158,35 @@ class Dispatcher {
     return this.#waiting.size;
   }
 
+  stats(): PoolStats {
+    const { threads, worker } = this.settings;
+    return {
+      threads: this.#piscina.threads.length,
+      nice: worker.nice,
+      policy: 'normal',
+      queued: this.#waiting.size,
+      running: this.#running,
+      ...this.#times.stats(threads),
+    };
+  }
+
   /** Runs a task; with a signal, its `state` must be a fresh shared Int32Array (queued). */
   run(message: WorkerTask, transferList: ArrayBuffer[], signal: AbortSignal | undefined): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const job: Job = { message, transferList, signal, resolve, reject, onAbort: () => this.#abort(job) };
+      const job: Job = {
+        message,
+        transferList,
+        signal,
+        resolve,
+        reject,
+        onAbort: () => this.#abort(job),
+        queuedAt: performance.now(),
+      };
       if (this.#running < this.threads) {
+        this.#drain.begin();
         this.#start(job);
       } else if (this.#waiting.size < this.maxQueue) {
+        this.#drain.begin();
         this.#waiting.add(job);
       } else {
         return reject(
@@ -119,7 +199,8 @@ class Dispatcher {
 
   #abort(job: Job): void {
     if (this.#waiting.delete(job)) {
-      job.reject(abortError()); // it never reached a thread
+      job.reject(abortError(job.signal)); // it never reached a thread
+      this.#drain.end();
       return;
     }
     const { state } = job.message;
@@ -130,12 +211,16 @@ class Dispatcher {
 
   #start(job: Job): void {
     this.#running++;
+    const startedAt = performance.now();
+    this.#times.started(job.queuedAt, startedAt);
     const settle = (error: unknown, value?: unknown) => {
       this.#running--;
+      this.#times.settled(startedAt);
       job.signal?.removeEventListener('abort', job.onAbort);
-      if (job.signal?.aborted) job.reject(abortError());
+      if (job.signal?.aborted) job.reject(abortError(job.signal));
       else if (error !== undefined) job.reject(error);
       else job.resolve(value);
+      this.#drain.end();
       this.#next();
     };
     this.#piscina.run(job.message, { transferList: job.transferList }).then(
@@ -150,12 +235,11 @@ class Dispatcher {
       this.#waiting.delete(job);
       this.#start(job);
     }
-    if (this.#running === 0) this.#idle?.();
   }
 
   /** Lets every task settle, lets every thread finish loading, then stops the threads. */
   async close(): Promise<void> {
-    if (this.#running > 0 || this.#waiting.size > 0) await new Promise<void>((done) => (this.#idle = done));
+    await this.#drain.drained();
     // One no-op per thread: each settles only once its thread has loaded the worker module, so no
     // thread is stopped while it loads (see worker-entry.cts).
     await Promise.allSettled(Array.from({ length: this.threads }, () => this.#piscina.run({ task: 'noop', args: [] })));
@@ -180,16 +264,11 @@ const stateFor = (signal: AbortSignal | undefined) => (signal ? new Int32Array(n
  * stops — the worker lives on (no thread is terminated, unlike piscina's own abort).
  */
 export function createWorkers(options: WorkerPoolOptions = {}): WorkerEngine {
-  if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
-  const threads = integer('options.threads', options.threads ?? availableParallelism(), { min: 1, max: 1024 });
-  const maxQueue =
-    options.maxQueue === undefined
-      ? Infinity
-      : integer('options.maxQueue', options.maxQueue, { min: 0, max: 2 ** 31 - 1 });
-  const closeTimeout = integer('options.closeTimeout', options.closeTimeout ?? 30_000, { min: 0, max: 2 ** 31 - 1 });
-  const { resourceLimits } = options;
+  const settings = workerSettings(options);
+  const { threads } = settings;
+  const drain = new Drain(); // outlives each started pool: close() and restart keep one count
   let pool: Dispatcher | undefined;
-  const start = () => (pool ??= new Dispatcher(threads, maxQueue, resourceLimits, closeTimeout));
+  const start = () => (pool ??= new Dispatcher(settings, drain));
 
   const fromWorker = (value: unknown): never =>
     (value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : value) as never;
@@ -200,10 +279,16 @@ export function createWorkers(options: WorkerPoolOptions = {}): WorkerEngine {
     get queueSize() {
       return pool?.queueSize ?? 0;
     },
+    stats: () =>
+      pool?.stats() ?? {
+        ...{ threads: 0, nice: 0, policy: null, queued: 0, running: 0, completed: 0, utilization: 0 },
+        ...{ runTime: { p50: 0, p99: 0, max: 0 }, waitTime: { p50: 0, p99: 0, max: 0 } },
+      },
+    drained: () => drain.drained(),
     async runFile<R>(module: string | URL, task: unknown, options?: TaskOptions): Promise<R> {
       const file = moduleUrl(module);
       const signal = taskOptions(options);
-      if (signal?.aborted) throw abortError();
+      if (signal?.aborted) throw abortError(signal);
       const message: FileTask = { file, input: task, state: stateFor(signal) };
       return (await start().run(message, [], signal)) as R;
     },
@@ -227,6 +312,30 @@ export function createWorkers(options: WorkerPoolOptions = {}): WorkerEngine {
         return start().run(message, transferList, signal).then(fromWorker);
       },
     }),
+  };
+}
+
+/** WorkerPoolOptions, validated, with their defaults. */
+function workerSettings(options: WorkerPoolOptions): Settings {
+  if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
+  const limits = workerPoolLimits;
+  const threads = integer('options.threads', options.threads ?? availableParallelism(), limits.threads);
+  const minThreads =
+    options.minThreads === undefined
+      ? threads
+      : integer('options.minThreads', options.minThreads, { min: 0, max: threads });
+  const optional = (name: keyof typeof limits, value: number | undefined) =>
+    value === undefined ? undefined : integer(`options.${name}`, value, limits[name]);
+  const niceIncrement = optional('niceIncrement', options.niceIncrement) ?? 0;
+  return {
+    threads,
+    minThreads,
+    idleTimeout: optional('idleTimeout', options.idleTimeout),
+    maxQueue: optional('maxQueue', options.maxQueue) ?? Infinity,
+    closeTimeout: optional('closeTimeout', options.closeTimeout) ?? 30_000,
+    resourceLimits: options.resourceLimits,
+    // Only Linux lowers a single thread this way (see WorkerPoolOptions.niceIncrement).
+    worker: { nice: process.platform === 'linux' ? niceIncrement : 0 },
   };
 }
 

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
-import { abortError } from '../errors.js';
+import { type AbortError, abortError } from '../errors.js';
 import { settleWithin } from '../settle-within.js';
 import { encodeArgs, type JobData, type JobResult, keys, type QueueKernel, queueName, timing } from './protocol.js';
 
@@ -30,7 +30,7 @@ export class JobFailedError extends Error {
 export type CancelOutcome = 'removed' | 'cancelled' | 'unknown';
 
 /** The AbortError a job's run() rejects with: `job` says what became of the job. */
-export type QueueAbortError = DOMException & { job: CancelOutcome; cancelled: boolean };
+export type QueueAbortError = AbortError & { job: CancelOutcome; cancelled: boolean };
 
 export interface JobAnswer<T> {
   value: T;
@@ -263,7 +263,7 @@ function untilAborted<T>(
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => {
       void cancel().then((job) =>
-        reject(Object.assign(abortError(), { job, cancelled: job !== 'unknown' }) as QueueAbortError),
+        reject(Object.assign(abortError(signal), { job, cancelled: job !== 'unknown' }) as QueueAbortError),
       );
     };
     if (signal.aborted) onAbort();

@@ -1,4 +1,4 @@
-/** How a call ended, for tests that compare outcomes: ava's throwsAsync wants an Error, and a DOMException is none. */
+/** How a call ended, for tests that compare outcomes (the error, whatever it is, as data). */
 export type Outcome = { value: unknown } | { error: unknown };
 export const settle = async (run: () => unknown): Promise<Outcome> => {
   try {
@@ -7,7 +7,9 @@ export const settle = async (run: () => unknown): Promise<Outcome> => {
     return { error };
   }
 };
-export const isAbortError = (e: unknown) => e instanceof DOMException && e.name === 'AbortError';
+/** offloop's AbortError (errors.ts), or any other abort (a DOMException, say): by name, as Node's docs advise. */
+export const isAbortError = (e: unknown) =>
+  (e instanceof Error || e instanceof DOMException) && e.name === 'AbortError';
 export const errorClass = (e: unknown) =>
   e instanceof RangeError
     ? 'RangeError'
