@@ -164,6 +164,7 @@ export function nativePoolEngine(addonName: AddonName): NativePoolEngine {
   const engine = engineOver(addonName, `${addonName}-pool`, started, drain);
   return Object.assign(engine, {
     name: `${addonName}-pool` as const,
+    drained: () => drain.drained(),
     configure(options: PoolOptions) {
       if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
       const next: Required<PoolOptions> = {
@@ -190,7 +191,6 @@ export function nativePoolEngine(addonName: AddonName): NativePoolEngine {
       const idle = { threads: 0, nice: 0, policy: null, queued: 0, running: 0 };
       return { completed: 0, utilization: 0, runTime: none, waitTime: none, ...(pool?.stats() ?? idle) };
     },
-    drained: () => drain.drained(),
     async close() {
       pool?.stop();
       pool = undefined;
