@@ -71,7 +71,10 @@ for (let r = 0; r < 7; r++) {
   await wrapped();
   B.push(((cpu() - c) * 1000) / M);
 }
+const runs = (xs) => xs.map((x) => x.toFixed(0)).join(' ');
+const ratio = median(B.map((b, i) => b / A[i])).toFixed(3);
 console.log(
-  `cpp pool noop: raw ${median(A).toFixed(0)} ns, wrapped ${median(B).toFixed(0)} ns CPU per call; B/A ${median(B.map((b, i) => b / A[i])).toFixed(3)} (A ${A.map((x) => x.toFixed(0)).join(' ')}; B ${B.map((x) => x.toFixed(0)).join(' ')})`,
+  `cpp pool noop: raw ${median(A).toFixed(0)} ns, wrapped ${median(B).toFixed(0)} ns CPU per call; ` +
+    `B/A ${ratio} (A ${runs(A)}; B ${runs(B)})`,
 );
 pool.stop();

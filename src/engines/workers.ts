@@ -125,19 +125,20 @@ class Dispatcher {
   readonly #piscina: Piscina<Parameters<typeof workerEntry>[0], unknown>;
   readonly #waiting = new Set<Job>(); // insertion order: FIFO, O(1) removal
   readonly #times = new TaskTimes();
-  readonly #drain: Drain;
+  /** This pool's pending tasks (for close()), and the engine's (drained(): a closing pool's and its successor's). */
+  readonly #drains: readonly [Drain, Drain];
   readonly threads: number;
   readonly maxQueue: number;
   #running = 0;
 
   constructor(
     readonly settings: Settings,
-    drain: Drain,
+    engineDrain: Drain,
   ) {
     const { threads, minThreads, idleTimeout, maxQueue, closeTimeout, resourceLimits, worker } = settings;
     this.threads = threads;
     this.maxQueue = maxQueue;
-    this.#drain = drain;
+    this.#drains = [new Drain(), engineDrain];
     // niceIncrement is applied by our worker itself (worker.ts), not by piscina: piscina's needs an
     // optional native package, without which it silently does nothing.
     this.#piscina = new Piscina({
@@ -183,10 +184,10 @@ class Dispatcher {
         queuedAt: performance.now(),
       };
       if (this.#running < this.threads) {
-        this.#drain.begin();
+        for (const drain of this.#drains) drain.begin();
         this.#start(job);
       } else if (this.#waiting.size < this.maxQueue) {
-        this.#drain.begin();
+        for (const drain of this.#drains) drain.begin();
         this.#waiting.add(job);
       } else {
         return reject(
@@ -200,7 +201,7 @@ class Dispatcher {
   #abort(job: Job): void {
     if (this.#waiting.delete(job)) {
       job.reject(abortError(job.signal)); // it never reached a thread
-      this.#drain.end();
+      for (const drain of this.#drains) drain.end();
       return;
     }
     const { state } = job.message;
@@ -220,7 +221,7 @@ class Dispatcher {
       if (job.signal?.aborted) job.reject(abortError(job.signal));
       else if (error !== undefined) job.reject(error);
       else job.resolve(value);
-      this.#drain.end();
+      for (const drain of this.#drains) drain.end();
       this.#next();
     };
     this.#piscina.run(job.message, { transferList: job.transferList }).then(
@@ -239,7 +240,7 @@ class Dispatcher {
 
   /** Lets every task settle, lets every thread finish loading, then stops the threads. */
   async close(): Promise<void> {
-    await this.#drain.drained();
+    await this.#drains[0].drained();
     // One no-op per thread: each settles only once its thread has loaded the worker module, so no
     // thread is stopped while it loads (see worker-entry.cts).
     await Promise.allSettled(Array.from({ length: this.threads }, () => this.#piscina.run({ task: 'noop', args: [] })));
@@ -266,7 +267,7 @@ const stateFor = (signal: AbortSignal | undefined) => (signal ? new Int32Array(n
 export function createWorkers(options: WorkerPoolOptions = {}): WorkerEngine {
   const settings = workerSettings(options);
   const { threads } = settings;
-  const drain = new Drain(); // outlives each started pool: close() and restart keep one count
+  const drain = new Drain(); // every task of this engine, on whichever pool: close() and restart keep one count
   let pool: Dispatcher | undefined;
   const start = () => (pool ??= new Dispatcher(settings, drain));
 
