@@ -193,6 +193,14 @@ test('the packed tarball installs and works in another project without a compile
   );
   t.true(stderr.includes(install), stderr);
   t.notRegex(stderr, /ERR_MODULE_NOT_FOUND|\n\s+at /, 'no module-resolution error, no stack');
+  const worker = await t.throwsAsync(
+    exec(offloop, ['worker', '--redis-url', 'redis://127.0.0.1:1'], { cwd: consumer, env }),
+  );
+  t.is((worker as Error & { code: number }).code, 1);
+  t.regex(
+    (worker as Error & { stderr: string }).stderr,
+    /^offloop: offloop worker needs bullmq and ioredis, which are/,
+  );
   // What needs no peer still answers.
   t.is((await exec(offloop, ['--version'], { cwd: consumer, env })).stdout.trim(), manifest.version);
   t.regex((await exec(offloop, ['--help'], { cwd: consumer, env })).stdout, /^Usage: offloop \[options\]/);
