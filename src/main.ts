@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 /**
- * `npm start`: offloop's server from the command line.
+ * offloop's server from the command line. `offloop` (src/cli.ts, also `npm start`) runs it once
+ * its packages are found; started directly (`node dist/src/main.js`, as the tests and the
+ * supervisor below do) it assumes they are.
  *
  * libuv reads UV_THREADPOOL_SIZE once, when its pool first starts — and Node may start it while
  * loading modules, before any of our code runs. So when the configured size is not already in

@@ -387,7 +387,10 @@ export function helpText(): string {
     (r) => `${r[0]!.padEnd(width(0))}  ${r[1]!.padEnd(width(1))}  ${r[2]!.padEnd(width(2))}  ${r[3]}`,
   );
   return [
-    'Usage: npm start -- [options]     (or: node dist/src/main.js [options])',
+    'Usage: offloop [options]           the server',
+    '       offloop worker [options]    a queue worker (offloop worker --help)',
+    '       offloop --version',
+    '(in a clone of the repository: npm start -- [options], npm run worker -- [options])',
     '',
     'offloop serves the same CPU work under every strategy, so you can see which ones keep',
     'the event loop free. Each option may also be set by its environment variable.',
