@@ -49,6 +49,7 @@ for (let r = 0; r < rounds + 1; r++) {
 for (const [name, ns] of Object.entries(samples)) {
   ns.sort((a, b) => a - b);
   console.log(
-    `${name.padEnd(20)} median ${ns[rounds >> 1].toFixed(0)} ns/call  (min ${ns[0].toFixed(0)}, max ${ns.at(-1).toFixed(0)}, ${rounds} rounds of ${calls})`,
+    `${name.padEnd(20)} median ${ns[rounds >> 1].toFixed(0)} ns/call  ` +
+      `(min ${ns[0].toFixed(0)}, max ${ns.at(-1).toFixed(0)}, ${rounds} rounds of ${calls})`,
   );
 }

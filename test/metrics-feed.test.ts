@@ -23,7 +23,7 @@ test("reading the page's feed does not reset what /metrics reports for its windo
   t.true(sample(text, 'offloop_event_loop_utilization_ratio', { pid: String(server.pids[0]) })! > 0);
 });
 
-test('the feed has what the page draws: recent whole seconds of the loop, in-flight and queued by strategy', async (t) => {
+test('the feed has what the page draws: the loop by whole seconds, in-flight and queued by strategy', async (t) => {
   const server = await startServer();
   t.teardown(() => server.stop());
   await eventually(async () => (await request(`${server.url}/stats.json`)).json<Stats>().recent.length >= 2);

@@ -61,7 +61,8 @@ export function joinClusterMetrics(registry: Registry) {
       waiting.delete(id);
       if (merged !== undefined) return merged;
       const own = await registry.metrics();
-      return `# offloop: the supervisor did not answer within ${mergeTimeoutMs} ms: process ${process.pid} only\n${own}`;
+      const note = `# offloop: the supervisor did not answer within ${mergeTimeoutMs} ms: process ${process.pid} only`;
+      return `${note}\n${own}`;
     },
     close() {
       process.off('message', onMessage);
