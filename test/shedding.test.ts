@@ -49,13 +49,14 @@ test('Pressure: a heap limit below what is in use sheds, naming --max-heap-mb', 
 });
 
 test('the server sheds new work past --max-loop-delay while probes answer, and recovers', async (t) => {
-  const server = await startServer(['--max-loop-delay', '200']);
+  // A limit far above what a busy machine's scheduling adds, far below the stall.
+  const server = await startServer(['--max-loop-delay', '500']);
   t.teardown(() => server.stop());
   const get = (path: string) => request(`${server.url}${path}`);
-  t.is((await get('/ready')).status, 200);
-  // The stall: a 2 s sleep on the loop. Requests that arrive while it holds the loop are handled
-  // after it, when the loop's delay is 2 s: new work is shed then, probes still answer.
-  const blocking = get('/sleep/blocking?ms=2000');
+  await eventually(async () => (await get('/ready')).status === 200);
+  // The stall: a 2.5 s sleep on the loop. Requests that arrive while it holds the loop are handled
+  // after it, when the loop's delay is 2.5 s: new work is shed then, probes still answer.
+  const blocking = get('/sleep/blocking?ms=2500');
   let shed: Awaited<ReturnType<typeof get>> | undefined;
   let probes: Awaited<ReturnType<typeof get>>[] = [];
   await eventually(async () => {
@@ -67,8 +68,8 @@ test('the server sheds new work past --max-loop-delay while probes answer, and r
   }, 10);
   t.is(shed!.status, 503, shed!.body.toString());
   t.is(shed!.headers['retry-after'], '1');
-  t.like(shed!.json(), { limit: '--max-loop-delay', max: 200 });
-  t.true(shed!.json<{ observed: number }>().observed > 200);
+  t.like(shed!.json(), { limit: '--max-loop-delay', max: 500 });
+  t.true(shed!.json<{ observed: number }>().observed > 500);
   t.regex(shed!.json<{ error: string }>().error, /overloaded/);
   t.deepEqual(
     probes.map((r) => r.status),
@@ -96,4 +97,28 @@ test('the server with the default limits sheds nothing: a 2 s stall delays work,
   );
   t.is((await blocking).status, 200);
   t.is(sample((await get('/metrics')).body.toString(), 'offloop_shed_requests_total', { reason: 'loop_delay' }), 0);
+});
+
+test('a server past --max-rss-mb is not ready and sheds work; probes, metrics and the page still answer', async (t) => {
+  const server = await startServer(['--max-rss-mb', '1']); // any process is past 1 MiB
+  t.teardown(() => server.stop());
+  const get = (path: string) => request(`${server.url}${path}`);
+  await eventually(async () => (await get('/ready')).status === 503);
+  t.like((await get('/ready')).json(), { ready: false, reason: 'overloaded', limit: '--max-rss-mb', max: 1 });
+  for (const work of [
+    '/primes/blocking?limit=10',
+    '/primes/cpp?limit=10',
+    '/sleep/worker?ms=1',
+    '/perfect-ping?ms=1',
+  ]) {
+    const reply = await get(work);
+    t.is(reply.status, 503, work);
+    t.like(reply.json(), { limit: '--max-rss-mb', max: 1 }, work);
+  }
+  for (const always of ['/ping', '/health', '/metrics', '/stats.json', '/strategies', '/kernels', '/']) {
+    t.is((await get(always)).status, 200, always);
+  }
+  const metrics = (await get('/metrics')).body.toString();
+  t.is(sample(metrics, 'offloop_shed_requests_total', { reason: 'rss' }), 4);
+  t.is(sample(metrics, 'offloop_ready', { pid: String(server.pids[0]) }), 0);
 });
