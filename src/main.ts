@@ -14,6 +14,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { defaultMaxWaiting } from './queue/protocol.js';
+import { clusterMetricsHub } from './server/cluster-metrics.js';
 import { ConfigError, helpText, libuvThreadpoolSize, loadConfig, type ServerConfig } from './server/config.js';
 import { parseDatabaseUrl } from './server/db/target.js';
 import type { ListeningMessage } from './server/listening.js';
@@ -122,6 +123,8 @@ function supervise(config: ServerConfig): void {
   let port = config.port;
   let stopping = false;
   let failed = false;
+  // A scrape of any one process answers for all of them: we merge their metrics.
+  const metricsHub = config.processes > 1 ? clusterMetricsHub(() => children.values()) : undefined;
 
   const start = (slot: number): Promise<ListeningMessage> =>
     new Promise((resolve, reject) => {
@@ -129,6 +132,7 @@ function supervise(config: ServerConfig): void {
       // Detached: a terminal's Ctrl-C reaches only us, and we forward it once.
       const child = fork(entry, [...argv, '--port', String(port)], { env, detached: true, stdio: 'inherit' });
       children.set(slot, child);
+      metricsHub?.attach(child);
       child.once('message', (message: ListeningMessage) => resolve(message));
       child.once('exit', (code, signal) => {
         children.delete(slot);

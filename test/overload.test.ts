@@ -26,7 +26,7 @@ async function pingMedian(n: number): Promise<number> {
 }
 
 const rss = async () =>
-  sample((await request(`${server.url}/metrics`)).body.toString(), 'offloop_resident_memory_bytes')!;
+  sample((await request(`${server.url}/metrics`)).body.toString(), 'process_resident_memory_bytes')!;
 
 for (const strategy of ['cpp', 'rust', 'worker', 'cpp-pool', 'rust-pool']) {
   test.serial(`${strategy}: 10× the bound at once → the excess gets 503 first, the accepted complete`, async (t) => {

@@ -1,4 +1,4 @@
-// offloop's live page: probes GET /ping, scrapes /metrics, fires bursts of work, draws it all.
+// offloop's live page: probes GET /ping, reads /stats.json, fires bursts of work, draws it all.
 // Every figure it shows it also records on window.offloop (figures.ts), for the browser test.
 // This module only starts the parts; each concern lives in its own module.
 

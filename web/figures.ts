@@ -17,7 +17,7 @@ export interface Ping {
   ok: boolean;
 }
 
-/** One /metrics scrape; loop figures cover the time since the previous scrape. */
+/** One read of /stats.json; loop figures cover the whole seconds since the previous read. */
 export interface Scrape {
   t: number;
   p99Ms: number;

@@ -1,5 +1,5 @@
 // The two loops that watch the server: the /ping probe (how long an answer takes now) and the
-// /metrics scrape (the server's own loop delay, utilisation and admission gates).
+// /stats.json feed (the server's own loop delay, utilisation and admission gates).
 
 import { $, setStat } from './dom.js';
 import { figures, record, type Scrape } from './figures.js';
@@ -32,42 +32,47 @@ export async function probe(): Promise<void> {
   }
 }
 
-interface Sample {
-  labels: Record<string, string>;
-  value: number;
+/** One whole second of the server's loop, as GET /stats.json reports it. */
+interface FeedWindow {
+  seq: number;
+  delayP99Ms: number;
+  delayMaxMs: number;
+  utilization: number;
 }
 
-/** Samples of one metric from Prometheus text: label set → value. */
-function samples(text: string, name: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})?\s+(\S+)/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const pairs = [...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]);
-    out.push({ labels: Object.fromEntries(pairs), value: Number(match[3]) });
-  }
-  return out;
+/** GET /stats.json: the server's figures for this page; reading them resets nothing the server keeps. */
+interface Stats {
+  pid: number;
+  recent: FeedWindow[];
+  inflight: Record<string, number>;
+  queued: Record<string, number>;
 }
 
-function byStrategy(text: string, name: string): Record<string, number> {
-  return Object.fromEntries(samples(text, name).map((s) => [s.labels.strategy ?? '', s.value]));
+/** The last window read from each server process (one per pid, under --processes N). */
+const seen = new Map<number, number>();
+
+/** The loop since the previous read: the windows not seen yet (delay at its worst, utilisation on average). */
+function sinceLastRead(stats: Stats): Pick<Scrape, 'p99Ms' | 'maxMs' | 'elu'> {
+  const last = seen.get(stats.pid) ?? -1;
+  const fresh = stats.recent.filter((w) => w.seq > last);
+  const windows = fresh.length > 0 ? fresh : stats.recent.slice(-1);
+  seen.set(stats.pid, windows.at(-1)?.seq ?? last);
+  const worst = (read: (w: FeedWindow) => number) => Math.max(0, ...windows.map(read));
+  const elu = windows.reduce((sum, w) => sum + w.utilization, 0) / Math.max(1, windows.length);
+  return { p99Ms: worst((w) => w.delayP99Ms), maxMs: worst((w) => w.delayMaxMs), elu };
 }
 
-/** Scrapes /metrics every SCRAPE_EVERY_MS for ever, and hands each scrape to `onScrape`. */
+/** Reads /stats.json every SCRAPE_EVERY_MS for ever, and hands each read to `onScrape`. */
 export async function scrape(onScrape: (s: Scrape) => void): Promise<void> {
   for (;;) {
     const started = performance.now();
     try {
-      const text = await (await fetch('/metrics', { cache: 'no-store' })).text();
-      const delay = samples(text, 'offloop_event_loop_delay_seconds');
-      const quantile = (q: string) => (delay.find((s) => s.labels.quantile === q)?.value ?? 0) * 1000;
+      const stats = (await (await fetch('/stats.json', { cache: 'no-store' })).json()) as Stats;
       const s: Scrape = {
         t: performance.now(),
-        p99Ms: quantile('0.99'),
-        maxMs: quantile('1'),
-        elu: samples(text, 'offloop_event_loop_utilization')[0]?.value ?? 0,
-        inflight: byStrategy(text, 'offloop_inflight_requests'),
-        queued: byStrategy(text, 'offloop_queued_requests'),
+        ...sinceLastRead(stats),
+        inflight: stats.inflight,
+        queued: stats.queued,
       };
       record(figures.scrapes, s);
       setStat('stat-p99', fmtMs(s.p99Ms), s.p99Ms);

@@ -8,6 +8,18 @@ import * as uWS from './uws.js';
 
 export type { ServerOptions } from './resources.js';
 
+/** uWS's ListenOptions (LIBUS_LISTEN_DEFAULT shares the port with SO_REUSEPORT). */
+const listenShared = 0;
+const listenExclusive = 1;
+/** uWS takes (host, port, options, cb) too, though its index.d.ts declares only (port, options, cb). */
+type ListenWithOptions = (
+  host: string,
+  port: number,
+  options: number,
+  cb: (socket: uWS.us_listen_socket | false) => void,
+) => void;
+const listenWith = (app: uWS.TemplatedApp) => app.listen.bind(app) as unknown as ListenWithOptions;
+
 export interface OffloopServer {
   /** The port it listens on (the real one when asked for port 0). */
   readonly port: number;
@@ -42,7 +54,10 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
   const app = uWS.App();
   const inFlight = mountRoutes(app, routes, resources, resources.bodyMemory);
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
-    app.listen(config.host, config.port, (socket) => {
+    // One process owns its port: a second `npm start` on it fails here instead of silently
+    // sharing it (uWS listens with SO_REUSEPORT by default). --processes N shares it on purpose.
+    const options = config.processes > 1 ? listenShared : listenExclusive;
+    listenWith(app)(config.host, config.port, options, (socket) => {
       if (socket) resolve(socket);
       else {
         const where = `${config.host}:${config.port}`;
@@ -54,6 +69,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
 
   async function shutdown(): Promise<void> {
     const started = performance.now();
+    resources.pressure.drain(); // /ready answers 503 from now on
     uWS.us_listen_socket_close(listenSocket);
     await inFlight.drain(config.shutdownTimeout);
     inFlight.abort();

@@ -31,6 +31,14 @@ export interface ServerConfig {
   maxLoopMs: number;
   /** Share of each second that loop-blocking routes may hold the loop (503 past it). */
   maxLoopShare: number;
+  /** Shed new work (503) while the loop was blocked longer than this in the last sample, ms; 0 = off. */
+  maxLoopDelay: number;
+  /** Shed new work while the loop was busy more than this share of the last sample (0..1); 0 = off. */
+  maxLoopUtilization: number;
+  /** Shed new work while the V8 heap in use is past this many MiB; 0 = off. */
+  maxHeapMb: number;
+  /** Shed new work while the resident set is past this many MiB; 0 = off. */
+  maxRssMb: number;
   /** Requests one pool of threads runs at once, across the strategies that share it; `0` = its size. */
   maxInFlight: number;
   /** Requests one pool of threads holds waiting; `0` = 4 × its size. */
@@ -189,6 +197,46 @@ export const optionSpecs: readonly OptionSpec[] = [
     max: 1,
     fallback: () => 0.5,
     help: 'share of each second loop-blocking routes may hold the loop (503 past it)',
+  },
+  {
+    key: 'maxLoopDelay',
+    flag: 'max-loop-delay',
+    env: 'OFFLOOP_MAX_LOOP_DELAY',
+    kind: 'int',
+    min: 0,
+    max: 3_600_000,
+    fallback: () => 0,
+    help: 'shed new work (503) while the event loop was blocked longer than this many ms lately; 0 = off',
+  },
+  {
+    key: 'maxLoopUtilization',
+    flag: 'max-loop-utilization',
+    env: 'OFFLOOP_MAX_LOOP_UTILIZATION',
+    kind: 'number',
+    min: 0,
+    max: 1,
+    fallback: () => 0,
+    help: 'shed new work (503) while the event loop was busy more than this share (0..1) lately; 0 = off',
+  },
+  {
+    key: 'maxHeapMb',
+    flag: 'max-heap-mb',
+    env: 'OFFLOOP_MAX_HEAP_MB',
+    kind: 'int',
+    min: 0,
+    max: 1_048_576,
+    fallback: () => 0,
+    help: 'shed new work (503) while the JS heap in use is past this many MiB; 0 = off',
+  },
+  {
+    key: 'maxRssMb',
+    flag: 'max-rss-mb',
+    env: 'OFFLOOP_MAX_RSS_MB',
+    kind: 'int',
+    min: 0,
+    max: 1_048_576,
+    fallback: () => 0,
+    help: 'shed new work (503) while the resident set is past this many MiB; 0 = off',
   },
   {
     key: 'maxInFlight',

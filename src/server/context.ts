@@ -5,6 +5,7 @@ import type { ServerDatabase } from './db/database.js';
 import type { BodyRule, Exchange } from './http.js';
 import type { LoopGuard } from './loop-budget.js';
 import type { Metrics } from './metrics.js';
+import type { Pressure } from './pressure.js';
 import type { PoolName, Strategy, StrategyName } from './strategy.js';
 
 /**
@@ -22,6 +23,8 @@ export interface ServerContext {
   readonly loop: LoopGuard;
   readonly workers: WorkerEngine;
   readonly metrics: Metrics;
+  /** Load shedding and readiness: whether new work is refused now, and why. */
+  readonly pressure: Pressure;
   /** The seed routes' database (DATABASE_URL): SQLite or PostgreSQL. */
   readonly db: ServerDatabase;
 }
@@ -31,6 +34,11 @@ export interface Route {
   readonly pattern: string;
   /** How many `:name` parameters the pattern has (uWS hands them out by index). */
   readonly params?: number;
+  /**
+   * Answered whatever the load and while the server drains: never shed (probes, metrics, the
+   * page). Every other route is work: shed past a pressure limit, refused while draining.
+   */
+  readonly always?: boolean;
   /** Whether the request timeout (504) applies. */
   readonly timed?: boolean;
   /** One line for the docs and the 404 listing. */

@@ -81,8 +81,15 @@ export function mountRoutes(
   function mount(route: Route): void {
     app[route.method](route.pattern, (res, req) => {
       const ex = new Exchange(res, req, route.params ?? 0);
-      if (draining) {
+      if (draining && !route.always) {
         ex.fail(new HttpError(503, 'the server is shutting down', { headers: { 'retry-after': '1' }, close: true }));
+        metrics.observe(route.pattern, '-', 503, 0);
+        return;
+      }
+      // Load shedding: past a pressure limit (--max-loop-delay …), new work gets 503 + Retry-After.
+      const shed = route.always ? undefined : ctx.pressure.shed();
+      if (shed) {
+        ex.fail(shed);
         metrics.observe(route.pattern, '-', 503, 0);
         return;
       }

@@ -8,7 +8,9 @@ import { dbOptions } from './db/options.js';
 import { parseDatabaseUrl } from './db/target.js';
 import { BodyMemory } from './http.js';
 import { calibrate, LoopBudget, LoopGuard } from './loop-budget.js';
+import { LoopMonitor } from './loop-monitor.js';
 import { createMetrics } from './metrics.js';
+import { Pressure } from './pressure.js';
 import { createStrategies, type NativePools, type PoolName, type Strategy } from './strategies.js';
 
 export interface ServerOptions extends Partial<ServerConfig> {
@@ -88,7 +90,13 @@ export async function startResources(options: ServerOptions): Promise<ServerReso
   for (const s of strategies.values()) if (s.sync) costs.set(s.name, calibrate(s.sync));
   const loop = new LoopGuard(new LoopBudget({ maxLoopMs: config.maxLoopMs, maxShare: config.maxLoopShare }), costs);
   const bodyMemory = new BodyMemory(config.maxBodyMemory);
+  const monitor = new LoopMonitor();
+  const pressure = new Pressure(config, monitor);
   const metrics = createMetrics({
+    monitor,
+    pressure,
+    // Started by `offloop` as one of several processes: the supervisor merges their metrics.
+    clustered: config.processes > 1 && process.env.OFFLOOP_ROLE === 'server' && process.send !== undefined,
     gates,
     strategies,
     pools: () => threads,
@@ -113,10 +121,12 @@ export async function startResources(options: ServerOptions): Promise<ServerReso
     loop,
     workers,
     metrics,
+    pressure,
     db,
     libuvThreads,
     bodyMemory,
     async close() {
+      monitor.stop();
       metrics.close();
       if (!workerPool) await workers.close();
       await Promise.all([...owned.map((pool) => pool.close()), queue?.close(), db.close()]);

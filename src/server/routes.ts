@@ -11,27 +11,53 @@ export const routes: readonly Route[] = [
   {
     method: 'get',
     pattern: '/ping',
+    always: true,
     summary: 'GET /ping — the probe: answers at once when the loop is free',
     handle: (ex) => void ex.json(200, { pong: true }),
   },
   {
     method: 'get',
     pattern: '/health',
-    summary: 'GET /health — liveness',
+    always: true,
+    summary: 'GET /health — liveness: 200 while the process runs, draining and overloaded included',
     handle: (ex, ctx) => void ex.json(200, { status: 'ok', pid: process.pid, database: ctx.db.describe() }),
   },
   {
     method: 'get',
+    pattern: '/ready',
+    always: true,
+    summary: 'GET /ready — readiness: 200 when it takes new work; 503 while draining or past a pressure limit',
+    handle(ex, ctx) {
+      const why = ctx.pressure.notReady();
+      if (!why) return void ex.json(200, { ready: true, pid: process.pid });
+      const { reason } = why;
+      const limit = why.reason === 'overloaded' ? { limit: why.overload.flag, max: why.overload.max } : {};
+      ex.json(503, { ready: false, reason, ...limit, pid: process.pid }, { 'retry-after': '1' });
+    },
+  },
+  {
+    method: 'get',
     pattern: '/metrics',
-    summary: 'GET /metrics — Prometheus text: loop delay and utilisation, requests, in-flight, queues, pools, RSS',
+    always: true,
+    summary:
+      'GET /metrics — Prometheus text: requests, loop delay and utilisation, in-flight, queues, pools, shedding, ' +
+      'process_* and nodejs_* (all processes, merged)',
     async handle(ex, ctx) {
-      const text = await ctx.metrics.registry.metrics();
+      const text = await ctx.metrics.text();
       ex.text(200, ctx.metrics.registry.contentType, text);
     },
   },
   {
     method: 'get',
+    pattern: '/stats.json',
+    always: true,
+    summary: "GET /stats.json — the live page's feed: the last second's loop delay and utilisation, in-flight, queued",
+    handle: (ex, ctx) => void ex.json(200, ctx.metrics.stats()),
+  },
+  {
+    method: 'get',
     pattern: '/strategies',
+    always: true,
     summary: 'GET /strategies — the strategy table: [{name, where, blocksLoop, pool, kernels, enabled, reason?}]',
     handle: (ex, ctx) =>
       void ex.json(
@@ -50,6 +76,7 @@ export const routes: readonly Route[] = [
   {
     method: 'get',
     pattern: '/kernels',
+    always: true,
     summary: 'GET /kernels — the kernel table: [{kernel, method, args, result, burst, summary}]',
     handle: (ex) => void ex.json(200, kernelRoutes),
   },

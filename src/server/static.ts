@@ -61,6 +61,7 @@ function staticRoute({ pattern, file, contentType, summary }: Asset): Route {
   return {
     method: 'get',
     pattern,
+    always: true, // from memory: nothing the load could make worse
     summary,
     handle(ex) {
       if (body === undefined)
