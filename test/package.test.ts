@@ -34,6 +34,7 @@ const dependencies = Object.keys(manifest.dependencies);
 const optionalPeers = Object.keys(manifest.peerDependencies).filter((n) => manifest.peerDependenciesMeta[n]?.optional);
 const serverPeers: readonly string[] = peersOf.server.packages;
 const workerPeers: readonly string[] = peersOf.worker.packages;
+const queuePeers: readonly string[] = peersOf.queue.packages;
 /** The packages `entry` (under dist/) loads with it, or may load later too with `dynamic`. */
 const packagesOf = (entry: string, dynamic = false) => [
   ...importGraph(join(repo, 'dist', entry), { dynamic }).packages,
@@ -47,7 +48,7 @@ test("import graphs: the library reaches no optional peer; the server's and the 
     [],
   );
   // What the server and the worker load beyond the library is declared optional and checked first.
-  for (const peer of [...serverPeers, ...workerPeers]) t.true(optionalPeers.includes(peer), peer);
+  for (const peer of [...serverPeers, ...workerPeers, ...queuePeers]) t.true(optionalPeers.includes(peer), peer);
   const beyond = (entry: string) => packagesOf(entry).filter((p) => !dependencies.includes(p));
   t.deepEqual(
     beyond('src/server/app.js').filter((p) => !serverPeers.includes(p)),
@@ -56,6 +57,11 @@ test("import graphs: the library reaches no optional peer; the server's and the 
   t.deepEqual(
     beyond('src/main.js').filter((p) => !serverPeers.includes(p)),
     [],
+  );
+  // The queue's producer is loaded only when REDIS_URL asks for it, after its own check.
+  t.deepEqual(
+    packagesOf('src/server/app.js', true).filter((p) => !dependencies.includes(p) && !serverPeers.includes(p)),
+    [...queuePeers].sort(),
   );
   t.deepEqual(
     beyond('src/queue/worker-main.js').filter((p) => !workerPeers.includes(p)),
@@ -167,7 +173,7 @@ test('the packed tarball installs and works in another project without a compile
 
   // offloop/server and the offloop command need the peers: without them, an error that names the
   // missing packages and the command that installs them, instead of ERR_MODULE_NOT_FOUND and a stack.
-  const install = 'npm install uWebSockets.js@npm:uwebsockets@3.0.6 prom-client pino bullmq ioredis';
+  const install = 'npm install uWebSockets.js@npm:uwebsockets@3.0.6 prom-client pino';
   writeFileSync(
     join(consumer, 'server.mjs'),
     [

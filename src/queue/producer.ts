@@ -5,32 +5,21 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
-import { type AbortError, abortError } from '../errors.js';
+import { abortError } from '../errors.js';
 import { settleWithin } from '../settle-within.js';
 import { encodeArgs, type JobData, type JobResult, keys, type QueueKernel, queueName, timing } from './protocol.js';
 
 export { defaultMaxWaiting } from './protocol.js';
 
-/** The queue cannot take work now (Redis away, no worker): the server answers 503 with why. */
-export class QueueUnavailableError extends Error {
-  override readonly name = 'QueueUnavailableError';
-}
+import {
+  type CancelOutcome,
+  JobFailedError,
+  type QueueAbortError,
+  QueueFullError,
+  QueueUnavailableError,
+} from './errors.js';
 
-/** Too many jobs already wait: the server answers 503 with Retry-After. */
-export class QueueFullError extends Error {
-  override readonly name = 'QueueFullError';
-}
-
-/** A worker ran the job and it failed there. */
-export class JobFailedError extends Error {
-  override readonly name = 'JobFailedError';
-}
-
-/** What happened to a job whose request went away. */
-export type CancelOutcome = 'removed' | 'cancelled' | 'unknown';
-
-/** The AbortError a job's run() rejects with: `job` says what became of the job. */
-export type QueueAbortError = AbortError & { job: CancelOutcome; cancelled: boolean };
+export { type CancelOutcome, JobFailedError, type QueueAbortError, QueueFullError, QueueUnavailableError };
 
 export interface JobAnswer<T> {
   value: T;
@@ -169,7 +158,7 @@ export class QueueProducer {
   async run(kernel: QueueKernel, args: readonly unknown[], signal?: AbortSignal): Promise<JobAnswer<unknown>> {
     const why = this.unavailable;
     if (why) throw new QueueUnavailableError(why);
-    if (signal?.aborted) throw abortError();
+    if (signal?.aborted) throw abortError(signal);
     const [workers, waiting] = await Promise.all([this.#workerCount(), this.#queue.getWaitingCount()]).catch(
       unavailable,
     );
@@ -178,7 +167,7 @@ export class QueueProducer {
         'no offloop worker is taking jobs: start one with `offloop worker --redis-url …`',
       );
     if (waiting >= this.#options.maxWaiting) throw new QueueFullError(`${waiting} jobs already wait for a worker`);
-    if (signal?.aborted) throw abortError();
+    if (signal?.aborted) throw abortError(signal);
 
     const jobId = randomUUID();
     const ttlMs = this.#options.timeoutMs + timing.keyGraceMs;

@@ -1,6 +1,7 @@
 import { kernelNames } from '../engines/kernels.js';
 import type { Strategy } from '../server/strategy.js';
-import { type QueueProducer, QueueUnavailableError } from './producer.js';
+import { QueueUnavailableError } from './errors.js';
+import type { QueueProducer } from './producer.js';
 
 export const queueOffReason = 'set REDIS_URL or --redis-url (and start `offloop worker`)';
 

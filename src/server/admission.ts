@@ -55,7 +55,7 @@ export class Gate {
    * slot is held until `work` settles — for work that cannot be stopped, until it really ends.
    */
   async run<T>(signal: AbortSignal | undefined, work: () => Promise<T>, label = '-'): Promise<T> {
-    if (signal?.aborted) throw abortError();
+    if (signal?.aborted) throw abortError(signal);
     if (this.inFlight >= this.maxInFlight) {
       if (this.#waiting.size >= this.maxQueue) throw new OverloadedError('too many requests for this pool');
       await this.#wait(signal, label);
@@ -80,7 +80,7 @@ export class Gate {
         signal,
         onAbort: () => {
           this.#waiting.delete(waiter);
-          reject(abortError());
+          reject(abortError(signal));
         },
       };
       signal?.addEventListener('abort', waiter.onAbort, { once: true });

@@ -1,4 +1,4 @@
-import { QueueFullError, QueueUnavailableError } from '../queue/producer.js';
+import { QueueFullError, QueueUnavailableError } from '../queue/errors.js';
 import { OverloadedError } from './admission.js';
 import type { Route, ServerContext } from './context.js';
 import { type BodyMemory, Exchange, HttpError } from './http.js';

@@ -16,8 +16,9 @@ const installSpecs: Readonly<Record<string, string>> = {
 export const peersOf = {
   server: {
     label: "offloop's server (offloop/server, the offloop command)",
-    packages: ['uWebSockets.js', 'prom-client', 'pino', 'bullmq', 'ioredis'],
+    packages: ['uWebSockets.js', 'prom-client', 'pino'],
   },
+  queue: { label: "offloop's queue strategy (REDIS_URL)", packages: ['bullmq', 'ioredis'] },
   worker: { label: 'offloop worker', packages: ['bullmq', 'ioredis'] },
 } as const satisfies Record<string, { label: string; packages: readonly string[] }>;
 

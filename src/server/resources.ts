@@ -1,5 +1,5 @@
 import { cppPool, createWorkers, rustPool, type WorkerEngine } from '../engines/index.js';
-import { defaultMaxWaiting, QueueProducer } from '../queue/producer.js';
+import { defaultMaxWaiting } from '../queue/protocol.js';
 import { Gate } from './admission.js';
 import { libuvThreadpoolSize, resolveConfig, type ServerConfig } from './config.js';
 import type { ServerContext } from './context.js';
@@ -10,8 +10,15 @@ import { BodyMemory } from './http.js';
 import { calibrate, LoopBudget, LoopGuard } from './loop-budget.js';
 import { LoopMonitor } from './loop-monitor.js';
 import { createMetrics } from './metrics.js';
+import { requirePeers } from './peers.js';
 import { Pressure } from './pressure.js';
 import { createStrategies, type NativePools, type PoolName, type Strategy } from './strategies.js';
+
+/** The queue's producer, loaded on first need: MissingPeerError names bullmq and ioredis when absent. */
+async function queueProducer(): Promise<typeof import('../queue/producer.js')> {
+  requirePeers('queue');
+  return import('../queue/producer.js');
+}
 
 export interface ServerOptions extends Partial<ServerConfig> {
   /**
@@ -69,8 +76,9 @@ export async function startResources(options: ServerOptions): Promise<ServerReso
   }
   for (const pool of Object.values(pools)) await pool.noop();
   // The queue's jobs wait in Redis, bounded there across all servers (--max-queue waiting jobs).
+  // bullmq and ioredis are loaded only for the queue: a server without REDIS_URL needs neither.
   const queue = config.redisUrl
-    ? new QueueProducer({
+    ? new (await queueProducer()).QueueProducer({
         redisUrl: config.redisUrl,
         maxWaiting: config.maxQueue || defaultMaxWaiting,
         timeoutMs: config.timeout,

@@ -72,7 +72,7 @@ const builtin: Strategy = {
   },
   cancellable: (kernel) => kernel !== 'pbkdf2', // OpenSSL's pbkdf2 cannot be stopped; a timer can
   async run(kernel, args, signal) {
-    if (signal?.aborted) throw abortError();
+    if (signal?.aborted) throw abortError(signal);
     if (kernel === 'pbkdf2') {
       const [password, salt, iterations, keylen] = args as KernelArgs['pbkdf2'];
       // OpenSSL's pbkdf2 cannot be interrupted once it runs: we await its end whatever happens, so
@@ -84,7 +84,7 @@ const builtin: Strategy = {
       try {
         return (await delay(ms, undefined, signal ? { signal } : {})) as never;
       } catch (error) {
-        throw signal?.aborted ? abortError() : error;
+        throw signal?.aborted ? abortError(signal) : error;
       }
     }
     throw new Error(`builtin has no ${kernel}`);
