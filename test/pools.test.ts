@@ -1,4 +1,5 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
+import type { TimeSummary } from '../src/engines/addon.js';
 import { type AsyncKernels, cppPool, createWorkers, rustPool } from '../src/index.js';
 
 // A pool runs its queue in arrival order: with one thread busy, tasks queued behind it start
@@ -32,3 +33,52 @@ test.serial('workers: a one-thread worker pool runs its queue first in, first ou
     await workers.close();
   }
 });
+
+// pool.stats(): what the pool has done since it started, measured by the addon itself.
+for (const pool of [cppPool, rustPool]) {
+  const ordered = (t: ExecutionContext, times: TimeSummary, what: string) =>
+    t.true(0 <= times.p50 && times.p50 <= times.p99 && times.p99 <= times.max, `${what}: ${JSON.stringify(times)}`);
+
+  test.serial(`${pool.name}: stats() counts every task that ran, with ordered run and wait times`, async (t) => {
+    await pool.close();
+    t.like(pool.stats(), { completed: 0, utilization: 0, runTime: { max: 0 }, waitTime: { max: 0 } });
+    pool.configure({ threads: 2, policy: 'normal' });
+    try {
+      const tasks = 40;
+      await Promise.all(Array.from({ length: tasks }, (_, i) => (i % 2 ? pool.noop() : pool.primes(10_000 * i))));
+      const stats = pool.stats();
+      t.is(stats.completed, tasks);
+      ordered(t, stats.runTime, 'runTime');
+      ordered(t, stats.waitTime, 'waitTime');
+      t.true(stats.runTime.max > 0, 'primes(390000) takes some time');
+      t.true(stats.utilization > 0 && stats.utilization <= 1, `utilization ${stats.utilization}`);
+    } finally {
+      await pool.close();
+    }
+    t.like(pool.stats(), { threads: 0, completed: 0 }, 'a stopped pool starts counting afresh');
+  });
+
+  test.serial(`${pool.name}: stats() shows tasks waiting longer behind a busy one-thread pool`, async (t) => {
+    const waits = async (queued: boolean) => {
+      await pool.close();
+      pool.configure({ threads: 1, policy: 'normal' });
+      try {
+        if (queued) {
+          await Promise.all([pool.sleep(100), ...Array.from({ length: 20 }, () => pool.noop())]);
+        } else {
+          for (let i = 0; i < 20; i++) await pool.noop(); // each finds the thread idle
+        }
+        const stats = pool.stats();
+        t.is(stats.completed, queued ? 21 : 20);
+        ordered(t, stats.waitTime, queued ? 'queued' : 'one at a time');
+        return stats.waitTime;
+      } finally {
+        await pool.close();
+      }
+    };
+    const alone = await waits(false);
+    const behind = await waits(true);
+    t.true(behind.p50 > alone.p50, `p50 ${behind.p50} ms behind a sleep vs ${alone.p50} ms alone`);
+    t.true(behind.max > alone.max, `max ${behind.max} ms behind a sleep vs ${alone.max} ms alone`);
+  });
+}

@@ -11,6 +11,7 @@
 #include "pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <exception>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "args.h"
+#include "durations.h"
 #include "env.h"
 
 #if defined(__linux__)
@@ -133,7 +135,22 @@ void PreparePoolThread(unsigned index, unsigned nice, Policy policy) {
   (void)index;
 }
 
+// A monotonic clock in nanoseconds, for the pool's figures.
+uint64_t NowNs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
 }  // namespace
+
+// What stats() reports: the load now and what the pool has done since it started.
+struct PoolFigures {
+  size_t queued = 0;
+  size_t running = 0;
+  uint64_t completed = 0;
+  double utilization = 0;
+};
 
 // An intrusive doubly linked list of jobs (no allocation, O(1) removal on cancel).
 class JobList {
@@ -198,11 +215,17 @@ class PoolCore {
   // JS thread: rejects every pending call with an AbortError, joins the threads and releases
   // the threadsafe function. The core is freed later, by its finalizer: do not use it after.
   void Stop();
-  void Counts(size_t* queued, size_t* running);
+  // Copies the figures under the lock into `run` and `wait` and fills `out`.
+  void Figures(PoolFigures* out, DurationLog* run, DurationLog* wait);
 
  private:
   PoolCore(napi_env env, EnvState* owner, unsigned threads, unsigned nice, Policy policy)
-      : env_(env), owner_(owner), threads_(threads), nice_(nice), policy_(policy) {}
+      : env_(env),
+        owner_(owner),
+        threads_(threads),
+        nice_(nice),
+        policy_(policy),
+        started_ns_(NowNs()) {}
 
   static void CallJs(napi_env env, napi_value js_callback, void* context, void* data);
   static void Finalize(napi_env env, void* data, void* hint);
@@ -221,6 +244,7 @@ class PoolCore {
   const unsigned threads_;
   const unsigned nice_;
   const Policy policy_;
+  const uint64_t started_ns_;
   napi_threadsafe_function tsfn_ = nullptr;
 
   // Shared with the pool threads.
@@ -230,6 +254,10 @@ class PoolCore {
   JobList running_;
   JobList done_;  // ran; a threadsafe-function call is on its way for each
   bool stopping_ = false;
+  // What the threads have done: tasks run, their run and wait times, and the sum of run times.
+  DurationLog run_log_;
+  DurationLog wait_log_;
+  uint64_t busy_ns_ = 0;
 
   // JS thread only.
   std::vector<std::thread> workers_;
@@ -282,11 +310,16 @@ void PoolCore::WorkerMain(unsigned index) {
     PoolJob* job = queued_.PopFront();
     job->state_ = PoolJob::State::kRunning;
     running_.PushBack(job);
+    const uint64_t started = NowNs();
+    wait_log_.Record(started > job->queued_at_ ? started - job->queued_at_ : 0);
     lock.unlock();
 
     job->Execute();  // catches everything (RunGuarded)
+    const uint64_t ran = NowNs() - started;
 
     lock.lock();
+    run_log_.Record(ran);
+    busy_ns_ += ran;
     running_.Remove(job);
     job->state_ = PoolJob::State::kDone;
     done_.PushBack(job);
@@ -304,6 +337,7 @@ void PoolCore::Submit(std::unique_ptr<PoolJob> owned) {
   PoolJob* job = owned.release();
   job->core_ = this;
   job->seq_ = next_seq_++;
+  job->queued_at_ = NowNs();
   if (pending_++ == 0 && !referenced_) {
     napi_ref_threadsafe_function(env_, tsfn_);
     referenced_ = true;
@@ -427,10 +461,20 @@ void PoolCore::Release(napi_threadsafe_function_release_mode mode) {
   napi_release_threadsafe_function(tsfn_, mode);  // the finalizer frees this, later
 }
 
-void PoolCore::Counts(size_t* queued, size_t* running) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  *queued = queued_.size();
-  *running = running_.size();
+void PoolCore::Figures(PoolFigures* out, DurationLog* run, DurationLog* wait) {
+  uint64_t busy = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    out->queued = queued_.size();
+    out->running = running_.size();
+    *run = run_log_;
+    *wait = wait_log_;
+    busy = busy_ns_;
+  }
+  out->completed = run->count();
+  // Of the threads' time since the start, the share spent in tasks that have finished.
+  const double capacity = static_cast<double>(NowNs() - started_ns_) * threads_;
+  out->utilization = capacity > 0 ? std::min(1.0, static_cast<double>(busy) / capacity) : 0;
 }
 
 // Environment teardown (process exit, worker termination), before the threadsafe function's
@@ -515,21 +559,35 @@ Napi::Value PoolStopExport(const Napi::CallbackInfo& info) {
 Napi::Value PoolStatsExport(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnvState* slot = GetEnvState(env);
-  size_t queued = 0, running = 0;
   unsigned threads = 0, nice = 0;
   Napi::Value policy = env.Null();  // no pool running
+  PoolFigures figures;
+  DurationLog run, wait;  // copies taken under the lock; empty unless a pool runs
   if (PoolCore* core = slot->pool) {
     threads = core->threads();
     nice = core->nice();
     policy = Napi::String::New(env, PolicyToString(core->policy()));
-    core->Counts(&queued, &running);
+    core->Figures(&figures, &run, &wait);
   }
+  const auto number = [&env](double x) { return Napi::Number::New(env, x); };
+  const auto summary = [&env, &number](const DurationLog& log) {
+    constexpr double kNsPerMs = 1e6;
+    Napi::Object times = Napi::Object::New(env);
+    times.Set("p50", number(static_cast<double>(log.Quantile(0.5)) / kNsPerMs));
+    times.Set("p99", number(static_cast<double>(log.Quantile(0.99)) / kNsPerMs));
+    times.Set("max", number(static_cast<double>(log.max()) / kNsPerMs));
+    return times;
+  };
   Napi::Object stats = Napi::Object::New(env);
-  stats.Set("threads", Napi::Number::New(env, threads));
-  stats.Set("nice", Napi::Number::New(env, nice));
+  stats.Set("threads", number(threads));
+  stats.Set("nice", number(nice));
   stats.Set("policy", policy);
-  stats.Set("queued", Napi::Number::New(env, static_cast<double>(queued)));
-  stats.Set("running", Napi::Number::New(env, static_cast<double>(running)));
+  stats.Set("queued", number(static_cast<double>(figures.queued)));
+  stats.Set("running", number(static_cast<double>(figures.running)));
+  stats.Set("completed", number(static_cast<double>(figures.completed)));
+  stats.Set("utilization", number(figures.utilization));
+  stats.Set("runTime", summary(run));
+  stats.Set("waitTime", summary(wait));
   return stats;
 }
 

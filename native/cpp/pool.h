@@ -58,7 +58,8 @@ class PoolJob : private PendingWork {
   enum class State { kQueued, kRunning, kDone };
 
   PoolCore* core_ = nullptr;
-  uint64_t seq_ = 0;  // submission order
+  uint64_t seq_ = 0;        // submission order
+  uint64_t queued_at_ = 0;  // steady-clock ns when submitted: its wait time starts here
   // The core's list this job is in (queued, running, done) and its links there; guarded by
   // the core's mutex.
   State state_ = State::kQueued;

@@ -11,6 +11,7 @@
 //! | `inflight`| libuv-path calls in flight, stopped when their environment ends |
 //! | `memory`  | native byte buffers (huge-page mappings for big ones) |
 //! | `task`    | the `Task` trait and its executors (inline, libuv async work) |
+//! | `durations` | a pool's histogram of task times (`pool.stats()`) |
 //! | `pool`    | the dedicated pool: the third executor, per environment (`exports.pool`) |
 //! | `ops`     | each kernel's task and argument checks, and the generic exports (`sync`, `run_async` on a `Where`) |
 //! | `kernels` | pure computation, no Node-API |
@@ -23,6 +24,7 @@
 
 mod args;
 mod cancel;
+mod durations;
 mod env;
 mod inflight;
 mod js;

@@ -29,6 +29,7 @@
 //!   which only frees it.
 
 use crate::cancel::{PendingWork, Token};
+use crate::durations::DurationLog;
 use crate::env::{self, EnvState, PoolSlot};
 use crate::js::{self, Env, ErrorKind, JsResult, napi};
 use crate::napi::*;
@@ -43,6 +44,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// `pool.start(threads, nice, policy)` bounds.
 pub const THREADS_MIN: u64 = 1;
@@ -148,6 +150,8 @@ struct Pool {
     threads: usize,
     nice: i32,
     policy: Policy,
+    /// When it started: `utilization` is a share of the threads' time since then.
+    started: Instant,
     shared: Arc<Shared>,
     handles: RefCell<Vec<JoinHandle<()>>>,
     /// Owned by the tsfn; valid until it is released in `shutdown` (Node frees it after that).
@@ -185,6 +189,10 @@ struct Queue {
     /// The jobs being run: their ids and abort flags (for `cancel` and `stop`).
     running: Vec<(u64, Arc<AtomicBool>)>,
     stopping: bool,
+    /// What the threads have done: tasks run, their run and wait times, the sum of run times.
+    run_log: DurationLog,
+    wait_log: DurationLog,
+    busy: Duration,
 }
 
 fn lock(shared: &Shared) -> MutexGuard<'_, Queue> {
@@ -241,6 +249,8 @@ unsafe extern "C" fn finalize_books(_env: napi_env, data: *mut c_void, _hint: *m
 /// One call waiting for, running on, or coming back from a pool thread.
 struct Job {
     id: u64,
+    /// When it was submitted: its wait time starts here.
+    queued_at: Instant,
     /// What the kernel polls: set by `cancel(token)` (through the token) or by `stop()`. The
     /// user's token is not the kernel's flag, so `stop()` aborts calls without cancelling
     /// their tokens.
@@ -330,7 +340,7 @@ impl Job {
 fn worker(shared: Arc<Shared>, index: usize, nice: i32, policy: Policy) {
     sys::prepare(index, nice, policy);
     loop {
-        let mut job = {
+        let (mut job, started) = {
             let mut queue = lock(&shared);
             loop {
                 if queue.stopping {
@@ -338,7 +348,11 @@ fn worker(shared: Arc<Shared>, index: usize, nice: i32, policy: Policy) {
                 }
                 if let Some((_, job)) = queue.waiting.pop_first() {
                     queue.running.push((job.id, job.abort.clone()));
-                    break job;
+                    let started = Instant::now();
+                    queue
+                        .wait_log
+                        .record(nanos(started.saturating_duration_since(job.queued_at)));
+                    break (job, started);
                 }
                 queue = shared.ready.wait(queue).unwrap_or_else(PoisonError::into_inner);
             }
@@ -346,8 +360,11 @@ fn worker(shared: Arc<Shared>, index: usize, nice: i32, policy: Policy) {
         if let Stage::Queued(work) = job.stage {
             job.stage = Stage::Ran(work.run(&job.abort));
         }
+        let ran = started.elapsed();
         {
             let mut queue = lock(&shared);
+            queue.run_log.record(nanos(ran));
+            queue.busy += ran;
             if let Some(i) = queue.running.iter().position(|(id, _)| *id == job.id) {
                 queue.running.swap_remove(i);
             }
@@ -363,6 +380,10 @@ fn worker(shared: Arc<Shared>, index: usize, nice: i32, policy: Policy) {
             drop(unsafe { Box::from_raw(data) });
         }
     }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// tsfn callback (JS thread): settle a finished job. A null env means the tsfn is being
@@ -438,6 +459,7 @@ fn start_pool(env: Env, state: &EnvState, threads: usize, nice: i32, policy: Pol
         threads,
         nice,
         policy,
+        started: Instant::now(),
         shared: Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             ready: Condvar::new(),
@@ -580,37 +602,85 @@ pub fn stop(env: Env) -> JsResult<()> {
     Ok(())
 }
 
-/// `pool.stats()`: `{ threads, nice, policy, queued, running }`; 0 (and a null policy) when no
-/// pool runs.
+/// `pool.stats()`: `{ threads, nice, policy, queued, running, completed, utilization, runTime,
+/// waitTime }`; zeros (and a null policy) when no pool runs.
 pub fn stats(env: Env) -> JsResult<napi_value> {
     let state = env::state(env)?;
-    let (threads, nice, policy, queued, running) = match &current(state) {
-        Some(pool) => {
+    let mut figures = Figures::default();
+    if let Some(pool) = &current(state) {
+        let (busy, run, wait) = {
             let queue = lock(&pool.shared);
-            let counts = (queue.waiting.len(), queue.running.len());
-            (pool.threads, pool.nice, Some(pool.policy), counts.0, counts.1)
+            figures.queued = queue.waiting.len();
+            figures.running = queue.running.len();
+            (queue.busy, queue.run_log.clone(), queue.wait_log.clone())
+        };
+        figures.settings = Some((pool.threads, pool.nice, pool.policy));
+        // Of the threads' time since the start, the share spent in tasks that have finished.
+        let capacity = pool.started.elapsed().as_secs_f64() * pool.threads as f64;
+        if capacity > 0.0 {
+            figures.utilization = (busy.as_secs_f64() / capacity).min(1.0);
         }
-        None => (0, 0, None, 0, 0),
-    };
+        figures.run = run;
+        figures.wait = wait;
+    }
+    figures.to_js(env)
+}
+
+/// What `stats()` reports: the settings, the load now, what the pool has done since it started.
+#[derive(Default)]
+struct Figures {
+    settings: Option<(usize, i32, Policy)>,
+    queued: usize,
+    running: usize,
+    utilization: f64,
+    run: DurationLog,
+    wait: DurationLog,
+}
+
+impl Figures {
+    fn to_js(&self, env: Env) -> JsResult<napi_value> {
+        let (threads, nice, policy) = match self.settings {
+            Some((threads, nice, policy)) => (threads, nice, js::string(env, policy.name())?),
+            None => {
+                let mut null = ptr::null_mut();
+                napi!(env, napi_get_null(&mut null))?;
+                (0, 0, null)
+            }
+        };
+        let fields = [
+            (c"threads", js::number(env, threads as f64)?),
+            (c"nice", js::number(env, f64::from(nice))?),
+            (c"policy", policy),
+            (c"queued", js::number(env, self.queued as f64)?),
+            (c"running", js::number(env, self.running as f64)?),
+            (c"completed", js::number(env, self.run.count() as f64)?),
+            (c"utilization", js::number(env, self.utilization)?),
+            (c"runTime", summary(env, &self.run)?),
+            (c"waitTime", summary(env, &self.wait)?),
+        ];
+        object(env, &fields)
+    }
+}
+
+/// `{ p50, p99, max }` in milliseconds.
+fn summary(env: Env, log: &DurationLog) -> JsResult<napi_value> {
+    const NS_PER_MS: f64 = 1e6;
+    let ms = |ns: u64| js::number(env, ns as f64 / NS_PER_MS);
+    object(
+        env,
+        &[
+            (c"p50", ms(log.quantile(0.5))?),
+            (c"p99", ms(log.quantile(0.99))?),
+            (c"max", ms(log.max())?),
+        ],
+    )
+}
+
+fn object(env: Env, fields: &[(&std::ffi::CStr, napi_value)]) -> JsResult<napi_value> {
     let mut object = ptr::null_mut();
     napi!(env, napi_create_object(&mut object))?;
-    let policy = match policy {
-        Some(p) => js::string(env, p.name())?,
-        None => {
-            let mut null = ptr::null_mut();
-            napi!(env, napi_get_null(&mut null))?;
-            null
-        }
-    };
-    let fields = [
-        (c"threads", js::number(env, threads as f64)?),
-        (c"nice", js::number(env, nice as f64)?),
-        (c"policy", policy),
-        (c"queued", js::number(env, queued as f64)?),
-        (c"running", js::number(env, running as f64)?),
-    ];
     for (key, value) in fields {
-        napi!(env, napi_set_named_property(object, key.as_ptr(), value))?;
+        napi!(env, napi_set_named_property(object, key.as_ptr(), *value))?;
     }
     Ok(object)
 }
@@ -630,6 +700,7 @@ where
     }
     let job = Job {
         id,
+        queued_at: Instant::now(),
         abort: Arc::new(AtomicBool::new(false)),
         token,
         deferred: Deferred(deferred),
