@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import test, { type ExecutionContext } from 'ava';
 import type { TimeSummary } from '../src/engines/addon.js';
 import { type AsyncKernels, cppPool, createWorkers, rustPool } from '../src/index.js';
@@ -82,3 +84,24 @@ for (const pool of [cppPool, rustPool]) {
     t.true(behind.max > alone.max, `max ${behind.max} ms behind a sleep vs ${alone.max} ms alone`);
   });
 }
+
+test('with OFFLOOP_POOL_SPIN_US set, the pools spin before parking and still settle every call once', async (t) => {
+  const fixture = new URL('./fixtures/spinning-pool.js', import.meta.url);
+  const child = spawn(process.execPath, [fixture.pathname], {
+    env: { ...process.env, OFFLOOP_POOL_SPIN_US: '200' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => {
+    output += chunk;
+  });
+  const [code] = await once(child, 'exit');
+  t.is(code, 0);
+  const expected = {
+    primes: [168],
+    outcomes: ['ok', 'ok', 'AbortError', 'AbortError', 'AbortError', 'ok', 'ok'],
+    settled: 300 + 200 + 7,
+    completed: 300 + 200 + 4, // the three cancelled while queued never ran
+  };
+  t.deepEqual(JSON.parse(output), { cpp: expected, rust: expected });
+});

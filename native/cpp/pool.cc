@@ -14,6 +14,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <mutex>
 #include <string>
@@ -39,6 +40,9 @@
 #include <pthread.h>
 #include <sched.h>
 #endif
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace offloop {
 namespace binding {
@@ -50,6 +54,13 @@ constexpr uint64_t kMaxThreads = 256;
 constexpr uint64_t kMinNice = 0;
 constexpr uint64_t kMaxNice = 19;
 constexpr unsigned kDefaultNice = 10;
+// How long a thread that finds the queue empty watches it before parking (one thread at a time),
+// in µs: the environment variable OFFLOOP_POOL_SPIN_US, read when the addon loads, 0 (no spin)
+// by default. A caller awaiting one task after another submits the next a few microseconds after
+// the last settles; a thread still awake takes it without a futex wake on the JS thread and a
+// sleep and wake-up on its own, but an idle pool then burns up to this much of one core per task
+// (native/README.md, "Dispatch", has the measurements).
+constexpr uint64_t kMaxSpinUs = 1000;
 
 unsigned DefaultThreads() {
   const unsigned n = std::thread::hardware_concurrency();
@@ -133,6 +144,25 @@ void PreparePoolThread(unsigned index, unsigned nice, Policy policy) {
   (void)policy;
 #endif
   (void)index;
+}
+
+uint64_t ReadSpinNs() {
+  const char* text = std::getenv("OFFLOOP_POOL_SPIN_US");
+  if (text == nullptr) return 0;
+  char* end = nullptr;
+  const unsigned long long us = std::strtoull(text, &end, 10);
+  if (end == text || *end != '\0' || us > kMaxSpinUs) return 0;  // unreadable: no spin
+  return static_cast<uint64_t>(us) * 1000;
+}
+const uint64_t kSpinNs = ReadSpinNs();
+
+// One step of a spin-wait: tells the CPU (and a sibling hyperthread) that we are only waiting.
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+  _mm_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
 }
 
 // A monotonic clock in nanoseconds, for the pool's figures.
@@ -232,6 +262,7 @@ class PoolCore {
   static void CleanupHook(void* arg);
 
   void WorkerMain(unsigned index);
+  bool SpinForWork();
   void SettleNextDone();
   void SettleAndFree(PoolJob* job, Outcome outcome);
   void JoinThreads();
@@ -254,6 +285,10 @@ class PoolCore {
   JobList running_;
   JobList done_;  // ran; a threadsafe-function call is on its way for each
   bool stopping_ = false;
+  // queued_.size(), also readable without the lock (by the spinning thread); written under it.
+  std::atomic<size_t> queued_count_{0};
+  // A thread is spinning (SpinForWork): set by it, cleared by it under the lock.
+  std::atomic<bool> spinning_{false};
   // What the threads have done: tasks run, their run and wait times, and the sum of run times.
   DurationLog run_log_;
   DurationLog wait_log_;
@@ -305,9 +340,16 @@ void PoolCore::WorkerMain(unsigned index) {
   PreparePoolThread(index, nice_, policy_);
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
+    if (queued_.empty() && !stopping_) {
+      lock.unlock();
+      const bool spun = SpinForWork();
+      lock.lock();
+      if (spun) spinning_.store(false, std::memory_order_relaxed);
+    }
     wake_.wait(lock, [this] { return stopping_ || !queued_.empty(); });
     if (stopping_) return;  // what is still queued is settled by the JS thread
     PoolJob* job = queued_.PopFront();
+    queued_count_.store(queued_.size(), std::memory_order_relaxed);
     job->state_ = PoolJob::State::kRunning;
     running_.PushBack(job);
     const uint64_t started = NowNs();
@@ -333,6 +375,20 @@ void PoolCore::WorkerMain(unsigned index) {
   }
 }
 
+// Without the lock. Watches the queue for up to kSpinNs unless another thread already does; true
+// if this thread spun (it then clears spinning_ under the lock, and parks if it saw nothing).
+bool PoolCore::SpinForWork() {
+  if (kSpinNs == 0) return false;
+  bool idle = false;
+  if (!spinning_.compare_exchange_strong(idle, true, std::memory_order_relaxed)) return false;
+  const uint64_t deadline = NowNs() + kSpinNs;
+  for (unsigned i = 1; queued_count_.load(std::memory_order_relaxed) == 0; ++i) {
+    CpuRelax();
+    if (i % 64 == 0 && NowNs() >= deadline) break;
+  }
+  return true;
+}
+
 void PoolCore::Submit(std::unique_ptr<PoolJob> owned) {
   PoolJob* job = owned.release();
   job->core_ = this;
@@ -342,12 +398,17 @@ void PoolCore::Submit(std::unique_ptr<PoolJob> owned) {
     napi_ref_threadsafe_function(env_, tsfn_);
     referenced_ = true;
   }
+  bool wake = true;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     job->state_ = PoolJob::State::kQueued;
     queued_.PushBack(job);
+    queued_count_.store(queued_.size(), std::memory_order_relaxed);
+    // A spinning thread takes the only queued job (it clears spinning_ under this lock before it
+    // parks, and then finds the job); wake a parked one for any more.
+    wake = !(spinning_.load(std::memory_order_relaxed) && queued_.size() == 1);
   }
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
 }
 
 void PoolCore::Cancel(PoolJob* job) {
@@ -356,6 +417,7 @@ void PoolCore::Cancel(PoolJob* job) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (job->state_ == PoolJob::State::kQueued) {
       queued_.Remove(job);
+      queued_count_.store(queued_.size(), std::memory_order_relaxed);
       job->state_ = PoolJob::State::kDone;  // in no list: settled right below
       dequeued = true;
     } else if (job->state_ == PoolJob::State::kRunning) {
@@ -425,6 +487,7 @@ std::vector<PoolJob*> PoolCore::TakeUnsettled() {
   for (JobList* list : {&done_, &running_, &queued_}) {
     while (PoolJob* job = list->PopFront()) jobs.push_back(job);
   }
+  queued_count_.store(0, std::memory_order_relaxed);
   std::sort(jobs.begin(), jobs.end(),
             [](const PoolJob* a, const PoolJob* b) { return a->seq_ < b->seq_; });
   return jobs;

@@ -41,7 +41,8 @@ use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -93,6 +94,21 @@ fn default_threads() -> usize {
         .map_or(1, |n| n.get())
         .clamp(THREADS_MIN as usize, THREADS_MAX as usize)
 }
+
+/// How long a thread that finds the queue empty watches it before parking (one thread at a time):
+/// the environment variable `OFFLOOP_POOL_SPIN_US` (µs, at most 1000), read when the addon loads;
+/// no spin by default. A caller awaiting one task after another submits the next a few
+/// microseconds after the last settles; a thread still awake takes it without a futex wake on the
+/// JS thread and a sleep and wake-up on its own, but an idle pool then burns up to this much of
+/// one core per task (native/README.md, "Dispatch", has the measurements).
+static SPIN: LazyLock<Duration> = LazyLock::new(|| {
+    const MAX_SPIN_US: u64 = 1000;
+    let us = std::env::var("OFFLOOP_POOL_SPIN_US")
+        .ok()
+        .and_then(|text| text.parse::<u64>().ok());
+    // Unreadable or too long: no spin.
+    Duration::from_micros(us.filter(|us| *us <= MAX_SPIN_US).unwrap_or(0))
+});
 
 /// Job ids: unique in the process (never reused across pools or environments, never 0), and
 /// increasing, so the queue, ordered by id, is FIFO.
@@ -173,6 +189,42 @@ struct Shared {
     queue: Mutex<Queue>,
     ready: Condvar,
     tsfn: Tsfn,
+    /// `queue.waiting.len()`, also readable without the lock (by the spinning thread); written
+    /// under it.
+    queued: AtomicUsize,
+    /// A thread is spinning ([`spin_for_work`]): set by it, cleared by it under the lock.
+    spinning: AtomicBool,
+}
+
+impl Shared {
+    /// Under the lock, after every change to `queue.waiting`.
+    fn count_queued(&self, queue: &Queue) {
+        self.queued.store(queue.waiting.len(), Ordering::Relaxed);
+    }
+}
+
+/// Without the lock. Watches the queue for up to [`SPIN`] unless another thread already does; true
+/// if this thread spun (it then clears `spinning` under the lock, and parks if it saw nothing).
+fn spin_for_work(shared: &Shared) -> bool {
+    let spin = *SPIN;
+    if spin.is_zero()
+        || shared
+            .spinning
+            .compare_exchange(false, true, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+    {
+        return false;
+    }
+    let deadline = Instant::now() + spin;
+    let mut i = 0u32;
+    while shared.queued.load(Ordering::Relaxed) == 0 {
+        std::hint::spin_loop();
+        i = i.wrapping_add(1);
+        if i % 64 == 0 && Instant::now() >= deadline {
+            break;
+        }
+    }
+    true
 }
 
 struct Tsfn(napi_threadsafe_function);
@@ -342,11 +394,20 @@ fn worker(shared: Arc<Shared>, index: usize, nice: i32, policy: Policy) {
     loop {
         let (mut job, started) = {
             let mut queue = lock(&shared);
+            if queue.waiting.is_empty() && !queue.stopping {
+                drop(queue);
+                let spun = spin_for_work(&shared);
+                queue = lock(&shared);
+                if spun {
+                    shared.spinning.store(false, Ordering::Relaxed);
+                }
+            }
             loop {
                 if queue.stopping {
                     return;
                 }
                 if let Some((_, job)) = queue.waiting.pop_first() {
+                    shared.count_queued(&queue);
                     queue.running.push((job.id, job.abort.clone()));
                     let started = Instant::now();
                     queue
@@ -464,6 +525,8 @@ fn start_pool(env: Env, state: &EnvState, threads: usize, nice: i32, policy: Pol
             queue: Mutex::new(Queue::default()),
             ready: Condvar::new(),
             tsfn: Tsfn(tsfn),
+            queued: AtomicUsize::new(0),
+            spinning: AtomicBool::new(false),
         }),
         handles: RefCell::new(Vec::with_capacity(threads)),
         books,
@@ -524,7 +587,9 @@ fn shutdown(pool: &Pool, how: How) -> Vec<Job> {
         for (_, abort) in &queue.running {
             abort.store(true, Ordering::Relaxed);
         }
-        std::mem::take(&mut queue.waiting)
+        let waiting = std::mem::take(&mut queue.waiting);
+        pool.shared.count_queued(&queue);
+        waiting
     };
     pool.shared.ready.notify_all();
     let handles = std::mem::take(&mut *pool.handles.borrow_mut());
@@ -707,8 +772,17 @@ where
         stage: Stage::Queued(Box::new(Runs(task))),
     };
     pool.books().add_pending(env);
-    lock(&pool.shared).waiting.insert(id, job);
-    pool.shared.ready.notify_one();
+    let wake = {
+        let mut queue = lock(&pool.shared);
+        queue.waiting.insert(id, job);
+        pool.shared.count_queued(&queue);
+        // A spinning thread takes the only queued job (it clears `spinning` under this lock
+        // before it parks, and then finds the job); wake a parked one for any more.
+        !(pool.shared.spinning.load(Ordering::Relaxed) && queue.waiting.len() == 1)
+    };
+    if wake {
+        pool.shared.ready.notify_one();
+    }
     Ok(promise)
 }
 
@@ -734,6 +808,7 @@ impl PendingWork for QueuedJob {
         let removed = {
             let mut queue = lock(&pool.shared);
             let removed = queue.waiting.remove(&self.id);
+            pool.shared.count_queued(&queue);
             if removed.is_none() {
                 if let Some((_, abort)) = queue.running.iter().find(|(job, _)| *job == self.id) {
                     abort.store(true, Ordering::Relaxed);
