@@ -1,150 +1,194 @@
 /**
  * Dispatch cost: a `noop` round trip, awaited one after another, through each way of leaving the
- * loop — libuv's threadpool (`cpp`, `rust`), the dedicated pools (`cpp-pool`, `rust-pool`) and
- * piscina (`workers`). Run alone: `node dist/bench/dispatch.js [--rounds 30] [--calls 400]
- * [--baseline DIR]`.
+ * loop. Used by the kernel suite (kernels.ts), and runnable alone for more paths and an A/B of two
+ * addon builds: `node dist/bench/dispatch.js [--rounds 30] [--calls 400] [--gap-ms 0]
+ * [--baseline DIR] [--json]`.
  *
  * Why it is built like this: one long timing of each path in turn swings from run to run (the
- * machine's load moves between the timings). Here the paths take turns, a batch each per round
- * (A B C D E, then B C D E A, ...), so each round's ratio to piscina compares batches taken
- * moments apart; every figure is the median over the rounds, with the quartiles as its spread.
- * Two figures per path:
+ * machine's load moves between the timings). Here the paths take turns, a batch each per round,
+ * who goes first rotating, so each round's ratio to piscina compares batches taken moments apart;
+ * every figure is the median over the rounds, with the quartiles as its spread. Two figures:
  * - wall: µs per round trip (what a caller waits) — noise on a shared machine;
  * - cpu: µs of this process's CPU time per round trip, every thread counted (the pool threads,
  *   piscina's workers, libuv's) — what survives contention.
- * `--baseline DIR` adds the same rows for the addons in DIR (offloop_cpp.node, offloop_rust.node,
- * called directly) next to this build's, called directly too: an A/B of a change to the addons.
- * Finally it reports the CPU the process burns while idle just after the calls (a spinning pool
- * thread would show here).
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { addonCandidates, type NativeBinding } from '../src/engines/addon.js';
 import { cpp, cppPool, createWorkers, rust, rustPool } from '../src/index.js';
 import { percentile } from './stats.js';
 
-interface Path {
+export interface DispatchPath {
   name: string;
   call: () => Promise<unknown>;
 }
 
-interface Figures {
-  wallUs: number[];
-  cpuUs: number[];
-  ratioWall: number[];
-  ratioCpu: number[];
+/** p25, p50 and p75 of the rounds' figures. */
+export interface Quartiles {
+  p25: number;
+  p50: number;
+  p75: number;
 }
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '30' },
-    calls: { type: 'string', default: '400' },
-    baseline: { type: 'string' },
-    json: { type: 'boolean', default: false },
-  },
-});
-const rounds = Number(values.rounds);
-const calls = Number(values.calls);
-
-const require = createRequire(import.meta.url);
-const load = (file: string) => require(file) as NativeBinding;
-
-const workers = createWorkers();
-const paths: Path[] = [
-  { name: 'cpp', call: () => cpp.noop() },
-  { name: 'rust', call: () => rust.noop() },
-  { name: 'cpp-pool', call: () => cppPool.noop() },
-  { name: 'rust-pool', call: () => rustPool.noop() },
-  { name: 'workers', call: () => workers.noop() },
-];
-const addons: NativeBinding[] = [];
-if (values.baseline !== undefined) {
-  const sides = [
-    ['', load(addonCandidates('cpp')[0]!), load(addonCandidates('rust')[0]!)],
-    ['@base', load(join(values.baseline, 'offloop_cpp.node')), load(join(values.baseline, 'offloop_rust.node'))],
-  ] as const;
-  for (const [suffix, c, r] of sides) {
-    addons.push(c, r);
-    paths.push(
-      { name: `addon cpp${suffix}`, call: () => c.noop() },
-      { name: `addon rust${suffix}`, call: () => r.noop() },
-      { name: `addon cpp.pool${suffix}`, call: () => c.pool.noop() },
-      { name: `addon rust.pool${suffix}`, call: () => r.pool.noop() },
-    );
-  }
+export interface DispatchFigures {
+  name: string;
+  rounds: number;
+  callsPerBatch: number;
+  /** µs per call, wall and CPU, over the rounds' batches. */
+  wallUs: Quartiles;
+  cpuUs: Quartiles;
+  /** The mean over every call, and the p99 of the batches' figures, in µs. */
+  meanWallUs: number;
+  p99WallUs: number;
+  /** Each round's figure ÷ the reference path's in the same round (1 for the reference). */
+  ratioWall: Quartiles;
+  ratioCpu: Quartiles;
 }
 
-/** One batch: `calls` round trips awaited one after another; µs per call, wall and CPU. */
-async function batch(path: Path): Promise<{ wall: number; cpu: number }> {
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  for (let i = 0; i < calls; i++) await path.call();
-  const wall = ((performance.now() - t0) * 1000) / calls;
-  const used = process.cpuUsage(cpu0);
-  return { wall, cpu: (used.user + used.system) / calls };
+export interface DispatchPlan {
+  paths: DispatchPath[];
+  /** The name of the path the ratios divide by. */
+  reference: string;
+  callsPerBatch: number;
+  /** Stop after this many rounds, or once `budgetMs` has passed (at least `minRounds`). */
+  maxRounds: number;
+  minRounds?: number;
+  budgetMs?: number;
+  /** A timer's pause after each call (tasks that arrive sparsely): wall counts only the calls. */
+  gapMs?: number;
 }
 
-const spread = (xs: number[]) => {
+const quartiles = (xs: readonly number[]): Quartiles => {
   const sorted = [...xs].sort((a, b) => a - b);
   return { p25: percentile(sorted, 25), p50: percentile(sorted, 50), p75: percentile(sorted, 75) };
 };
 
-async function main() {
-  const figures = new Map<string, Figures>(
-    paths.map((p) => [p.name, { wallUs: [], cpuUs: [], ratioWall: [], ratioCpu: [] }]),
-  );
-  for (const path of paths) await batch(path); // warm up: threads started, code compiled
-  for (let round = 0; round < rounds; round++) {
-    const got = new Map<string, { wall: number; cpu: number }>();
-    for (let k = 0; k < paths.length; k++) {
-      const path = paths[(round + k) % paths.length]!; // rotate who goes first
-      got.set(path.name, await batch(path));
+/** Round trips through every path in rotating batches (see the top of this file). */
+export async function measureDispatch(plan: DispatchPlan): Promise<DispatchFigures[]> {
+  const { paths, callsPerBatch: calls, gapMs = 0 } = plan;
+  const pause = () => new Promise((resolve) => setTimeout(resolve, gapMs));
+  const batch = async (path: DispatchPath) => {
+    const cpu0 = process.cpuUsage();
+    let wall = 0;
+    if (gapMs > 0) {
+      for (let i = 0; i < calls; i++) {
+        const t0 = performance.now();
+        await path.call();
+        wall += performance.now() - t0;
+        await pause();
+      }
+    } else {
+      const t0 = performance.now();
+      for (let i = 0; i < calls; i++) await path.call();
+      wall = performance.now() - t0;
     }
-    const piscina = got.get('workers')!;
-    for (const [name, b] of got) {
-      const f = figures.get(name)!;
-      f.wallUs.push(b.wall);
-      f.cpuUs.push(b.cpu);
-      f.ratioWall.push(b.wall / piscina.wall);
-      f.ratioCpu.push(b.cpu / piscina.cpu);
+    const used = process.cpuUsage(cpu0);
+    return { wall: (wall * 1000) / calls, cpu: (used.user + used.system) / calls };
+  };
+  for (const path of paths) await batch(path); // warm-up: threads started, code compiled
+  const seen = new Map(paths.map((p) => [p.name, { wall: [] as number[], cpu: [] as number[] }]));
+  const started = performance.now();
+  for (let round = 0; round < plan.maxRounds; round++) {
+    const budgetSpent = plan.budgetMs !== undefined && performance.now() - started > plan.budgetMs;
+    if (budgetSpent && round >= (plan.minRounds ?? 1)) break;
+    for (let k = 0; k < paths.length; k++) {
+      const path = paths[(round + k) % paths.length]!; // who goes first rotates
+      const { wall, cpu } = await batch(path);
+      seen.get(path.name)!.wall.push(wall);
+      seen.get(path.name)!.cpu.push(cpu);
     }
   }
-  // Idle burn: the process's CPU over a quiet second right after the calls.
-  const idle0 = process.cpuUsage();
-  const t0 = performance.now();
-  await new Promise((resolve) => setTimeout(resolve, 1000));
-  const idleUsed = process.cpuUsage(idle0);
-  const idleShare = (idleUsed.user + idleUsed.system) / 1000 / (performance.now() - t0);
-
-  const rows = [...figures].map(([name, f]) => ({
+  const reference = seen.get(plan.reference)!;
+  return [...seen].map(([name, s]) => ({
     name,
-    wallUs: spread(f.wallUs),
-    cpuUs: spread(f.cpuUs),
-    ratioWall: spread(f.ratioWall),
-    ratioCpu: spread(f.ratioCpu),
+    rounds: s.wall.length,
+    callsPerBatch: calls,
+    wallUs: quartiles(s.wall),
+    cpuUs: quartiles(s.cpu),
+    meanWallUs: s.wall.reduce((sum, x) => sum + x, 0) / s.wall.length,
+    p99WallUs: percentile(
+      [...s.wall].sort((a, b) => a - b),
+      99,
+    ),
+    ratioWall: quartiles(s.wall.map((x, i) => x / reference.wall[i]!)),
+    ratioCpu: quartiles(s.cpu.map((x, i) => x / reference.cpu[i]!)),
   }));
-  if (values.json) {
-    console.log(JSON.stringify({ rounds, calls, idleCpuShare: idleShare, rows }, null, 2));
-  } else {
-    const q = (s: { p25: number; p50: number; p75: number }, d = 1) =>
-      `${s.p50.toFixed(d)} [${s.p25.toFixed(d)}–${s.p75.toFixed(d)}]`;
-    console.log(`dispatch: ${rounds} rounds × ${calls} sequential noop calls per path; median [p25–p75] of rounds`);
-    console.log(
-      'path'.padEnd(22) + 'wall µs/call'.padEnd(22) + 'cpu µs/call'.padEnd(22) + 'wall ÷ piscina'.padEnd(22),
-      'cpu ÷ piscina',
-    );
-    for (const r of rows) {
-      console.log(
-        r.name.padEnd(22) + q(r.wallUs).padEnd(22) + q(r.cpuUs).padEnd(22) + q(r.ratioWall, 3).padEnd(22),
-        q(r.ratioCpu, 3),
+}
+
+/** The CPU share of a core this process uses over `ms` of doing nothing (a spinning thread shows). */
+export async function idleCpuShare(ms: number): Promise<number> {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const used = process.cpuUsage(cpu0);
+  return (used.user + used.system) / 1000 / (performance.now() - t0);
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: 'string', default: '30' },
+      calls: { type: 'string', default: '400' },
+      baseline: { type: 'string' },
+      'gap-ms': { type: 'string', default: '0' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const require = createRequire(import.meta.url);
+  const load = (file: string) => require(file) as NativeBinding;
+  const workers = createWorkers();
+  const paths: DispatchPath[] = [
+    { name: 'cpp', call: () => cpp.noop() },
+    { name: 'rust', call: () => rust.noop() },
+    { name: 'cpp-pool', call: () => cppPool.noop() },
+    { name: 'rust-pool', call: () => rustPool.noop() },
+    { name: 'workers', call: () => workers.noop() },
+  ];
+  // --baseline DIR: the addons in DIR (offloop_cpp.node, offloop_rust.node) beside this build's,
+  // both called directly: an A/B of a change to the addons.
+  const addons: NativeBinding[] = [];
+  if (values.baseline !== undefined) {
+    const dir = values.baseline;
+    const sides = [
+      ['', load(addonCandidates('cpp')[0]!), load(addonCandidates('rust')[0]!)],
+      ['@base', load(join(dir, 'offloop_cpp.node')), load(join(dir, 'offloop_rust.node'))],
+    ] as const;
+    for (const [suffix, c, r] of sides) {
+      addons.push(c, r);
+      paths.push(
+        { name: `addon cpp${suffix}`, call: () => c.noop() },
+        { name: `addon rust${suffix}`, call: () => r.noop() },
+        { name: `addon cpp.pool${suffix}`, call: () => c.pool.noop() },
+        { name: `addon rust.pool${suffix}`, call: () => r.pool.noop() },
       );
     }
-    console.log(`idle afterwards: the process used ${(idleShare * 100).toFixed(2)}% of a core`);
+  }
+  const rounds = Number(values.rounds);
+  const calls = Number(values.calls);
+  const gapMs = Number(values['gap-ms']);
+  const rows = await measureDispatch({ paths, reference: 'workers', callsPerBatch: calls, maxRounds: rounds, gapMs });
+  const idle = await idleCpuShare(1000);
+  if (values.json) {
+    console.log(JSON.stringify({ rounds, calls, gapMs, idleCpuShare: idle, rows }, null, 2));
+  } else {
+    const q = (s: Quartiles, d = 1) => `${s.p50.toFixed(d)} [${s.p25.toFixed(d)}–${s.p75.toFixed(d)}]`;
+    const gap = gapMs > 0 ? `, a ${gapMs} ms pause after each` : '';
+    console.log(
+      `dispatch: ${rounds} rounds × ${calls} sequential noop calls per path${gap}; median [p25–p75] of rounds`,
+    );
+    const columns = ['wall µs/call', 'cpu µs/call', 'wall ÷ piscina', 'cpu ÷ piscina'];
+    console.log('path'.padEnd(22) + columns.map((c) => c.padEnd(22)).join(''));
+    for (const r of rows) {
+      const cells = [q(r.wallUs), q(r.cpuUs), q(r.ratioWall, 3), q(r.ratioCpu, 3)];
+      console.log(r.name.padEnd(22) + cells.map((c) => c.padEnd(22)).join(''));
+    }
+    console.log(`idle afterwards: the process used ${(idle * 100).toFixed(2)}% of a core`);
   }
   await workers.close();
   for (const engine of [cppPool, rustPool]) await engine.close();
   for (const addon of addons) addon.pool.stop();
 }
 
-await main();
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
