@@ -100,31 +100,28 @@ Policy GetPolicy(const Napi::CallbackInfo& info, size_t index) {
   ThrowOutOfRange(value, "policy", "one of \"idle\", \"batch\", \"normal\"");
 }
 
-// Sets the calling thread's scheduling policy, lowers its priority and names it (shows in
-// /proc, top -H, debuggers). Best effort: failures are ignored.
-void PreparePoolThread(unsigned index, unsigned nice, Policy policy) {
+// Sets the calling thread's scheduling policy and lowers its priority: true if the system took
+// both. Pool threads call it for themselves, and setThreadPolicy() for its caller.
+bool ApplyThreadPolicy(unsigned nice, Policy policy) {
 #if defined(__linux__)
   // On Linux a nice value belongs to a thread (a kernel task), addressed by its tid. It is set
   // under every policy (SCHED_IDLE ignores it, but it is kept and reported).
-  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)),
-                    static_cast<int>(nice));
-  // Lowering one's own policy needs no privilege; pid 0 is the calling thread.
+  const bool reniced = setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)),
+                                   static_cast<int>(nice)) == 0;
+  // Lowering one's own policy needs no privilege (raising it back may: RLIMIT_NICE decides);
+  // pid 0 is the calling thread.
   const int linux_policy = policy == Policy::kIdle    ? SCHED_IDLE
                            : policy == Policy::kBatch ? SCHED_BATCH
                                                       : SCHED_OTHER;
   sched_param param{};
   param.sched_priority = 0;
-  (void)sched_setscheduler(0, linux_policy, &param);
-  // Named last: a thread that shows its name in /proc runs at its settings already.
-  char name[16];  // at most 15 characters and the NUL: "offloop-cpp-255"
-  std::snprintf(name, sizeof(name), "offloop-cpp-%u", index);
-  (void)pthread_setname_np(pthread_self(), name);
+  return sched_setscheduler(0, linux_policy, &param) == 0 && reniced;
 #elif defined(_WIN32)
   const int priority = policy == Policy::kIdle ? THREAD_PRIORITY_IDLE
                        : nice == 0             ? THREAD_PRIORITY_NORMAL
                        : nice < 10             ? THREAD_PRIORITY_BELOW_NORMAL
                                                : THREAD_PRIORITY_LOWEST;
-  (void)SetThreadPriority(GetCurrentThread(), priority);
+  return SetThreadPriority(GetCurrentThread(), priority) != 0;
 #elif defined(__unix__) || defined(__APPLE__)
   // setpriority() would renice the whole process here; lower this thread within its policy
   // (idle: as far as it goes; batch and normal differ only on Linux).
@@ -136,14 +133,29 @@ void PreparePoolThread(unsigned index, unsigned nice, Policy policy) {
     const int span = param.sched_priority - lowest;
     if (span > 0) {
       param.sched_priority -= (span * static_cast<int>(lower) + 18) / 19;
-      (void)pthread_setschedparam(pthread_self(), current, &param);
+      return pthread_setschedparam(pthread_self(), current, &param) == 0;
     }
   }
+  return true;
 #else
   (void)nice;
   (void)policy;
+  return false;
 #endif
+}
+
+// A pool thread's start: its settings, then its name (shows in /proc, top -H, debuggers). Best
+// effort: failures are ignored.
+void PreparePoolThread(unsigned index, unsigned nice, Policy policy) {
+  (void)ApplyThreadPolicy(nice, policy);
+#if defined(__linux__)
+  // Named last: a thread that shows its name in /proc runs at its settings already.
+  char name[16];  // at most 15 characters and the NUL: "offloop-cpp-255"
+  std::snprintf(name, sizeof(name), "offloop-cpp-%u", index);
+  (void)pthread_setname_np(pthread_self(), name);
+#else
   (void)index;
+#endif
 }
 
 uint64_t ReadSpinNs() {
@@ -617,6 +629,12 @@ Napi::Value PoolStopExport(const Napi::CallbackInfo& info) {
     core->Stop();
   }
   return env.Undefined();
+}
+
+Napi::Value SetThreadPolicyExport(const Napi::CallbackInfo& info) {
+  const Policy policy = GetPolicy(info, 0);
+  const auto nice = static_cast<unsigned>(GetInteger(info, 1, "nice", kMinNice, kMaxNice));
+  return Napi::Boolean::New(info.Env(), ApplyThreadPolicy(nice, policy));
 }
 
 Napi::Value PoolStatsExport(const Napi::CallbackInfo& info) {

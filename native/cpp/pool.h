@@ -111,6 +111,9 @@ Napi::Value QueueOnPool(Napi::Env env, Task&& task, CancelHandle token) {
 Napi::Value PoolStartExport(const Napi::CallbackInfo& info);
 Napi::Value PoolStopExport(const Napi::CallbackInfo& info);
 Napi::Value PoolStatsExport(const Napi::CallbackInfo& info);
+// setThreadPolicy(policy?, nice): the calling thread's own policy and nice, as a pool thread
+// sets its own; true if the system took both.
+Napi::Value SetThreadPolicyExport(const Napi::CallbackInfo& info);
 
 }  // namespace binding
 }  // namespace offloop

@@ -73,7 +73,7 @@ macro_rules! export {
 }
 
 /// The exported functions (`shaBackend`, a value, and `pool`, an object, are added in `init`).
-static EXPORTS: [Export; 11] = [
+static EXPORTS: [Export; 12] = [
     export!(c"primesSync", ops::sync::<Primes>),
     export!(c"pbkdf2Sync", ops::sync::<Pbkdf2>),
     export!(c"blurSync", ops::sync::<Blur>),
@@ -85,6 +85,7 @@ static EXPORTS: [Export; 11] = [
     export!(c"noop", ops::run_async::<Noop, Threadpool>),
     export!(c"createCancelToken", ops::create_cancel_token),
     export!(c"cancel", ops::cancel),
+    export!(c"setThreadPolicy", ops::set_thread_policy),
 ];
 
 /// The methods of `exports.pool`: the dedicated pool, same tasks, another executor.

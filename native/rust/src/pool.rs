@@ -667,6 +667,12 @@ pub fn stop(env: Env) -> JsResult<()> {
     Ok(())
 }
 
+/// `setThreadPolicy(policy, nice)`: the calling thread's own settings, as a pool thread sets its
+/// own; true if the system took both.
+pub fn set_thread_policy(nice: i32, policy: Policy) -> bool {
+    sys::apply(nice, policy)
+}
+
 /// `pool.stats()`: `{ threads, nice, policy, queued, running, completed, utilization, runTime,
 /// waitTime }`; zeros (and a null policy) when no pool runs.
 pub fn stats(env: Env) -> JsResult<napi_value> {
@@ -862,18 +868,17 @@ mod sys {
 
     /// For the calling thread: `setpriority(PRIO_PROCESS, gettid(), nice)` (under every policy:
     /// SCHED_IDLE ignores it, but it is kept and reported), then its scheduling policy (lowering
-    /// one's own needs no privilege; pid 0 is the calling thread), then its name — last, so that
-    /// a thread that shows its name in /proc runs at its settings already. Failures are ignored.
-    pub fn prepare(index: usize, nice: i32, policy: Policy) {
+    /// one's own needs no privilege, raising it back may: RLIMIT_NICE decides; pid 0 is the
+    /// calling thread). True if the system took both. Pool threads call it for themselves, and
+    /// `setThreadPolicy()` for its caller.
+    pub fn apply(nice: i32, policy: Policy) -> bool {
         let tid = match SYS_GETTID {
             // SAFETY: gettid takes no arguments and cannot fail.
             Some(number) => unsafe { syscall(number) },
             None => 0,
         };
-        if tid >= 0 {
-            // SAFETY: a plain system call on our own thread.
-            unsafe { setpriority(PRIO_PROCESS, tid as c_uint, nice) };
-        }
+        // SAFETY: a plain system call on our own thread.
+        let reniced = tid >= 0 && unsafe { setpriority(PRIO_PROCESS, tid as c_uint, nice) } == 0;
         let linux_policy = match policy {
             Policy::Idle => SCHED_IDLE,
             Policy::Batch => SCHED_BATCH,
@@ -881,7 +886,14 @@ mod sys {
         };
         let param = SchedParam { sched_priority: 0 };
         // SAFETY: a plain system call on our own thread, with a valid param.
-        unsafe { sched_setscheduler(0, linux_policy, &param) };
+        let scheduled = unsafe { sched_setscheduler(0, linux_policy, &param) } == 0;
+        scheduled && reniced
+    }
+
+    /// A pool thread's start: its settings ([`apply`]), then its name — last, so that a thread
+    /// that shows its name in /proc runs at its settings already. Failures are ignored.
+    pub fn prepare(index: usize, nice: i32, policy: Policy) {
+        apply(nice, policy);
         // At most 15 bytes and the NUL: "offloop-rs-255".
         if let Ok(name) = CString::new(format!("offloop-rs-{index}")) {
             // SAFETY: names the calling thread; the kernel copies (and cuts) the string.
@@ -896,5 +908,9 @@ mod sys {
 
     /// Elsewhere: nothing (a process-wide `setpriority` would slow the event loop too; the C++
     /// addon lowers the thread's priority within its policy where it can).
+    pub fn apply(_nice: i32, _policy: Policy) -> bool {
+        false
+    }
+
     pub fn prepare(_index: usize, _nice: i32, _policy: Policy) {}
 }
