@@ -275,7 +275,7 @@ class PoolCore {
 
   void WorkerMain(unsigned index);
   bool SpinForWork();
-  void SettleNextDone();
+  void SettleDone();
   void SettleAndFree(PoolJob* job, Outcome outcome);
   void JoinThreads();
   std::vector<PoolJob*> TakeUnsettled();
@@ -295,7 +295,8 @@ class PoolCore {
   std::condition_variable wake_;
   JobList queued_;
   JobList running_;
-  JobList done_;  // ran; a threadsafe-function call is on its way for each
+  JobList done_;                  // ran; a threadsafe-function call is on its way for them
+  bool drain_signalled_ = false;  // that call was made and has not yet drained done_
   bool stopping_ = false;
   // queued_.size(), also readable without the lock (by the spinning thread); written under it.
   std::atomic<size_t> queued_count_{0};
@@ -377,12 +378,15 @@ void PoolCore::WorkerMain(unsigned index) {
     running_.Remove(job);
     job->state_ = PoolJob::State::kDone;
     done_.PushBack(job);
+    // One call per batch: the first job done since the JS thread last drained done_ calls the
+    // function, and that call settles every job done by then (as libuv drains its completed
+    // work in one callback). Unbounded queue, non-blocking: never waits for the JS thread.
+    // Fails only once the function is closing (environment teardown); the jobs then stay in
+    // done_ for the teardown to free.
+    const bool signal = !drain_signalled_;
+    drain_signalled_ = true;
     lock.unlock();
-    // One call per completed job, so that each settles in its own callback scope (microtasks
-    // run between them, as after libuv completions). Unbounded queue, non-blocking: never
-    // waits for the JS thread. Fails only once the function is closing (environment
-    // teardown); the job then stays in done_ for the teardown to free.
-    napi_call_threadsafe_function(tsfn_, nullptr, napi_tsfn_nonblocking);
+    if (signal) napi_call_threadsafe_function(tsfn_, nullptr, napi_tsfn_nonblocking);
     lock.lock();
   }
 }
@@ -444,19 +448,25 @@ void PoolCore::CallJs(napi_env env, napi_value, void* context, void*) {
   // env is null when Node drops queued calls while freeing the function: nothing to do
   // (everything pending was settled by stop() or freed by the teardown).
   if (env == nullptr) return;
-  static_cast<PoolCore*>(context)->SettleNextDone();
+  static_cast<PoolCore*>(context)->SettleDone();
 }
 
-// One call per completed job; the oldest completion settles. After stop() (released_) the
-// calls still queued find nothing: stop() has settled every job already.
-void PoolCore::SettleNextDone() {
+// One call per batch: settles every job done so far, oldest first; jobs done meanwhile make
+// another call. After stop() (released_) the calls still queued find nothing: stop() has
+// settled every job already.
+void PoolCore::SettleDone() {
   if (released_) return;
-  PoolJob* job;
+  JobList batch;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    job = done_.PopFront();
+    while (PoolJob* job = done_.PopFront()) batch.PushBack(job);
+    drain_signalled_ = false;
   }
-  if (job != nullptr) SettleAndFree(job, Outcome::kRan);
+  // Settling may run JS (a replaced DOMException), which may stop the pool: what is left of
+  // the batch then settles as stop() settles what it finds.
+  while (PoolJob* job = batch.PopFront()) {
+    SettleAndFree(job, released_ ? Outcome::kDropped : Outcome::kRan);
+  }
 }
 
 void PoolCore::SettleAndFree(PoolJob* job, Outcome outcome) {

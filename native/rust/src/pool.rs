@@ -5,8 +5,9 @@
 //!
 //! * `threads` plain `std::thread`s that lower their own priority (`nice`) when they start and
 //!   then take [`Job`]s from a FIFO queue (mutex + condition variable);
-//! * one `napi_threadsafe_function` through which a finished job travels back to the JS thread,
-//!   where [`call_js`] settles its Promise exactly as the libuv path does ([`task::settle`]);
+//! * one `napi_threadsafe_function` through which finished jobs travel back to the JS thread,
+//!   one call per batch (the first job done since the last drain makes it), where [`call_js`]
+//!   settles each Promise exactly as the libuv path does ([`task::settle`]);
 //! * [`Books`]: the JS-thread side of that tsfn — how many jobs are pending (the tsfn is
 //!   referenced while there are any, so an idle pool never keeps the event loop alive but a
 //!   pending Promise does) and whether the pool has been stopped.
@@ -23,10 +24,11 @@
 //! * stop / teardown: take the pool out of the instance data, mark the queue stopping, take the
 //!   queued jobs, set the abort flag of the running ones, wake and join every thread, then
 //!   release the tsfn (nothing calls it afterwards). `stop()` rejects the queued jobs with an
-//!   `AbortError`; the running ones were already handed to the tsfn and settle (as aborted) when
-//!   it delivers them. Teardown cannot run JS: it drops the queued jobs and releases the tsfn
-//!   with `napi_tsfn_abort`; Node then hands any undelivered job to [`call_js`] with a null env,
-//!   which only frees it.
+//!   `AbortError`; the running ones end in the done list, which a tsfn call is already on its
+//!   way to drain, and settle (as aborted) when it is delivered. Teardown cannot run JS: it drops
+//!   the queued jobs and releases the tsfn with `napi_tsfn_abort`; Node then hands any
+//!   undelivered call to [`call_js`] with a null env, and the done jobs are freed unsettled with
+//!   the pool's `Shared`.
 
 use crate::cancel::{PendingWork, Token};
 use crate::durations::DurationLog;
@@ -240,6 +242,10 @@ struct Queue {
     waiting: BTreeMap<u64, Job>,
     /// The jobs being run: their ids and abort flags (for `cancel` and `stop`).
     running: Vec<(u64, Arc<AtomicBool>)>,
+    /// The jobs that ran, waiting for the JS thread: one tsfn call ([`call_js`]) settles them all.
+    done: Vec<Job>,
+    /// That call was made and has not yet drained `done`.
+    signalled: bool,
     stopping: bool,
     /// What the threads have done: tasks run, their run and wait times, the sum of run times.
     run_log: DurationLog,
@@ -422,23 +428,31 @@ fn worker(shared: Arc<Shared>, index: usize, nice: i32, policy: Policy) {
             job.stage = Stage::Ran(work.run(&job.abort));
         }
         let ran = started.elapsed();
-        {
+        let signal = {
             let mut queue = lock(&shared);
             queue.run_log.record(nanos(ran));
             queue.busy += ran;
             if let Some(i) = queue.running.iter().position(|(id, _)| *id == job.id) {
                 queue.running.swap_remove(i);
             }
-        }
-        let data = Box::into_raw(Box::new(job));
-        // SAFETY: the tsfn is alive: it is released only after this thread has been joined.
-        // Unbounded queue + nonblocking: this never waits on the JS thread.
-        let status =
-            unsafe { napi_call_threadsafe_function(shared.tsfn.0, data.cast(), napi_tsfn_nonblocking) };
-        if status != napi_ok {
-            // napi_closing: the environment is going away; nobody will settle it.
-            // SAFETY: not handed over.
-            drop(unsafe { Box::from_raw(data) });
+            queue.done.push(job);
+            // One call per batch: the first job done since the JS thread last drained `done`
+            // calls the tsfn, and that call settles every job done by then (as libuv drains its
+            // completed work in one callback).
+            !std::mem::replace(&mut queue.signalled, true)
+        };
+        if signal {
+            let data = Arc::into_raw(shared.clone());
+            // SAFETY: the tsfn is alive: it is released only after this thread has been joined.
+            // Unbounded queue + nonblocking: this never waits on the JS thread.
+            let status = unsafe {
+                napi_call_threadsafe_function(shared.tsfn.0, data as *mut c_void, napi_tsfn_nonblocking)
+            };
+            if status != napi_ok {
+                // napi_closing: the environment is going away; its teardown drops the jobs.
+                // SAFETY: not handed over.
+                drop(unsafe { Arc::from_raw(data) });
+            }
         }
     }
 }
@@ -447,8 +461,9 @@ fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// tsfn callback (JS thread): settle a finished job. A null env means the tsfn is being
-/// finalised (teardown) and `context` is already freed: only free the job.
+/// tsfn callback (JS thread): settle every job done so far, oldest first (`data` is the pool's
+/// `Shared`, one reference per call). A null env means the tsfn is being finalised (teardown) and
+/// `context` is already freed: only drop the reference (the jobs go with the `Shared`).
 unsafe extern "C" fn call_js(
     env: napi_env,
     _js_callback: napi_value,
@@ -459,8 +474,9 @@ unsafe extern "C" fn call_js(
         if data.is_null() {
             return;
         }
-        // SAFETY: the box a pool thread handed to `napi_call_threadsafe_function`, delivered once.
-        let job = unsafe { Box::from_raw(data as *mut Job) };
+        // SAFETY: the reference a pool thread handed to `napi_call_threadsafe_function`,
+        // delivered once.
+        let shared = unsafe { Arc::from_raw(data as *const Shared) };
         if env.is_null() || context.is_null() {
             return;
         }
@@ -471,8 +487,17 @@ unsafe extern "C" fn call_js(
         }
         // SAFETY: Node calls us on the JS thread with its env.
         let env = unsafe { Env::new(env) };
-        books.sub_pending(env);
-        (*job).settle(env, books.stopped.get());
+        let batch = {
+            let mut queue = lock(&shared);
+            queue.signalled = false;
+            std::mem::take(&mut queue.done)
+        };
+        // Settling may run JS (a replaced DOMException), which may stop the pool: what is left
+        // of the batch then settles as aborted, as `stop()` settles what it finds.
+        for job in batch {
+            books.sub_pending(env);
+            job.settle(env, books.stopped.get());
+        }
     }));
 }
 
