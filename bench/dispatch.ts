@@ -1,8 +1,8 @@
 /**
  * Dispatch cost: a `noop` round trip, awaited one after another, through each way of leaving the
  * loop. Used by the kernel suite (kernels.ts), and runnable alone for more paths and an A/B of two
- * addon builds: `node dist/bench/dispatch.js [--rounds 30] [--calls 400] [--gap-ms 0]
- * [--baseline DIR] [--json]`.
+ * addon builds: `node dist/bench/dispatch.js [--rounds 30] [--calls 400] [--in-flight 1]
+ * [--gap-ms 0] [--baseline DIR] [--json]`.
  *
  * Why it is built like this: one long timing of each path in turn swings from run to run (the
  * machine's load moves between the timings). Here the paths take turns, a batch each per round,
@@ -12,6 +12,7 @@
  * - cpu: µs of this process's CPU time per round trip, every thread counted (the pool threads,
  *   piscina's workers, libuv's) — what survives contention.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -58,6 +59,8 @@ export interface DispatchPlan {
   budgetMs?: number;
   /** A timer's pause after each call (tasks that arrive sparsely): wall counts only the calls. */
   gapMs?: number;
+  /** Calls kept in flight at once (a batch's calls shared by that many loops); 1 by default. */
+  inFlight?: number;
 }
 
 const quartiles = (xs: readonly number[]): Quartiles => {
@@ -67,7 +70,7 @@ const quartiles = (xs: readonly number[]): Quartiles => {
 
 /** Round trips through every path in rotating batches (see the top of this file). */
 export async function measureDispatch(plan: DispatchPlan): Promise<DispatchFigures[]> {
-  const { paths, callsPerBatch: calls, gapMs = 0 } = plan;
+  const { paths, callsPerBatch: calls, gapMs = 0, inFlight = 1 } = plan;
   const pause = () => new Promise((resolve) => setTimeout(resolve, gapMs));
   const batch = async (path: DispatchPath) => {
     const cpu0 = process.cpuUsage();
@@ -81,7 +84,11 @@ export async function measureDispatch(plan: DispatchPlan): Promise<DispatchFigur
       }
     } else {
       const t0 = performance.now();
-      for (let i = 0; i < calls; i++) await path.call();
+      let left = calls;
+      const loop = async () => {
+        while (left-- > 0) await path.call();
+      };
+      await Promise.all(Array.from({ length: inFlight }, loop));
       wall = performance.now() - t0;
     }
     const used = process.cpuUsage(cpu0);
@@ -133,6 +140,7 @@ async function main() {
       calls: { type: 'string', default: '400' },
       baseline: { type: 'string' },
       'gap-ms': { type: 'string', default: '0' },
+      'in-flight': { type: 'string', default: '1' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -146,14 +154,20 @@ async function main() {
     { name: 'rust-pool', call: () => rustPool.noop() },
     { name: 'workers', call: () => workers.noop() },
   ];
-  // --baseline DIR: the addons in DIR (offloop_cpp.node, offloop_rust.node) beside this build's,
-  // both called directly: an A/B of a change to the addons.
+  // --baseline DIR: the addons of another build (DIR is a checkout with build/, or a folder holding
+  // offloop_cpp.node and offloop_rust.node) beside this build's, both called directly: an A/B of
+  // a change to the addons.
   const addons: NativeBinding[] = [];
   if (values.baseline !== undefined) {
     const dir = values.baseline;
+    const built = existsSync(join(dir, 'build'));
+    const file = (name: 'cpp' | 'rust') =>
+      built
+        ? join(dir, 'build', name === 'cpp' ? 'Release' : 'rust', `offloop_${name}.node`)
+        : join(dir, `offloop_${name}.node`);
     const sides = [
       ['', load(addonCandidates('cpp')[0]!), load(addonCandidates('rust')[0]!)],
-      ['@base', load(join(dir, 'offloop_cpp.node')), load(join(dir, 'offloop_rust.node'))],
+      ['@base', load(file('cpp')), load(file('rust'))],
     ] as const;
     for (const [suffix, c, r] of sides) {
       addons.push(c, r);
@@ -168,16 +182,16 @@ async function main() {
   const rounds = Number(values.rounds);
   const calls = Number(values.calls);
   const gapMs = Number(values['gap-ms']);
-  const rows = await measureDispatch({ paths, reference: 'workers', callsPerBatch: calls, maxRounds: rounds, gapMs });
+  const inFlight = Number(values['in-flight']);
+  const plan = { paths, reference: 'workers', callsPerBatch: calls, maxRounds: rounds, gapMs, inFlight };
+  const rows = await measureDispatch(plan);
   const idle = await idleCpuShare(1000);
   if (values.json) {
-    console.log(JSON.stringify({ rounds, calls, gapMs, idleCpuShare: idle, rows }, null, 2));
+    console.log(JSON.stringify({ rounds, calls, gapMs, inFlight, idleCpuShare: idle, rows }, null, 2));
   } else {
     const q = (s: Quartiles, d = 1) => `${s.p50.toFixed(d)} [${s.p25.toFixed(d)}–${s.p75.toFixed(d)}]`;
-    const gap = gapMs > 0 ? `, a ${gapMs} ms pause after each` : '';
-    console.log(
-      `dispatch: ${rounds} rounds × ${calls} sequential noop calls per path${gap}; median [p25–p75] of rounds`,
-    );
+    const how = gapMs > 0 ? `, a ${gapMs} ms pause after each` : inFlight > 1 ? `, ${inFlight} in flight` : '';
+    console.log(`dispatch: ${rounds} rounds × ${calls} noop calls per path${how}; median [p25–p75] of rounds`);
     const columns = ['wall µs/call', 'cpu µs/call', 'wall ÷ piscina', 'cpu ÷ piscina'];
     console.log('path'.padEnd(22) + columns.map((c) => c.padEnd(22)).join(''));
     for (const r of rows) {
