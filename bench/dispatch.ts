@@ -1,8 +1,8 @@
 /**
  * Dispatch cost: a `noop` round trip, awaited one after another, through each way of leaving the
  * loop. Used by the kernel suite (kernels.ts), and runnable alone for more paths and an A/B of two
- * addon builds: `node dist/bench/dispatch.js [--rounds 30] [--calls 400] [--in-flight 1]
- * [--gap-ms 0] [--baseline DIR] [--json]`.
+ * addon builds or of the pools' spin: `node dist/bench/dispatch.js [--rounds 30] [--calls 400]
+ * [--in-flight 1] [--gap-ms 0] [--baseline DIR] [--spin-us N] [--json]`.
  *
  * Why it is built like this: one long timing of each path in turn swings from run to run (the
  * machine's load moves between the timings). Here the paths take turns, a batch each per round,
@@ -12,8 +12,9 @@
  * - cpu: µs of this process's CPU time per round trip, every thread counted (the pool threads,
  *   piscina's workers, libuv's) — what survives contention.
  */
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -141,6 +142,7 @@ async function main() {
       baseline: { type: 'string' },
       'gap-ms': { type: 'string', default: '0' },
       'in-flight': { type: 'string', default: '1' },
+      'spin-us': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -178,6 +180,30 @@ async function main() {
         { name: `addon rust.pool${suffix}`, call: () => r.pool.noop() },
       );
     }
+  }
+  // --spin-us N: copies of this build's addons, loaded with OFFLOOP_POOL_SPIN_US=N (each addon
+  // reads it when it loads), beside this build's pools without it.
+  if (values['spin-us'] !== undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'offloop-spin-'));
+    const copy = (name: 'cpp' | 'rust') => {
+      const to = join(dir, `offloop_${name}.node`);
+      copyFileSync(addonCandidates(name)[0]!, to);
+      return to;
+    };
+    const plain = [load(addonCandidates('cpp')[0]!), load(addonCandidates('rust')[0]!)] as const;
+    const before = process.env.OFFLOOP_POOL_SPIN_US;
+    process.env.OFFLOOP_POOL_SPIN_US = values['spin-us'];
+    const spinning = [load(copy('cpp')), load(copy('rust'))] as const;
+    if (before === undefined) delete process.env.OFFLOOP_POOL_SPIN_US;
+    else process.env.OFFLOOP_POOL_SPIN_US = before;
+    rmSync(dir, { recursive: true, force: true }); // loaded: the files are no longer needed
+    addons.push(...plain, ...spinning);
+    paths.push(
+      { name: 'addon cpp.pool@nospin', call: () => plain[0].pool.noop() },
+      { name: 'addon rust.pool@nospin', call: () => plain[1].pool.noop() },
+      { name: 'addon cpp.pool@spin', call: () => spinning[0].pool.noop() },
+      { name: 'addon rust.pool@spin', call: () => spinning[1].pool.noop() },
+    );
   }
   const rounds = Number(values.rounds);
   const calls = Number(values.calls);

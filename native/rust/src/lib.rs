@@ -152,6 +152,7 @@ fn methods(table: &'static [Export]) -> Vec<napi_property_descriptor> {
 
 fn init(env: Env, exports: napi_value) -> JsResult<napi_value> {
     let backend = kernels::sha256::backend(); // reads OFFLOOP_SHA, once per process
+    pool::read_spin(); // reads OFFLOOP_POOL_SPIN_US, once per process, when the addon loads
     let backend_name = js::string(env, backend.name())?;
     env::init(env)?; // this environment's state: no pool yet, no work in flight
 

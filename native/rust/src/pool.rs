@@ -112,6 +112,11 @@ static SPIN: LazyLock<Duration> = LazyLock::new(|| {
     Duration::from_micros(us.filter(|us| *us <= MAX_SPIN_US).unwrap_or(0))
 });
 
+/// Reads [`SPIN`] now (module init), as the C++ addon does when it loads.
+pub fn read_spin() {
+    LazyLock::force(&SPIN);
+}
+
 /// Job ids: unique in the process (never reused across pools or environments, never 0), and
 /// increasing, so the queue, ordered by id, is FIFO.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
