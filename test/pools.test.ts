@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import test, { type ExecutionContext } from 'ava';
-import type { TimeSummary } from '../src/engines/addon.js';
+import { loadAddon, type TimeSummary } from '../src/engines/addon.js';
 import { type AsyncKernels, cppPool, createWorkers, rustPool } from '../src/index.js';
 
 // A pool runs its queue in arrival order: with one thread busy, tasks queued behind it start
@@ -105,3 +105,37 @@ test('with OFFLOOP_POOL_SPIN_US set, the pools spin before parking and still set
   };
   t.deepEqual(JSON.parse(output), { cpp: expected, rust: expected });
 });
+
+// Settling may run user code (the AbortError is built from the global DOMException), which may
+// stop the pool in the middle of a batch of completions: the rest of the batch, the jobs done
+// since and those still queued all settle, once each, as aborted.
+for (const name of ['cpp', 'rust'] as const) {
+  test.serial(`${name} addon: a pool stopped while it settles a batch still settles every call once`, async (t) => {
+    const { pool, createCancelToken, cancel } = loadAddon(name);
+    const Real = globalThis.DOMException;
+    let built = 0;
+    globalThis.DOMException = class extends Real {
+      constructor(message?: string, name?: string) {
+        super(message, name);
+        if (built++ === 0) pool.stop();
+      }
+    } as typeof DOMException;
+    try {
+      pool.start(1, 0, 'normal');
+      const token = createCancelToken();
+      const calls = [pool.sleep(60_000, token), ...Array.from({ length: 20 }, () => pool.noop())];
+      while (pool.stats().running === 0) await new Promise((resolve) => setImmediate(resolve));
+      cancel(token); // the sleep stops, and the noops queued behind it run and join its batch
+      const outcomes = await Promise.allSettled(calls);
+      t.deepEqual(
+        outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).name : 'ok')),
+        Array(calls.length).fill('AbortError'),
+      );
+      t.is(pool.stats().threads, 0, 'stopped');
+      t.is(await pool.noop(), undefined, 'a later call starts a fresh pool');
+    } finally {
+      globalThis.DOMException = Real;
+      pool.stop();
+    }
+  });
+}
