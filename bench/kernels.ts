@@ -4,7 +4,8 @@ import { Worker } from 'node:worker_threads';
 import { Bench, type BenchOptions, type Fn, type FnOptions } from 'tinybench';
 import { rng } from '#rng';
 import { type CpuKernelName, cpuKernelNames } from '../src/engines/kernels.js';
-import { cpp, createWorkers, js, rust, type SyncKernels } from '../src/index.js';
+import { cpp, cppPool, createWorkers, js, rust, rustPool, type SyncKernels } from '../src/index.js';
+import { type DispatchPath, measureDispatch } from './dispatch.js';
 import { describeMachine, endOfPart } from './machine.js';
 import type { Profile } from './profile.js';
 import type { Step } from './progress.js';
@@ -133,12 +134,15 @@ export function kernelPlan(profile: Profile): Plan {
     });
   }
 
-  // 3. Dispatch: a round trip that does no work, one at a time.
-  const roundTrips: Array<{ name: string; what: string; fn: () => Promise<unknown> }> = [
-    { name: 'cpp', what: "cpp.noop(): async work on libuv's pool (node-addon-api)", fn: () => cpp.noop() },
-    { name: 'rust', what: "rust.noop(): async work on libuv's pool (raw Node-API)", fn: () => rust.noop() },
-    { name: 'workers', what: 'workers.noop(): a piscina task', fn: () => workers.noop() },
-    { name: 'postmessage', what: 'a bare worker_threads postMessage ping-pong', fn: () => pingPong() },
+  // 3. Dispatch: a round trip that does no work, one at a time, every path in rotating batches
+  // (dispatch.ts): the ratio to piscina compares batches taken moments apart, so it holds still.
+  const roundTrips: Array<DispatchPath & { what: string }> = [
+    { name: 'cpp', what: "cpp.noop(): async work on libuv's pool (node-addon-api)", call: () => cpp.noop() },
+    { name: 'rust', what: "rust.noop(): async work on libuv's pool (raw Node-API)", call: () => rust.noop() },
+    { name: 'cpp-pool', what: "cppPool.noop(): the C++ addon's own pool", call: () => cppPool.noop() },
+    { name: 'rust-pool', what: "rustPool.noop(): the Rust addon's own pool", call: () => rustPool.noop() },
+    { name: 'workers', what: 'workers.noop(): a piscina task', call: () => workers.noop() },
+    { name: 'postmessage', what: 'a bare worker_threads postMessage ping-pong', call: () => pingPong() },
   ];
   let pending: (() => void) | undefined;
   const pingPong = () =>
@@ -151,20 +155,37 @@ export function kernelPlan(profile: Profile): Plan {
       pending = resolve;
       echo.postMessage(0);
     });
-  for (const trip of roundTrips) {
-    steps.push({
-      label: `kernels · dispatch · ${trip.name}: ${trip.what}`,
-      async run() {
-        const stats = await measure(
-          trip.fn,
-          { ...sequential, time: p.dispatchTimeMs, iterations: 100, warmupIterations: 100 },
-          { async: true },
-        );
-        dispatch.push({ name: trip.name, what: trip.what, ...stats });
-        return `${fmt(stats.p50Ms * 1000)} µs median round trip (n=${stats.samples})`;
-      },
-    });
-  }
+  steps.push({
+    label: `kernels · dispatch · ${roundTrips.map((trip) => trip.name).join(', ')} in rotating batches`,
+    async run() {
+      const figures = await measureDispatch({
+        paths: roundTrips,
+        reference: 'workers',
+        callsPerBatch: Math.round(Math.min(1000, Math.max(50, p.dispatchTimeMs / 1.5))),
+        budgetMs: p.dispatchTimeMs * roundTrips.length,
+        minRounds: 5,
+        maxRounds: 1000,
+      });
+      for (const f of figures) {
+        const trip = roundTrips.find((t) => t.name === f.name)!;
+        const ms = (us: number) => us / 1000;
+        dispatch.push({
+          name: f.name,
+          what: trip.what,
+          // Over the rounds' batches (µs per call): the median, the mean, the p99 of the batches,
+          // and rme, the interquartile half-width ÷ the median; `rounds` has the rest.
+          opsPerSec: 1e6 / f.meanWallUs,
+          meanMs: ms(f.meanWallUs),
+          p50Ms: ms(f.wallUs.p50),
+          p99Ms: ms(f.p99WallUs),
+          rme: (100 * (f.wallUs.p75 - f.wallUs.p25)) / 2 / f.wallUs.p50,
+          samples: f.rounds * f.callsPerBatch,
+          rounds: f,
+        });
+      }
+      return figures.map((f) => `${f.name} ${fmt(f.wallUs.p50)} µs (÷ piscina ${fmt(f.ratioWall.p50)})`).join(', ');
+    },
+  });
 
   // 4. Scaling: async throughput with k tasks in flight (tinybench keeps k running at once).
   const asyncPrimes: Record<ScalingRow['engine'], () => Promise<unknown>> = {
@@ -247,6 +268,8 @@ export function kernelPlan(profile: Profile): Plan {
     async cleanup() {
       await echo?.terminate();
       await workers.close();
+      await cppPool.close();
+      await rustPool.close();
     },
   };
 }

@@ -2,6 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CpuKernelName } from '../src/engines/kernels.js';
 import type { CpuUse } from './cpu.js';
+import type { DispatchFigures } from './dispatch.js';
 import type { Machine } from './machine.js';
 import type { Profile } from './profile.js';
 import type { LatencySummary } from './stats.js';
@@ -32,9 +33,11 @@ export interface OpensslRow extends TaskStats {
 }
 
 export interface DispatchRow extends TaskStats {
-  /** cpp, rust, workers (piscina), postmessage (a bare worker_threads ping-pong). */
+  /** cpp, rust, cpp-pool, rust-pool, workers (piscina), postmessage (a bare worker_threads ping-pong). */
   name: string;
   what: string;
+  /** The rotating batches' figures (bench/dispatch.ts): wall and CPU per call, ratios to piscina. */
+  rounds?: DispatchFigures;
 }
 
 export interface ScalingRow {

@@ -57,9 +57,11 @@ export function computeSummary(parts: Parts, table: readonly StrategyInfo[]): Su
     summary.pbkdf2_vs_openssl = Object.fromEntries(
       (['js', ...nativeEngines] as const).map((e) => [e, round(ratio(ops('pbkdf2', e), openssl))]),
     );
-    const trip = (name: string) => kernels.dispatch.find((r) => r.name === name)?.p50Ms;
+    // The median of each round's ratio (paths measured moments apart), else the medians' ratio.
+    const trip = (name: string) => kernels.dispatch.find((r) => r.name === name);
+    const tripRatio = (n: string) => trip(n)?.rounds?.ratioWall.p50 ?? ratio(trip(n)?.p50Ms, trip('workers')?.p50Ms);
     summary.dispatch_ratio = Object.fromEntries(
-      ['cpp', 'rust', 'postmessage'].map((n) => [n, round(ratio(trip(n), trip('workers')))]),
+      ['cpp', 'rust', 'cpp-pool', 'rust-pool', 'postmessage'].map((n) => [n, round(tripRatio(n))]),
     );
     const rate = (engine: string, inFlight: number) =>
       kernels.scaling.find((r) => r.engine === engine && r.inFlight === inFlight)?.opsPerSec;

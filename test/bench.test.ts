@@ -24,7 +24,7 @@ function expectedKeys(): string[] {
     ...strategies.map((s) => `ping_p99_ratio.${s.name}`),
     ...['primes', 'pbkdf2', 'blur'].flatMap((kernel) => ['cpp', 'rust'].map((engine) => `speedup.${kernel}.${engine}`)),
     ...['js', 'cpp', 'rust'].map((engine) => `pbkdf2_vs_openssl.${engine}`),
-    ...['cpp', 'rust', 'postmessage'].map((engine) => `dispatch_ratio.${engine}`),
+    ...['cpp', 'rust', 'cpp-pool', 'rust-pool', 'postmessage'].map((engine) => `dispatch_ratio.${engine}`),
     ...['cpp', 'rust', 'workers'].map((engine) => `scaling.${engine}`),
     'routing_overhead',
     ...new Set(['cpp', 'rust', ...native].map((name) => `starvation_ratio.${name}`)),

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import test from 'ava';
 import { loadAddon } from '../src/engines/addon.js';
 import { cppPool, rustPool } from '../src/index.js';
@@ -49,6 +51,28 @@ test.serial('the pools run under SCHED_IDLE by default, else at the configured p
   t.deepEqual([after.policy, after.nice], [loop.policy, loop.nice], 'the event loop keeps its own');
 });
 
+test('setThreadPolicy() puts the calling thread, here a worker thread, under the policy and nice', async (t) => {
+  if (process.platform !== 'linux') return t.pass('scheduling policies are read from Linux /proc');
+  const fixture = new URL('./fixtures/thread-policy.js', import.meta.url);
+  const loop = threads().find((thread) => thread.tid === process.pid)!;
+  for (const addon of ['cpp', 'rust'] as const) {
+    for (const [policy, nice] of [
+      ['idle', 7],
+      ['batch', 4],
+    ] as const) {
+      const worker = new Worker(fixture, { workerData: { addon, policy, nice } });
+      const [{ tid, applied }] = (await once(worker, 'message')) as [{ tid: number; applied: boolean }];
+      const seen = threads().find((thread) => thread.tid === tid);
+      worker.postMessage('go');
+      await once(worker, 'exit');
+      t.true(applied, `${addon} ${policy}`);
+      t.like(seen, { policy: linuxPolicy[policy], nice }, `${addon} ${policy}: the worker's own thread`);
+    }
+  }
+  const after = threads().find((thread) => thread.tid === process.pid)!;
+  t.deepEqual([after.policy, after.nice], [loop.policy, loop.nice], 'the event loop keeps its own');
+});
+
 test('configure() rejects a bad policy with a clear error, as the addons do', (t) => {
   for (const [engine] of pools) {
     t.throws(() => engine.configure({ policy: 'fast' as 'idle' }), {
@@ -74,6 +98,14 @@ test('configure() rejects a bad policy with a clear error, as the addons do', (t
       instanceOf: TypeError,
       code: 'ERR_INVALID_ARG_TYPE',
       message: 'The "policy" argument must be of type string. Received 5',
+    });
+    const setThreadPolicy = loadAddon(name).setThreadPolicy as (...args: unknown[]) => unknown;
+    t.throws(() => setThreadPolicy('fast', 10), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' });
+    t.throws(() => setThreadPolicy(5, 10), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' });
+    t.throws(() => setThreadPolicy('idle', 20), {
+      instanceOf: RangeError,
+      code: 'ERR_OUT_OF_RANGE',
+      message: 'The "nice" argument must be an integer from 0 to 19. Received 20',
     });
   }
 });

@@ -1,4 +1,7 @@
-import test from 'ava';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import test, { type ExecutionContext } from 'ava';
+import { loadAddon, type TimeSummary } from '../src/engines/addon.js';
 import { type AsyncKernels, cppPool, createWorkers, rustPool } from '../src/index.js';
 
 // A pool runs its queue in arrival order: with one thread busy, tasks queued behind it start
@@ -32,3 +35,107 @@ test.serial('workers: a one-thread worker pool runs its queue first in, first ou
     await workers.close();
   }
 });
+
+// pool.stats(): what the pool has done since it started, measured by the addon itself.
+for (const pool of [cppPool, rustPool]) {
+  const ordered = (t: ExecutionContext, times: TimeSummary, what: string) =>
+    t.true(0 <= times.p50 && times.p50 <= times.p99 && times.p99 <= times.max, `${what}: ${JSON.stringify(times)}`);
+
+  test.serial(`${pool.name}: stats() counts every task that ran, with ordered run and wait times`, async (t) => {
+    await pool.close();
+    t.like(pool.stats(), { completed: 0, utilization: 0, runTime: { max: 0 }, waitTime: { max: 0 } });
+    pool.configure({ threads: 2, policy: 'normal' });
+    try {
+      const tasks = 40;
+      await Promise.all(Array.from({ length: tasks }, (_, i) => (i % 2 ? pool.noop() : pool.primes(10_000 * i))));
+      const stats = pool.stats();
+      t.is(stats.completed, tasks);
+      ordered(t, stats.runTime, 'runTime');
+      ordered(t, stats.waitTime, 'waitTime');
+      t.true(stats.runTime.max > 0, 'primes(390000) takes some time');
+      t.true(stats.utilization > 0 && stats.utilization <= 1, `utilization ${stats.utilization}`);
+    } finally {
+      await pool.close();
+    }
+    t.like(pool.stats(), { threads: 0, completed: 0 }, 'a stopped pool starts counting afresh');
+  });
+
+  test.serial(`${pool.name}: stats() shows tasks waiting longer behind a busy one-thread pool`, async (t) => {
+    const waits = async (queued: boolean) => {
+      await pool.close();
+      pool.configure({ threads: 1, policy: 'normal' });
+      try {
+        if (queued) {
+          await Promise.all([pool.sleep(100), ...Array.from({ length: 20 }, () => pool.noop())]);
+        } else {
+          for (let i = 0; i < 20; i++) await pool.noop(); // each finds the thread idle
+        }
+        const stats = pool.stats();
+        t.is(stats.completed, queued ? 21 : 20);
+        ordered(t, stats.waitTime, queued ? 'queued' : 'one at a time');
+        return stats.waitTime;
+      } finally {
+        await pool.close();
+      }
+    };
+    const alone = await waits(false);
+    const behind = await waits(true);
+    t.true(behind.p50 > alone.p50, `p50 ${behind.p50} ms behind a sleep vs ${alone.p50} ms alone`);
+    t.true(behind.max > alone.max, `max ${behind.max} ms behind a sleep vs ${alone.max} ms alone`);
+  });
+}
+
+test('with OFFLOOP_POOL_SPIN_US set, the pools spin before parking and still settle every call once', async (t) => {
+  const fixture = new URL('./fixtures/spinning-pool.js', import.meta.url);
+  const child = spawn(process.execPath, [fixture.pathname], {
+    env: { ...process.env, OFFLOOP_POOL_SPIN_US: '200' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => {
+    output += chunk;
+  });
+  const [code] = await once(child, 'exit');
+  t.is(code, 0);
+  const expected = {
+    primes: [168],
+    outcomes: ['ok', 'ok', 'AbortError', 'AbortError', 'AbortError', 'ok', 'ok'],
+    settled: 300 + 200 + 7,
+    completed: 300 + 200 + 4, // the three cancelled while queued never ran
+  };
+  t.deepEqual(JSON.parse(output), { cpp: expected, rust: expected });
+});
+
+// Settling may run user code (the AbortError is built from the global DOMException), which may
+// stop the pool in the middle of a batch of completions: the rest of the batch, the jobs done
+// since and those still queued all settle, once each, as aborted.
+for (const name of ['cpp', 'rust'] as const) {
+  test.serial(`${name} addon: a pool stopped while it settles a batch still settles every call once`, async (t) => {
+    const { pool, createCancelToken, cancel } = loadAddon(name);
+    const Real = globalThis.DOMException;
+    let built = 0;
+    globalThis.DOMException = class extends Real {
+      constructor(message?: string, name?: string) {
+        super(message, name);
+        if (built++ === 0) pool.stop();
+      }
+    } as typeof DOMException;
+    try {
+      pool.start(1, 0, 'normal');
+      const token = createCancelToken();
+      const calls = [pool.sleep(60_000, token), ...Array.from({ length: 20 }, () => pool.noop())];
+      while (pool.stats().running === 0) await new Promise((resolve) => setImmediate(resolve));
+      cancel(token); // the sleep stops, and the noops queued behind it run and join its batch
+      const outcomes = await Promise.allSettled(calls);
+      t.deepEqual(
+        outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).name : 'ok')),
+        Array(calls.length).fill('AbortError'),
+      );
+      t.is(pool.stats().threads, 0, 'stopped');
+      t.is(await pool.noop(), undefined, 'a later call starts a fresh pool');
+    } finally {
+      globalThis.DOMException = Real;
+      pool.stop();
+    }
+  });
+}

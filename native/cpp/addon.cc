@@ -226,6 +226,7 @@ const ExportEntry kExports[] = {
     {"noop", Async<NoopTask, Where::kThreadpool>},
     {"createCancelToken", CreateCancelTokenExport},
     {"cancel", CancelExport},
+    {"setThreadPolicy", SetThreadPolicyExport},
 };
 
 // exports.pool: the dedicated pool (pool.h), same tasks, another executor.

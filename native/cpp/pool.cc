@@ -11,8 +11,10 @@
 #include "pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <mutex>
 #include <string>
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "args.h"
+#include "durations.h"
 #include "env.h"
 
 #if defined(__linux__)
@@ -37,6 +40,9 @@
 #include <pthread.h>
 #include <sched.h>
 #endif
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace offloop {
 namespace binding {
@@ -48,6 +54,13 @@ constexpr uint64_t kMaxThreads = 256;
 constexpr uint64_t kMinNice = 0;
 constexpr uint64_t kMaxNice = 19;
 constexpr unsigned kDefaultNice = 10;
+// How long a thread that finds the queue empty watches it before parking (one thread at a time),
+// in µs: the environment variable OFFLOOP_POOL_SPIN_US, read when the addon loads, 0 (no spin)
+// by default. A caller awaiting one task after another submits the next a few microseconds after
+// the last settles; a thread still awake takes it without a futex wake on the JS thread and a
+// sleep and wake-up on its own, but an idle pool then burns up to this much of one core per task
+// (native/README.md, "Dispatch", has the measurements).
+constexpr uint64_t kMaxSpinUs = 1000;
 
 unsigned DefaultThreads() {
   const unsigned n = std::thread::hardware_concurrency();
@@ -87,31 +100,28 @@ Policy GetPolicy(const Napi::CallbackInfo& info, size_t index) {
   ThrowOutOfRange(value, "policy", "one of \"idle\", \"batch\", \"normal\"");
 }
 
-// Sets the calling thread's scheduling policy, lowers its priority and names it (shows in
-// /proc, top -H, debuggers). Best effort: failures are ignored.
-void PreparePoolThread(unsigned index, unsigned nice, Policy policy) {
+// Sets the calling thread's scheduling policy and lowers its priority: true if the system took
+// both. Pool threads call it for themselves, and setThreadPolicy() for its caller.
+bool ApplyThreadPolicy(unsigned nice, Policy policy) {
 #if defined(__linux__)
   // On Linux a nice value belongs to a thread (a kernel task), addressed by its tid. It is set
   // under every policy (SCHED_IDLE ignores it, but it is kept and reported).
-  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)),
-                    static_cast<int>(nice));
-  // Lowering one's own policy needs no privilege; pid 0 is the calling thread.
+  const bool reniced = setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)),
+                                   static_cast<int>(nice)) == 0;
+  // Lowering one's own policy needs no privilege (raising it back may: RLIMIT_NICE decides);
+  // pid 0 is the calling thread.
   const int linux_policy = policy == Policy::kIdle    ? SCHED_IDLE
                            : policy == Policy::kBatch ? SCHED_BATCH
                                                       : SCHED_OTHER;
   sched_param param{};
   param.sched_priority = 0;
-  (void)sched_setscheduler(0, linux_policy, &param);
-  // Named last: a thread that shows its name in /proc runs at its settings already.
-  char name[16];  // at most 15 characters and the NUL: "offloop-cpp-255"
-  std::snprintf(name, sizeof(name), "offloop-cpp-%u", index);
-  (void)pthread_setname_np(pthread_self(), name);
+  return sched_setscheduler(0, linux_policy, &param) == 0 && reniced;
 #elif defined(_WIN32)
   const int priority = policy == Policy::kIdle ? THREAD_PRIORITY_IDLE
                        : nice == 0             ? THREAD_PRIORITY_NORMAL
                        : nice < 10             ? THREAD_PRIORITY_BELOW_NORMAL
                                                : THREAD_PRIORITY_LOWEST;
-  (void)SetThreadPriority(GetCurrentThread(), priority);
+  return SetThreadPriority(GetCurrentThread(), priority) != 0;
 #elif defined(__unix__) || defined(__APPLE__)
   // setpriority() would renice the whole process here; lower this thread within its policy
   // (idle: as far as it goes; batch and normal differ only on Linux).
@@ -123,17 +133,66 @@ void PreparePoolThread(unsigned index, unsigned nice, Policy policy) {
     const int span = param.sched_priority - lowest;
     if (span > 0) {
       param.sched_priority -= (span * static_cast<int>(lower) + 18) / 19;
-      (void)pthread_setschedparam(pthread_self(), current, &param);
+      return pthread_setschedparam(pthread_self(), current, &param) == 0;
     }
   }
+  return true;
 #else
   (void)nice;
   (void)policy;
+  return false;
 #endif
+}
+
+// A pool thread's start: its settings, then its name (shows in /proc, top -H, debuggers). Best
+// effort: failures are ignored.
+void PreparePoolThread(unsigned index, unsigned nice, Policy policy) {
+  (void)ApplyThreadPolicy(nice, policy);
+#if defined(__linux__)
+  // Named last: a thread that shows its name in /proc runs at its settings already.
+  char name[16];  // at most 15 characters and the NUL: "offloop-cpp-255"
+  std::snprintf(name, sizeof(name), "offloop-cpp-%u", index);
+  (void)pthread_setname_np(pthread_self(), name);
+#else
   (void)index;
+#endif
+}
+
+uint64_t ReadSpinNs() {
+  const char* text = std::getenv("OFFLOOP_POOL_SPIN_US");
+  if (text == nullptr) return 0;
+  char* end = nullptr;
+  const unsigned long long us = std::strtoull(text, &end, 10);
+  if (end == text || *end != '\0' || us > kMaxSpinUs) return 0;  // unreadable: no spin
+  return static_cast<uint64_t>(us) * 1000;
+}
+const uint64_t kSpinNs = ReadSpinNs();
+
+// One step of a spin-wait: tells the CPU (and a sibling hyperthread) that we are only waiting.
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+  _mm_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+// A monotonic clock in nanoseconds, for the pool's figures.
+uint64_t NowNs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
 }
 
 }  // namespace
+
+// What stats() reports: the load now and what the pool has done since it started.
+struct PoolFigures {
+  size_t queued = 0;
+  size_t running = 0;
+  uint64_t completed = 0;
+  double utilization = 0;
+};
 
 // An intrusive doubly linked list of jobs (no allocation, O(1) removal on cancel).
 class JobList {
@@ -198,18 +257,25 @@ class PoolCore {
   // JS thread: rejects every pending call with an AbortError, joins the threads and releases
   // the threadsafe function. The core is freed later, by its finalizer: do not use it after.
   void Stop();
-  void Counts(size_t* queued, size_t* running);
+  // Copies the figures under the lock into `run` and `wait` and fills `out`.
+  void Figures(PoolFigures* out, DurationLog* run, DurationLog* wait);
 
  private:
   PoolCore(napi_env env, EnvState* owner, unsigned threads, unsigned nice, Policy policy)
-      : env_(env), owner_(owner), threads_(threads), nice_(nice), policy_(policy) {}
+      : env_(env),
+        owner_(owner),
+        threads_(threads),
+        nice_(nice),
+        policy_(policy),
+        started_ns_(NowNs()) {}
 
   static void CallJs(napi_env env, napi_value js_callback, void* context, void* data);
   static void Finalize(napi_env env, void* data, void* hint);
   static void CleanupHook(void* arg);
 
   void WorkerMain(unsigned index);
-  void SettleNextDone();
+  bool SpinForWork();
+  void SettleDone();
   void SettleAndFree(PoolJob* job, Outcome outcome);
   void JoinThreads();
   std::vector<PoolJob*> TakeUnsettled();
@@ -221,6 +287,7 @@ class PoolCore {
   const unsigned threads_;
   const unsigned nice_;
   const Policy policy_;
+  const uint64_t started_ns_;
   napi_threadsafe_function tsfn_ = nullptr;
 
   // Shared with the pool threads.
@@ -228,8 +295,17 @@ class PoolCore {
   std::condition_variable wake_;
   JobList queued_;
   JobList running_;
-  JobList done_;  // ran; a threadsafe-function call is on its way for each
+  JobList done_;                  // ran; a threadsafe-function call is on its way for them
+  bool drain_signalled_ = false;  // that call was made and has not yet drained done_
   bool stopping_ = false;
+  // queued_.size(), also readable without the lock (by the spinning thread); written under it.
+  std::atomic<size_t> queued_count_{0};
+  // A thread is spinning (SpinForWork): set by it, cleared by it under the lock.
+  std::atomic<bool> spinning_{false};
+  // What the threads have done: tasks run, their run and wait times, and the sum of run times.
+  DurationLog run_log_;
+  DurationLog wait_log_;
+  uint64_t busy_ns_ = 0;
 
   // JS thread only.
   std::vector<std::thread> workers_;
@@ -277,43 +353,78 @@ void PoolCore::WorkerMain(unsigned index) {
   PreparePoolThread(index, nice_, policy_);
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
+    if (queued_.empty() && !stopping_) {
+      lock.unlock();
+      const bool spun = SpinForWork();
+      lock.lock();
+      if (spun) spinning_.store(false, std::memory_order_relaxed);
+    }
     wake_.wait(lock, [this] { return stopping_ || !queued_.empty(); });
     if (stopping_) return;  // what is still queued is settled by the JS thread
     PoolJob* job = queued_.PopFront();
+    queued_count_.store(queued_.size(), std::memory_order_relaxed);
     job->state_ = PoolJob::State::kRunning;
     running_.PushBack(job);
+    const uint64_t started = NowNs();
+    wait_log_.Record(started > job->queued_at_ ? started - job->queued_at_ : 0);
     lock.unlock();
 
     job->Execute();  // catches everything (RunGuarded)
+    const uint64_t ran = NowNs() - started;
 
     lock.lock();
+    run_log_.Record(ran);
+    busy_ns_ += ran;
     running_.Remove(job);
     job->state_ = PoolJob::State::kDone;
     done_.PushBack(job);
+    // One call per batch: the first job done since the JS thread last drained done_ calls the
+    // function, and that call settles every job done by then (as libuv drains its completed
+    // work in one callback). Unbounded queue, non-blocking: never waits for the JS thread.
+    // Fails only once the function is closing (environment teardown); the jobs then stay in
+    // done_ for the teardown to free.
+    const bool signal = !drain_signalled_;
+    drain_signalled_ = true;
     lock.unlock();
-    // One call per completed job, so that each settles in its own callback scope (microtasks
-    // run between them, as after libuv completions). Unbounded queue, non-blocking: never
-    // waits for the JS thread. Fails only once the function is closing (environment
-    // teardown); the job then stays in done_ for the teardown to free.
-    napi_call_threadsafe_function(tsfn_, nullptr, napi_tsfn_nonblocking);
+    if (signal) napi_call_threadsafe_function(tsfn_, nullptr, napi_tsfn_nonblocking);
     lock.lock();
   }
+}
+
+// Without the lock. Watches the queue for up to kSpinNs unless another thread already does; true
+// if this thread spun (it then clears spinning_ under the lock, and parks if it saw nothing).
+bool PoolCore::SpinForWork() {
+  if (kSpinNs == 0) return false;
+  bool idle = false;
+  if (!spinning_.compare_exchange_strong(idle, true, std::memory_order_relaxed)) return false;
+  const uint64_t deadline = NowNs() + kSpinNs;
+  for (unsigned i = 1; queued_count_.load(std::memory_order_relaxed) == 0; ++i) {
+    CpuRelax();
+    if (i % 64 == 0 && NowNs() >= deadline) break;
+  }
+  return true;
 }
 
 void PoolCore::Submit(std::unique_ptr<PoolJob> owned) {
   PoolJob* job = owned.release();
   job->core_ = this;
   job->seq_ = next_seq_++;
+  job->queued_at_ = NowNs();
   if (pending_++ == 0 && !referenced_) {
     napi_ref_threadsafe_function(env_, tsfn_);
     referenced_ = true;
   }
+  bool wake = true;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     job->state_ = PoolJob::State::kQueued;
     queued_.PushBack(job);
+    queued_count_.store(queued_.size(), std::memory_order_relaxed);
+    // A spinning thread takes the only queued job (it clears spinning_ under this lock before it
+    // parks, and then finds the job); wake a parked one for any more.
+    wake = !(spinning_.load(std::memory_order_relaxed) && queued_.size() == 1);
   }
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
 }
 
 void PoolCore::Cancel(PoolJob* job) {
@@ -322,6 +433,7 @@ void PoolCore::Cancel(PoolJob* job) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (job->state_ == PoolJob::State::kQueued) {
       queued_.Remove(job);
+      queued_count_.store(queued_.size(), std::memory_order_relaxed);
       job->state_ = PoolJob::State::kDone;  // in no list: settled right below
       dequeued = true;
     } else if (job->state_ == PoolJob::State::kRunning) {
@@ -336,19 +448,25 @@ void PoolCore::CallJs(napi_env env, napi_value, void* context, void*) {
   // env is null when Node drops queued calls while freeing the function: nothing to do
   // (everything pending was settled by stop() or freed by the teardown).
   if (env == nullptr) return;
-  static_cast<PoolCore*>(context)->SettleNextDone();
+  static_cast<PoolCore*>(context)->SettleDone();
 }
 
-// One call per completed job; the oldest completion settles. After stop() (released_) the
-// calls still queued find nothing: stop() has settled every job already.
-void PoolCore::SettleNextDone() {
+// One call per batch: settles every job done so far, oldest first; jobs done meanwhile make
+// another call. After stop() (released_) the calls still queued find nothing: stop() has
+// settled every job already.
+void PoolCore::SettleDone() {
   if (released_) return;
-  PoolJob* job;
+  JobList batch;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    job = done_.PopFront();
+    while (PoolJob* job = done_.PopFront()) batch.PushBack(job);
+    drain_signalled_ = false;
   }
-  if (job != nullptr) SettleAndFree(job, Outcome::kRan);
+  // Settling may run JS (a replaced DOMException), which may stop the pool: what is left of
+  // the batch then settles as stop() settles what it finds.
+  while (PoolJob* job = batch.PopFront()) {
+    SettleAndFree(job, released_ ? Outcome::kDropped : Outcome::kRan);
+  }
 }
 
 void PoolCore::SettleAndFree(PoolJob* job, Outcome outcome) {
@@ -391,6 +509,7 @@ std::vector<PoolJob*> PoolCore::TakeUnsettled() {
   for (JobList* list : {&done_, &running_, &queued_}) {
     while (PoolJob* job = list->PopFront()) jobs.push_back(job);
   }
+  queued_count_.store(0, std::memory_order_relaxed);
   std::sort(jobs.begin(), jobs.end(),
             [](const PoolJob* a, const PoolJob* b) { return a->seq_ < b->seq_; });
   return jobs;
@@ -427,10 +546,20 @@ void PoolCore::Release(napi_threadsafe_function_release_mode mode) {
   napi_release_threadsafe_function(tsfn_, mode);  // the finalizer frees this, later
 }
 
-void PoolCore::Counts(size_t* queued, size_t* running) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  *queued = queued_.size();
-  *running = running_.size();
+void PoolCore::Figures(PoolFigures* out, DurationLog* run, DurationLog* wait) {
+  uint64_t busy = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    out->queued = queued_.size();
+    out->running = running_.size();
+    *run = run_log_;
+    *wait = wait_log_;
+    busy = busy_ns_;
+  }
+  out->completed = run->count();
+  // Of the threads' time since the start, the share spent in tasks that have finished.
+  const double capacity = static_cast<double>(NowNs() - started_ns_) * threads_;
+  out->utilization = capacity > 0 ? std::min(1.0, static_cast<double>(busy) / capacity) : 0;
 }
 
 // Environment teardown (process exit, worker termination), before the threadsafe function's
@@ -512,24 +641,44 @@ Napi::Value PoolStopExport(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+Napi::Value SetThreadPolicyExport(const Napi::CallbackInfo& info) {
+  const Policy policy = GetPolicy(info, 0);
+  const auto nice = static_cast<unsigned>(GetInteger(info, 1, "nice", kMinNice, kMaxNice));
+  return Napi::Boolean::New(info.Env(), ApplyThreadPolicy(nice, policy));
+}
+
 Napi::Value PoolStatsExport(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnvState* slot = GetEnvState(env);
-  size_t queued = 0, running = 0;
   unsigned threads = 0, nice = 0;
   Napi::Value policy = env.Null();  // no pool running
+  PoolFigures figures;
+  DurationLog run, wait;  // copies taken under the lock; empty unless a pool runs
   if (PoolCore* core = slot->pool) {
     threads = core->threads();
     nice = core->nice();
     policy = Napi::String::New(env, PolicyToString(core->policy()));
-    core->Counts(&queued, &running);
+    core->Figures(&figures, &run, &wait);
   }
+  const auto number = [&env](double x) { return Napi::Number::New(env, x); };
+  const auto summary = [&env, &number](const DurationLog& log) {
+    constexpr double kNsPerMs = 1e6;
+    Napi::Object times = Napi::Object::New(env);
+    times.Set("p50", number(static_cast<double>(log.Quantile(0.5)) / kNsPerMs));
+    times.Set("p99", number(static_cast<double>(log.Quantile(0.99)) / kNsPerMs));
+    times.Set("max", number(static_cast<double>(log.max()) / kNsPerMs));
+    return times;
+  };
   Napi::Object stats = Napi::Object::New(env);
-  stats.Set("threads", Napi::Number::New(env, threads));
-  stats.Set("nice", Napi::Number::New(env, nice));
+  stats.Set("threads", number(threads));
+  stats.Set("nice", number(nice));
   stats.Set("policy", policy);
-  stats.Set("queued", Napi::Number::New(env, static_cast<double>(queued)));
-  stats.Set("running", Napi::Number::New(env, static_cast<double>(running)));
+  stats.Set("queued", number(static_cast<double>(figures.queued)));
+  stats.Set("running", number(static_cast<double>(figures.running)));
+  stats.Set("completed", number(static_cast<double>(figures.completed)));
+  stats.Set("utilization", number(figures.utilization));
+  stats.Set("runTime", summary(run));
+  stats.Set("waitTime", summary(wait));
   return stats;
 }
 

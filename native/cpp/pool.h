@@ -3,8 +3,9 @@
 // Per Node environment (instance data), a fixed set of native threads at a lower scheduling
 // priority takes tasks from a FIFO queue (mutex + condition variable) and runs them with the
 // same task types and the same AsyncCall as the libuv path. Completed calls reach the JS
-// thread through one napi_threadsafe_function per started pool, whose callback settles them
-// with AsyncCall::Settle, exactly as OnWorkComplete does for libuv work. The threadsafe
+// thread through one napi_threadsafe_function per started pool, called once per batch (by the
+// first job done since the last drain), whose callback settles every job done by then with
+// AsyncCall::Settle, exactly as OnWorkComplete does for libuv work. The threadsafe
 // function is referenced while any call is pending and unreferenced when none is, so an idle
 // pool never keeps the process alive.
 //
@@ -58,7 +59,8 @@ class PoolJob : private PendingWork {
   enum class State { kQueued, kRunning, kDone };
 
   PoolCore* core_ = nullptr;
-  uint64_t seq_ = 0;  // submission order
+  uint64_t seq_ = 0;        // submission order
+  uint64_t queued_at_ = 0;  // steady-clock ns when submitted: its wait time starts here
   // The core's list this job is in (queued, running, done) and its links there; guarded by
   // the core's mutex.
   State state_ = State::kQueued;
@@ -110,6 +112,9 @@ Napi::Value QueueOnPool(Napi::Env env, Task&& task, CancelHandle token) {
 Napi::Value PoolStartExport(const Napi::CallbackInfo& info);
 Napi::Value PoolStopExport(const Napi::CallbackInfo& info);
 Napi::Value PoolStatsExport(const Napi::CallbackInfo& info);
+// setThreadPolicy(policy?, nice): the calling thread's own policy and nice, as a pool thread
+// sets its own; true if the system took both.
+Napi::Value SetThreadPolicyExport(const Napi::CallbackInfo& info);
 
 }  // namespace binding
 }  // namespace offloop

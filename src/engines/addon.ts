@@ -25,6 +25,12 @@ export interface NativeBinding extends NativeAsync, NativeSync {
   createCancelToken(): CancelToken;
   cancel(token: CancelToken): void;
   readonly shaBackend: 'sha-ni' | 'portable';
+  /**
+   * Sets the calling thread's own scheduling policy and nice value, as each pool thread does for
+   * itself (native/README.md): for a worker thread that wants to run like a pool thread. True if
+   * the system took both (raising a thread's priority back may need privilege).
+   */
+  setThreadPolicy(policy: PoolPolicy, nice: number): boolean;
   /** The addon's own thread pool (native/README.md, "The dedicated pool"). */
   readonly pool: NativePool;
 }

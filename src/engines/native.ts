@@ -186,10 +186,9 @@ export function nativePoolEngine(addonName: AddonName): NativePoolEngine {
       settings = next;
     },
     stats: (): PoolStats => {
-      // TODO(dispatch): the addons report completed, utilization, runTime and waitTime themselves.
       const none = { p50: 0, p99: 0, max: 0 };
-      const idle = { threads: 0, nice: 0, policy: null, queued: 0, running: 0 };
-      return { completed: 0, utilization: 0, runTime: none, waitTime: none, ...(pool?.stats() ?? idle) };
+      const idle = { threads: 0, nice: 0, policy: null, queued: 0, running: 0, completed: 0, utilization: 0 };
+      return pool?.stats() ?? { ...idle, runTime: none, waitTime: none };
     },
     async close() {
       pool?.stop();

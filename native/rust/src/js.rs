@@ -115,6 +115,12 @@ pub fn undefined(env: Env) -> JsResult<napi_value> {
     Ok(v)
 }
 
+pub fn boolean(env: Env, b: bool) -> JsResult<napi_value> {
+    let mut v = ptr::null_mut();
+    napi!(env, napi_get_boolean(b, &mut v))?;
+    Ok(v)
+}
+
 pub fn string(env: Env, s: &str) -> JsResult<napi_value> {
     let mut v = ptr::null_mut();
     napi!(env, napi_create_string_utf8(s.as_ptr().cast(), s.len(), &mut v))?;

@@ -11,6 +11,7 @@
 //! | `inflight`| libuv-path calls in flight, stopped when their environment ends |
 //! | `memory`  | native byte buffers (huge-page mappings for big ones) |
 //! | `task`    | the `Task` trait and its executors (inline, libuv async work) |
+//! | `durations` | a pool's histogram of task times (`pool.stats()`) |
 //! | `pool`    | the dedicated pool: the third executor, per environment (`exports.pool`) |
 //! | `ops`     | each kernel's task and argument checks, and the generic exports (`sync`, `run_async` on a `Where`) |
 //! | `kernels` | pure computation, no Node-API |
@@ -23,6 +24,7 @@
 
 mod args;
 mod cancel;
+mod durations;
 mod env;
 mod inflight;
 mod js;
@@ -71,7 +73,7 @@ macro_rules! export {
 }
 
 /// The exported functions (`shaBackend`, a value, and `pool`, an object, are added in `init`).
-static EXPORTS: [Export; 11] = [
+static EXPORTS: [Export; 12] = [
     export!(c"primesSync", ops::sync::<Primes>),
     export!(c"pbkdf2Sync", ops::sync::<Pbkdf2>),
     export!(c"blurSync", ops::sync::<Blur>),
@@ -83,6 +85,7 @@ static EXPORTS: [Export; 11] = [
     export!(c"noop", ops::run_async::<Noop, Threadpool>),
     export!(c"createCancelToken", ops::create_cancel_token),
     export!(c"cancel", ops::cancel),
+    export!(c"setThreadPolicy", ops::set_thread_policy),
 ];
 
 /// The methods of `exports.pool`: the dedicated pool, same tasks, another executor.
@@ -149,6 +152,7 @@ fn methods(table: &'static [Export]) -> Vec<napi_property_descriptor> {
 
 fn init(env: Env, exports: napi_value) -> JsResult<napi_value> {
     let backend = kernels::sha256::backend(); // reads OFFLOOP_SHA, once per process
+    pool::read_spin(); // reads OFFLOOP_POOL_SPIN_US, once per process, when the addon loads
     let backend_name = js::string(env, backend.name())?;
     env::init(env)?; // this environment's state: no pool yet, no work in flight
 

@@ -348,6 +348,13 @@ fn pool_policy(env: Env, v: napi_value) -> JsResult<pool::Policy> {
     }
 }
 
+/// `setThreadPolicy(policy, nice)`: the calling thread's policy and nice; true if applied.
+pub fn set_thread_policy(env: Env, argv: Argv) -> JsResult<napi_value> {
+    let policy = pool_policy(env, argv[0])?;
+    let nice = args::integer(env, argv[1], "nice", pool::NICE_MIN, pool::NICE_MAX)?;
+    js::boolean(env, pool::set_thread_policy(nice as i32, policy))
+}
+
 /// `pool.stop()`.
 pub fn pool_stop(env: Env, _argv: Argv) -> JsResult<napi_value> {
     pool::stop(env)?;

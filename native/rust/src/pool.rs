@@ -5,8 +5,9 @@
 //!
 //! * `threads` plain `std::thread`s that lower their own priority (`nice`) when they start and
 //!   then take [`Job`]s from a FIFO queue (mutex + condition variable);
-//! * one `napi_threadsafe_function` through which a finished job travels back to the JS thread,
-//!   where [`call_js`] settles its Promise exactly as the libuv path does ([`task::settle`]);
+//! * one `napi_threadsafe_function` through which finished jobs travel back to the JS thread,
+//!   one call per batch (the first job done since the last drain makes it), where [`call_js`]
+//!   settles each Promise exactly as the libuv path does ([`task::settle`]);
 //! * [`Books`]: the JS-thread side of that tsfn — how many jobs are pending (the tsfn is
 //!   referenced while there are any, so an idle pool never keeps the event loop alive but a
 //!   pending Promise does) and whether the pool has been stopped.
@@ -23,12 +24,14 @@
 //! * stop / teardown: take the pool out of the instance data, mark the queue stopping, take the
 //!   queued jobs, set the abort flag of the running ones, wake and join every thread, then
 //!   release the tsfn (nothing calls it afterwards). `stop()` rejects the queued jobs with an
-//!   `AbortError`; the running ones were already handed to the tsfn and settle (as aborted) when
-//!   it delivers them. Teardown cannot run JS: it drops the queued jobs and releases the tsfn
-//!   with `napi_tsfn_abort`; Node then hands any undelivered job to [`call_js`] with a null env,
-//!   which only frees it.
+//!   `AbortError`; the running ones end in the done list, which a tsfn call is already on its
+//!   way to drain, and settle (as aborted) when it is delivered. Teardown cannot run JS: it drops
+//!   the queued jobs and releases the tsfn with `napi_tsfn_abort`; Node then hands any
+//!   undelivered call to [`call_js`] with a null env, and the done jobs are freed unsettled with
+//!   the pool's `Shared`.
 
 use crate::cancel::{PendingWork, Token};
+use crate::durations::DurationLog;
 use crate::env::{self, EnvState, PoolSlot};
 use crate::js::{self, Env, ErrorKind, JsResult, napi};
 use crate::napi::*;
@@ -40,9 +43,11 @@ use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// `pool.start(threads, nice, policy)` bounds.
 pub const THREADS_MIN: u64 = 1;
@@ -90,6 +95,26 @@ fn default_threads() -> usize {
     std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(THREADS_MIN as usize, THREADS_MAX as usize)
+}
+
+/// How long a thread that finds the queue empty watches it before parking (one thread at a time):
+/// the environment variable `OFFLOOP_POOL_SPIN_US` (µs, at most 1000), read when the addon loads;
+/// no spin by default. A caller awaiting one task after another submits the next a few
+/// microseconds after the last settles; a thread still awake takes it without a futex wake on the
+/// JS thread and a sleep and wake-up on its own, but an idle pool then burns up to this much of
+/// one core per task (native/README.md, "Dispatch", has the measurements).
+static SPIN: LazyLock<Duration> = LazyLock::new(|| {
+    const MAX_SPIN_US: u64 = 1000;
+    let us = std::env::var("OFFLOOP_POOL_SPIN_US")
+        .ok()
+        .and_then(|text| text.parse::<u64>().ok());
+    // Unreadable or too long: no spin.
+    Duration::from_micros(us.filter(|us| *us <= MAX_SPIN_US).unwrap_or(0))
+});
+
+/// Reads [`SPIN`] now (module init), as the C++ addon does when it loads.
+pub fn read_spin() {
+    LazyLock::force(&SPIN);
 }
 
 /// Job ids: unique in the process (never reused across pools or environments, never 0), and
@@ -148,6 +173,8 @@ struct Pool {
     threads: usize,
     nice: i32,
     policy: Policy,
+    /// When it started: `utilization` is a share of the threads' time since then.
+    started: Instant,
     shared: Arc<Shared>,
     handles: RefCell<Vec<JoinHandle<()>>>,
     /// Owned by the tsfn; valid until it is released in `shutdown` (Node frees it after that).
@@ -169,6 +196,42 @@ struct Shared {
     queue: Mutex<Queue>,
     ready: Condvar,
     tsfn: Tsfn,
+    /// `queue.waiting.len()`, also readable without the lock (by the spinning thread); written
+    /// under it.
+    queued: AtomicUsize,
+    /// A thread is spinning ([`spin_for_work`]): set by it, cleared by it under the lock.
+    spinning: AtomicBool,
+}
+
+impl Shared {
+    /// Under the lock, after every change to `queue.waiting`.
+    fn count_queued(&self, queue: &Queue) {
+        self.queued.store(queue.waiting.len(), Ordering::Relaxed);
+    }
+}
+
+/// Without the lock. Watches the queue for up to [`SPIN`] unless another thread already does; true
+/// if this thread spun (it then clears `spinning` under the lock, and parks if it saw nothing).
+fn spin_for_work(shared: &Shared) -> bool {
+    let spin = *SPIN;
+    if spin.is_zero()
+        || shared
+            .spinning
+            .compare_exchange(false, true, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+    {
+        return false;
+    }
+    let deadline = Instant::now() + spin;
+    let mut i = 0u32;
+    while shared.queued.load(Ordering::Relaxed) == 0 {
+        std::hint::spin_loop();
+        i = i.wrapping_add(1);
+        if i % 64 == 0 && Instant::now() >= deadline {
+            break;
+        }
+    }
+    true
 }
 
 struct Tsfn(napi_threadsafe_function);
@@ -184,7 +247,15 @@ struct Queue {
     waiting: BTreeMap<u64, Job>,
     /// The jobs being run: their ids and abort flags (for `cancel` and `stop`).
     running: Vec<(u64, Arc<AtomicBool>)>,
+    /// The jobs that ran, waiting for the JS thread: one tsfn call ([`call_js`]) settles them all.
+    done: Vec<Job>,
+    /// That call was made and has not yet drained `done`.
+    signalled: bool,
     stopping: bool,
+    /// What the threads have done: tasks run, their run and wait times, the sum of run times.
+    run_log: DurationLog,
+    wait_log: DurationLog,
+    busy: Duration,
 }
 
 fn lock(shared: &Shared) -> MutexGuard<'_, Queue> {
@@ -241,6 +312,8 @@ unsafe extern "C" fn finalize_books(_env: napi_env, data: *mut c_void, _hint: *m
 /// One call waiting for, running on, or coming back from a pool thread.
 struct Job {
     id: u64,
+    /// When it was submitted: its wait time starts here.
+    queued_at: Instant,
     /// What the kernel polls: set by `cancel(token)` (through the token) or by `stop()`. The
     /// user's token is not the kernel's flag, so `stop()` aborts calls without cancelling
     /// their tokens.
@@ -330,15 +403,28 @@ impl Job {
 fn worker(shared: Arc<Shared>, index: usize, nice: i32, policy: Policy) {
     sys::prepare(index, nice, policy);
     loop {
-        let mut job = {
+        let (mut job, started) = {
             let mut queue = lock(&shared);
+            if queue.waiting.is_empty() && !queue.stopping {
+                drop(queue);
+                let spun = spin_for_work(&shared);
+                queue = lock(&shared);
+                if spun {
+                    shared.spinning.store(false, Ordering::Relaxed);
+                }
+            }
             loop {
                 if queue.stopping {
                     return;
                 }
                 if let Some((_, job)) = queue.waiting.pop_first() {
+                    shared.count_queued(&queue);
                     queue.running.push((job.id, job.abort.clone()));
-                    break job;
+                    let started = Instant::now();
+                    queue
+                        .wait_log
+                        .record(nanos(started.saturating_duration_since(job.queued_at)));
+                    break (job, started);
                 }
                 queue = shared.ready.wait(queue).unwrap_or_else(PoisonError::into_inner);
             }
@@ -346,27 +432,43 @@ fn worker(shared: Arc<Shared>, index: usize, nice: i32, policy: Policy) {
         if let Stage::Queued(work) = job.stage {
             job.stage = Stage::Ran(work.run(&job.abort));
         }
-        {
+        let ran = started.elapsed();
+        let signal = {
             let mut queue = lock(&shared);
+            queue.run_log.record(nanos(ran));
+            queue.busy += ran;
             if let Some(i) = queue.running.iter().position(|(id, _)| *id == job.id) {
                 queue.running.swap_remove(i);
             }
-        }
-        let data = Box::into_raw(Box::new(job));
-        // SAFETY: the tsfn is alive: it is released only after this thread has been joined.
-        // Unbounded queue + nonblocking: this never waits on the JS thread.
-        let status =
-            unsafe { napi_call_threadsafe_function(shared.tsfn.0, data.cast(), napi_tsfn_nonblocking) };
-        if status != napi_ok {
-            // napi_closing: the environment is going away; nobody will settle it.
-            // SAFETY: not handed over.
-            drop(unsafe { Box::from_raw(data) });
+            queue.done.push(job);
+            // One call per batch: the first job done since the JS thread last drained `done`
+            // calls the tsfn, and that call settles every job done by then (as libuv drains its
+            // completed work in one callback).
+            !std::mem::replace(&mut queue.signalled, true)
+        };
+        if signal {
+            let data = Arc::into_raw(shared.clone());
+            // SAFETY: the tsfn is alive: it is released only after this thread has been joined.
+            // Unbounded queue + nonblocking: this never waits on the JS thread.
+            let status = unsafe {
+                napi_call_threadsafe_function(shared.tsfn.0, data as *mut c_void, napi_tsfn_nonblocking)
+            };
+            if status != napi_ok {
+                // napi_closing: the environment is going away; its teardown drops the jobs.
+                // SAFETY: not handed over.
+                drop(unsafe { Arc::from_raw(data) });
+            }
         }
     }
 }
 
-/// tsfn callback (JS thread): settle a finished job. A null env means the tsfn is being
-/// finalised (teardown) and `context` is already freed: only free the job.
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// tsfn callback (JS thread): settle every job done so far, oldest first (`data` is the pool's
+/// `Shared`, one reference per call). A null env means the tsfn is being finalised (teardown) and
+/// `context` is already freed: only drop the reference (the jobs go with the `Shared`).
 unsafe extern "C" fn call_js(
     env: napi_env,
     _js_callback: napi_value,
@@ -377,8 +479,9 @@ unsafe extern "C" fn call_js(
         if data.is_null() {
             return;
         }
-        // SAFETY: the box a pool thread handed to `napi_call_threadsafe_function`, delivered once.
-        let job = unsafe { Box::from_raw(data as *mut Job) };
+        // SAFETY: the reference a pool thread handed to `napi_call_threadsafe_function`,
+        // delivered once.
+        let shared = unsafe { Arc::from_raw(data as *const Shared) };
         if env.is_null() || context.is_null() {
             return;
         }
@@ -389,8 +492,17 @@ unsafe extern "C" fn call_js(
         }
         // SAFETY: Node calls us on the JS thread with its env.
         let env = unsafe { Env::new(env) };
-        books.sub_pending(env);
-        (*job).settle(env, books.stopped.get());
+        let batch = {
+            let mut queue = lock(&shared);
+            queue.signalled = false;
+            std::mem::take(&mut queue.done)
+        };
+        // Settling may run JS (a replaced DOMException), which may stop the pool: what is left
+        // of the batch then settles as aborted, as `stop()` settles what it finds.
+        for job in batch {
+            books.sub_pending(env);
+            job.settle(env, books.stopped.get());
+        }
     }));
 }
 
@@ -438,10 +550,13 @@ fn start_pool(env: Env, state: &EnvState, threads: usize, nice: i32, policy: Pol
         threads,
         nice,
         policy,
+        started: Instant::now(),
         shared: Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             ready: Condvar::new(),
             tsfn: Tsfn(tsfn),
+            queued: AtomicUsize::new(0),
+            spinning: AtomicBool::new(false),
         }),
         handles: RefCell::new(Vec::with_capacity(threads)),
         books,
@@ -502,7 +617,9 @@ fn shutdown(pool: &Pool, how: How) -> Vec<Job> {
         for (_, abort) in &queue.running {
             abort.store(true, Ordering::Relaxed);
         }
-        std::mem::take(&mut queue.waiting)
+        let waiting = std::mem::take(&mut queue.waiting);
+        pool.shared.count_queued(&queue);
+        waiting
     };
     pool.shared.ready.notify_all();
     let handles = std::mem::take(&mut *pool.handles.borrow_mut());
@@ -580,37 +697,91 @@ pub fn stop(env: Env) -> JsResult<()> {
     Ok(())
 }
 
-/// `pool.stats()`: `{ threads, nice, policy, queued, running }`; 0 (and a null policy) when no
-/// pool runs.
+/// `setThreadPolicy(policy, nice)`: the calling thread's own settings, as a pool thread sets its
+/// own; true if the system took both.
+pub fn set_thread_policy(nice: i32, policy: Policy) -> bool {
+    sys::apply(nice, policy)
+}
+
+/// `pool.stats()`: `{ threads, nice, policy, queued, running, completed, utilization, runTime,
+/// waitTime }`; zeros (and a null policy) when no pool runs.
 pub fn stats(env: Env) -> JsResult<napi_value> {
     let state = env::state(env)?;
-    let (threads, nice, policy, queued, running) = match &current(state) {
-        Some(pool) => {
+    let mut figures = Figures::default();
+    if let Some(pool) = &current(state) {
+        let (busy, run, wait) = {
             let queue = lock(&pool.shared);
-            let counts = (queue.waiting.len(), queue.running.len());
-            (pool.threads, pool.nice, Some(pool.policy), counts.0, counts.1)
+            figures.queued = queue.waiting.len();
+            figures.running = queue.running.len();
+            (queue.busy, queue.run_log.clone(), queue.wait_log.clone())
+        };
+        figures.settings = Some((pool.threads, pool.nice, pool.policy));
+        // Of the threads' time since the start, the share spent in tasks that have finished.
+        let capacity = pool.started.elapsed().as_secs_f64() * pool.threads as f64;
+        if capacity > 0.0 {
+            figures.utilization = (busy.as_secs_f64() / capacity).min(1.0);
         }
-        None => (0, 0, None, 0, 0),
-    };
+        figures.run = run;
+        figures.wait = wait;
+    }
+    figures.to_js(env)
+}
+
+/// What `stats()` reports: the settings, the load now, what the pool has done since it started.
+#[derive(Default)]
+struct Figures {
+    settings: Option<(usize, i32, Policy)>,
+    queued: usize,
+    running: usize,
+    utilization: f64,
+    run: DurationLog,
+    wait: DurationLog,
+}
+
+impl Figures {
+    fn to_js(&self, env: Env) -> JsResult<napi_value> {
+        let (threads, nice, policy) = match self.settings {
+            Some((threads, nice, policy)) => (threads, nice, js::string(env, policy.name())?),
+            None => {
+                let mut null = ptr::null_mut();
+                napi!(env, napi_get_null(&mut null))?;
+                (0, 0, null)
+            }
+        };
+        let fields = [
+            (c"threads", js::number(env, threads as f64)?),
+            (c"nice", js::number(env, f64::from(nice))?),
+            (c"policy", policy),
+            (c"queued", js::number(env, self.queued as f64)?),
+            (c"running", js::number(env, self.running as f64)?),
+            (c"completed", js::number(env, self.run.count() as f64)?),
+            (c"utilization", js::number(env, self.utilization)?),
+            (c"runTime", summary(env, &self.run)?),
+            (c"waitTime", summary(env, &self.wait)?),
+        ];
+        object(env, &fields)
+    }
+}
+
+/// `{ p50, p99, max }` in milliseconds.
+fn summary(env: Env, log: &DurationLog) -> JsResult<napi_value> {
+    const NS_PER_MS: f64 = 1e6;
+    let ms = |ns: u64| js::number(env, ns as f64 / NS_PER_MS);
+    object(
+        env,
+        &[
+            (c"p50", ms(log.quantile(0.5))?),
+            (c"p99", ms(log.quantile(0.99))?),
+            (c"max", ms(log.max())?),
+        ],
+    )
+}
+
+fn object(env: Env, fields: &[(&std::ffi::CStr, napi_value)]) -> JsResult<napi_value> {
     let mut object = ptr::null_mut();
     napi!(env, napi_create_object(&mut object))?;
-    let policy = match policy {
-        Some(p) => js::string(env, p.name())?,
-        None => {
-            let mut null = ptr::null_mut();
-            napi!(env, napi_get_null(&mut null))?;
-            null
-        }
-    };
-    let fields = [
-        (c"threads", js::number(env, threads as f64)?),
-        (c"nice", js::number(env, nice as f64)?),
-        (c"policy", policy),
-        (c"queued", js::number(env, queued as f64)?),
-        (c"running", js::number(env, running as f64)?),
-    ];
     for (key, value) in fields {
-        napi!(env, napi_set_named_property(object, key.as_ptr(), value))?;
+        napi!(env, napi_set_named_property(object, key.as_ptr(), *value))?;
     }
     Ok(object)
 }
@@ -630,14 +801,24 @@ where
     }
     let job = Job {
         id,
+        queued_at: Instant::now(),
         abort: Arc::new(AtomicBool::new(false)),
         token,
         deferred: Deferred(deferred),
         stage: Stage::Queued(Box::new(Runs(task))),
     };
     pool.books().add_pending(env);
-    lock(&pool.shared).waiting.insert(id, job);
-    pool.shared.ready.notify_one();
+    let wake = {
+        let mut queue = lock(&pool.shared);
+        queue.waiting.insert(id, job);
+        pool.shared.count_queued(&queue);
+        // A spinning thread takes the only queued job (it clears `spinning` under this lock
+        // before it parks, and then finds the job); wake a parked one for any more.
+        !(pool.shared.spinning.load(Ordering::Relaxed) && queue.waiting.len() == 1)
+    };
+    if wake {
+        pool.shared.ready.notify_one();
+    }
     Ok(promise)
 }
 
@@ -663,6 +844,7 @@ impl PendingWork for QueuedJob {
         let removed = {
             let mut queue = lock(&pool.shared);
             let removed = queue.waiting.remove(&self.id);
+            pool.shared.count_queued(&queue);
             if removed.is_none() {
                 if let Some((_, abort)) = queue.running.iter().find(|(job, _)| *job == self.id) {
                     abort.store(true, Ordering::Relaxed);
@@ -716,18 +898,17 @@ mod sys {
 
     /// For the calling thread: `setpriority(PRIO_PROCESS, gettid(), nice)` (under every policy:
     /// SCHED_IDLE ignores it, but it is kept and reported), then its scheduling policy (lowering
-    /// one's own needs no privilege; pid 0 is the calling thread), then its name — last, so that
-    /// a thread that shows its name in /proc runs at its settings already. Failures are ignored.
-    pub fn prepare(index: usize, nice: i32, policy: Policy) {
+    /// one's own needs no privilege, raising it back may: RLIMIT_NICE decides; pid 0 is the
+    /// calling thread). True if the system took both. Pool threads call it for themselves, and
+    /// `setThreadPolicy()` for its caller.
+    pub fn apply(nice: i32, policy: Policy) -> bool {
         let tid = match SYS_GETTID {
             // SAFETY: gettid takes no arguments and cannot fail.
             Some(number) => unsafe { syscall(number) },
             None => 0,
         };
-        if tid >= 0 {
-            // SAFETY: a plain system call on our own thread.
-            unsafe { setpriority(PRIO_PROCESS, tid as c_uint, nice) };
-        }
+        // SAFETY: a plain system call on our own thread.
+        let reniced = tid >= 0 && unsafe { setpriority(PRIO_PROCESS, tid as c_uint, nice) } == 0;
         let linux_policy = match policy {
             Policy::Idle => SCHED_IDLE,
             Policy::Batch => SCHED_BATCH,
@@ -735,7 +916,14 @@ mod sys {
         };
         let param = SchedParam { sched_priority: 0 };
         // SAFETY: a plain system call on our own thread, with a valid param.
-        unsafe { sched_setscheduler(0, linux_policy, &param) };
+        let scheduled = unsafe { sched_setscheduler(0, linux_policy, &param) } == 0;
+        scheduled && reniced
+    }
+
+    /// A pool thread's start: its settings ([`apply`]), then its name — last, so that a thread
+    /// that shows its name in /proc runs at its settings already. Failures are ignored.
+    pub fn prepare(index: usize, nice: i32, policy: Policy) {
+        apply(nice, policy);
         // At most 15 bytes and the NUL: "offloop-rs-255".
         if let Ok(name) = CString::new(format!("offloop-rs-{index}")) {
             // SAFETY: names the calling thread; the kernel copies (and cuts) the string.
@@ -750,5 +938,9 @@ mod sys {
 
     /// Elsewhere: nothing (a process-wide `setpriority` would slow the event loop too; the C++
     /// addon lowers the thread's priority within its policy where it can).
+    pub fn apply(_nice: i32, _policy: Policy) -> bool {
+        false
+    }
+
     pub fn prepare(_index: usize, _nice: i32, _policy: Policy) {}
 }
