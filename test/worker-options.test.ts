@@ -45,6 +45,30 @@ test.serial('niceIncrement: each worker thread lowers itself; the event loop kee
   t.deepEqual([after.nice, after.policy], [loop.nice, loop.policy], 'the event loop is untouched');
 });
 
+test.serial('policy: each worker thread takes the policy through the addon; the loop is untouched', async (t) => {
+  if (process.platform !== 'linux') return t.pass('thread policies are read from Linux /proc');
+  const loop = threads().find((thread) => thread.tid === process.pid)!;
+  for (const [policy, niceIncrement] of [['idle', 0], ['batch', 5], ['normal', 3]] as const) {
+    const pool = createWorkers({ threads: 2, policy, niceIncrement });
+    try {
+      const tids = await workerTids(pool, 2);
+      const found = threads().filter((thread) => tids.includes(thread.tid));
+      t.is(found.length, 2);
+      const expected = [Math.min(19, loop.nice + niceIncrement), linuxPolicy[policy]];
+      t.deepEqual(
+        found.map((thread) => [thread.nice, thread.policy]),
+        found.map(() => expected),
+        policy,
+      );
+      t.like(pool.stats(), { threads: 2, nice: niceIncrement, policy });
+    } finally {
+      await pool.close();
+    }
+  }
+  const after = threads().find((thread) => thread.tid === process.pid)!;
+  t.deepEqual([after.nice, after.policy], [loop.nice, loop.policy], 'the event loop is untouched');
+});
+
 test.serial('minThreads and idleTimeout: threads beyond minThreads stop once idle that long', async (t) => {
   if (process.platform !== 'linux') return t.pass('threads are told apart by their Linux /proc entries');
   const pool = createWorkers({ threads: 2, minThreads: 0, idleTimeout: 20 });
@@ -81,6 +105,8 @@ test('bad pool options are TypeErrors and RangeErrors naming the option', (t) =>
     [{ threads: 0 }, 'RangeError', 'options.threads'],
     [{ maxQueue: 1.5 }, 'RangeError', 'options.maxQueue'],
     [{ closeTimeout: '1s' as never }, 'TypeError', 'options.closeTimeout'],
+    [{ policy: 'fast' as never }, 'RangeError', 'options.policy'],
+    [{ policy: 5 as never }, 'TypeError', 'options.policy'],
   ];
   for (const [options, kind, name] of cases) {
     const error = t.throws(() => createWorkers(options), {

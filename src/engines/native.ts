@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { abortError, invalidArgType, outOfRange } from '../errors.js';
+import { abortError, invalidArgType } from '../errors.js';
 import {
   type AddonName,
   loadAddon,
@@ -12,7 +12,7 @@ import {
 import { defineAsync, defineSync } from './define.js';
 import { Drain } from './drain.js';
 import type { Engine, EngineName } from './types.js';
-import { integer } from './validate.js';
+import { integer, oneOf } from './validate.js';
 
 export interface NativeEngine extends Engine {
   readonly name: EngineName;
@@ -135,13 +135,7 @@ function engineOver(
 }
 
 /** One of `poolLimits.policies`, worded as the addons word it. */
-function policy(name: string, value: unknown): PoolPolicy {
-  if (typeof value !== 'string') throw invalidArgType(name, 'of type string', value);
-  if (!(poolLimits.policies as readonly string[]).includes(value)) {
-    throw outOfRange(name, `one of ${poolLimits.policies.map((p) => `"${p}"`).join(', ')}`, value);
-  }
-  return value as PoolPolicy;
-}
+export const policy = (name: string, value: unknown): PoolPolicy => oneOf(name, value, poolLimits.policies);
 
 /** The addon's kernels, with Promise forms on libuv's threadpool. */
 export function nativeEngine(name: AddonName): NativeEngine {

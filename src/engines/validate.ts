@@ -15,6 +15,15 @@ export function integer(name: string, value: unknown, range: Range): number {
   return value;
 }
 
+/** One of `choices`, a string. */
+export function oneOf<T extends string>(name: string, value: unknown, choices: readonly T[]): T {
+  if (typeof value !== 'string') throw invalidArgType(name, 'of type string', value);
+  if (!(choices as readonly string[]).includes(value)) {
+    throw outOfRange(name, `one of ${choices.map((c) => `"${c}"`).join(', ')}`, value);
+  }
+  return value as T;
+}
+
 /** The built-in `at`, captured before user code could replace it: it runs none. */
 const typedArrayAt = Object.getPrototypeOf(Uint8Array.prototype).at as (
   this: ArrayBufferView,

@@ -7,6 +7,7 @@ import { isMainThread, workerData } from 'node:worker_threads';
 import { move } from 'piscina';
 import { abortError } from '../errors.js';
 import { CancelFlag, TaskState } from '../kernels/cancel.js';
+import { loadAddon, type NativeBinding, type PoolPolicy } from './addon.js';
 import { runKernel } from './js.js';
 import type { KernelArgs, KernelName, TaskName } from './types.js';
 
@@ -46,6 +47,8 @@ export interface RunFileContext {
 export interface WorkerSettings {
   /** How much the thread lowers its own priority (Linux only: see WorkerPoolOptions.niceIncrement). */
   nice: number;
+  /** How the thread is scheduled (see WorkerPoolOptions.policy). */
+  policy: PoolPolicy;
 }
 
 /**
@@ -53,12 +56,28 @@ export interface WorkerSettings {
  * itself, and neither the event loop nor the other threads are touched. Raising a nice value
  * needs no privilege; if it fails anyway, the pool still runs, and says so once per thread.
  */
-function lowerPriority({ nice }: WorkerSettings): void {
+function lowerPriority({ nice, policy }: WorkerSettings): void {
+  if (policy !== 'normal') {
+    // JavaScript cannot change a thread's policy: the addons can, with the pools' own code.
+    const niceNow = nice === 0 ? 0 : Math.min(19, getPriority(0) + nice);
+    if (!threadPolicyAddon().setThreadPolicy(policy, niceNow))
+      process.emitWarning(`offloop: a worker thread could not take the ${policy} policy`);
+    return;
+  }
   if (nice === 0) return;
   try {
     setPriority(0, Math.min(19, getPriority(0) + nice));
   } catch (error) {
     process.emitWarning(`offloop: a worker thread could not lower its priority: ${(error as Error).message}`);
+  }
+}
+
+/** The C++ addon, or the Rust one where it does not load; AddonLoadError if neither does. */
+function threadPolicyAddon(): NativeBinding {
+  try {
+    return loadAddon('cpp');
+  } catch {
+    return loadAddon('rust');
   }
 }
 if (!isMainThread && typeof (workerData as WorkerSettings | undefined)?.nice === 'number') lowerPriority(workerData);

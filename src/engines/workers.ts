@@ -5,9 +5,10 @@ import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import { abortError, invalidArgType } from '../errors.js';
 import { TaskState } from '../kernels/cancel.js';
-import type { PoolStats } from './addon.js';
+import type { PoolPolicy, PoolStats } from './addon.js';
 import { defineAsync } from './define.js';
 import { Drain } from './drain.js';
+import { policy } from './native.js';
 import { TaskTimes } from './task-times.js';
 import type { AsyncKernels, TaskOptions } from './types.js';
 import { integer, taskOptions } from './validate.js';
@@ -50,6 +51,14 @@ export interface WorkerPoolOptions {
    * no-op (and `stats().nice` says 0). Default: 0.
    */
   niceIncrement?: number;
+  /**
+   * How the worker threads are scheduled, as a native pool's are (`NativePoolEngine.configure`):
+   * 'normal' (default) leaves them as Node starts them; 'idle' (Linux: SCHED_IDLE) lets them run
+   * only when nothing else wants the CPU, so the event loop always wins it, and 'batch' is
+   * SCHED_BATCH. A thread sets its own policy through the C++ addon (the Rust one if it is absent),
+   * which needs no privilege; a thread that cannot load either fails its tasks, saying why.
+   */
+  policy?: PoolPolicy;
   /** Tasks that may wait for a thread; past it a call rejects with WorkerQueueFullError. Default: unbounded. */
   maxQueue?: number;
   /** Limits for each worker's V8 heap (see `worker_threads.ResourceLimits`). */
@@ -65,8 +74,8 @@ export interface WorkerEngine extends AsyncKernels {
   /** Tasks waiting for a thread now. */
   readonly queueSize: number;
   /**
-   * The pool's threads (0 until it starts), the nice increment they run at, their policy ('normal':
-   * JavaScript cannot change a thread's policy), tasks queued and running, and since it started:
+   * The pool's threads (0 until it starts), the nice increment and policy they run at, tasks
+   * queued and running, and since it started:
    * tasks completed, utilization, and run and wait times (ms).
    */
   stats(): PoolStats;
@@ -164,7 +173,7 @@ class Dispatcher {
     return {
       threads: this.#piscina.threads.length,
       nice: worker.nice,
-      policy: 'normal',
+      policy: worker.policy,
       queued: this.#waiting.size,
       running: this.#running,
       ...this.#times.stats(threads),
@@ -336,7 +345,10 @@ function workerSettings(options: WorkerPoolOptions): Settings {
     closeTimeout: optional('closeTimeout', options.closeTimeout) ?? 30_000,
     resourceLimits: options.resourceLimits,
     // Only Linux lowers a single thread this way (see WorkerPoolOptions.niceIncrement).
-    worker: { nice: process.platform === 'linux' ? niceIncrement : 0 },
+    worker: {
+      nice: process.platform === 'linux' ? niceIncrement : 0,
+      policy: options.policy === undefined ? 'normal' : policy('options.policy', options.policy),
+    },
   };
 }
 
