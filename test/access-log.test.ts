@@ -27,7 +27,9 @@ function lines(server: RunningServer): Line[] {
 }
 const accessLines = (server: RunningServer) => lines(server).filter((line) => line.msg === 'request');
 
-test('each request gets exactly one access line with its fields: answers, 4xx, a timeout and a client that left', async (t) => {
+const fieldsTitle =
+  'each request gets exactly one access line with its fields: answers, 4xx, a timeout, a client that left';
+test(fieldsTitle, async (t) => {
   const server = await startServer(['--timeout', '400']);
   try {
     const ping = await request(`${server.url}/ping`);

@@ -72,6 +72,8 @@ const statusLines: Record<number, string> = Object.fromEntries(
 );
 
 const noParams: readonly string[] = Object.freeze([]);
+/** The last request's number in this process. */
+let lastId = 0;
 
 const busy = (what: string) =>
   new HttpError(503, `the server holds as many request bodies as it may (${what}, --max-body-memory); retry shortly`, {
@@ -85,8 +87,6 @@ const busy = (what: string) =>
  * await, every write happens inside `cork` and never after the client left, and a POST body is
  * read only once its route has accepted it (type, length, capacity), under that route's limit.
  */
-let lastId = 0;
-
 export class Exchange {
   /** This process's number for the request, in arrival order (the access log's `reqId`). */
   readonly id = ++lastId;

@@ -73,6 +73,11 @@ export class LineBuffer implements pino.DestinationStream {
     process.once('exit', () => this.flush());
   }
 
+  /** Characters waiting to be written. */
+  get pending(): number {
+    return this.#chars;
+  }
+
   /** Lines dropped because the descriptor did not take them in time. */
   get dropped(): number {
     return this.#dropped;
