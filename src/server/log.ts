@@ -159,7 +159,10 @@ export function createLogger(level: LogLevel, options: LoggerOptions = {}): Logg
   const pretty = options.pretty ?? (isatty(1) && prettyAvailable());
   if (pretty) {
     // A transport runs pino-pretty on a worker thread: formatting stays off the loop.
-    return pino({ level, base: base() }, pino.transport({ target: 'pino-pretty', options: { destination: 1 } }));
+    return pino(
+      { level, base: base() },
+      pino.transport({ target: 'pino-pretty', options: { destination: 1, singleLine: true, ignore: 'hostname' } }),
+    );
   }
   return createLogger(level, { destination: new LineBuffer(1) });
 }
