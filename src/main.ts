@@ -18,6 +18,7 @@ import { clusterMetricsHub } from './server/cluster-metrics.js';
 import { ConfigError, helpText, libuvThreadpoolSize, loadConfig, type ServerConfig } from './server/config.js';
 import { parseDatabaseUrl } from './server/db/target.js';
 import type { ListeningMessage } from './server/listening.js';
+import { processLogger } from './server/log.js';
 import { strategyNames } from './server/strategies.js';
 
 const argv = process.argv.slice(2);
@@ -64,30 +65,35 @@ function database(config: ServerConfig): string {
 
 async function serve(config: ServerConfig): Promise<void> {
   const { createServer } = await import('./server/app.js');
+  const log = processLogger(config.logLevel); // the one createServer writes to
   const server = await createServer(config);
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
-      console.error(`offloop[${process.pid}]: ${signal} again, exiting now`);
+      log.warn({ event: 'signal', signal }, `${signal} again: exiting now`);
       // Cancel running native work first: exiting joins libuv's threads, which would wait for it.
       server.abort();
       setImmediate(() => process.exit(1));
       return;
     }
     stopping = true;
-    console.log(`offloop[${process.pid}]: ${signal}: finishing ${server.inFlight} in-flight request(s), then exiting`);
+    log.info(
+      { event: 'signal', signal, inFlight: server.inFlight },
+      `${signal}: finishing in-flight requests, then exiting`,
+    );
     server.close().then(
       () => process.exit(0),
       (error: unknown) => {
-        console.error(`offloop[${process.pid}]: shutdown failed:`, error);
+        log.error({ event: 'shutdown-failed', err: error }, 'shutdown failed');
         process.exit(1);
       },
     );
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  // A process our supervisor started leaves the banner to it.
-  if (!isServerProcess) console.log(banner(config, server.url, [process.pid], server.libuvThreads));
+  // A process our supervisor started leaves the banner to it. The banner is for people: it goes
+  // to stderr, so that stdout holds nothing but log lines, one JSON object each.
+  if (!isServerProcess) console.error(banner(config, server.url, [process.pid], server.libuvThreads));
   // Announced only once the signals are handled: whoever reads this may signal at once.
   if (process.send) {
     const { port, url, libuvThreads } = server;
@@ -120,6 +126,7 @@ function supervise(config: ServerConfig): void {
   const entry = fileURLToPath(import.meta.url);
   const env = { ...process.env, UV_THREADPOOL_SIZE: String(config.threadpool), OFFLOOP_ROLE: 'server' };
   const children = new Map<number, ChildProcess>();
+  const log = processLogger(config.logLevel);
   let port = config.port;
   let stopping = false;
   let failed = false;
@@ -142,7 +149,8 @@ function supervise(config: ServerConfig): void {
           return;
         }
         reject(new Error(`server process ${child.pid} exited (${signal ?? code}) before listening`));
-        console.error(`offloop: server process ${child.pid} exited (${signal ?? code}); starting another`);
+        const event = { event: 'process-restart', pid: child.pid, code, signal, slot, restartInMs: 1000 };
+        log.warn(event, `server process ${child.pid} exited (${signal ?? code}); starting another`);
         setTimeout(() => void start(slot).catch(() => {}), 1000).unref();
       });
     });
@@ -168,9 +176,11 @@ function supervise(config: ServerConfig): void {
     port = first.port;
     const rest = await Promise.all(Array.from({ length: config.processes - 1 }, (_, i) => start(i + 1)));
     const pids = [first, ...rest].map((m) => m.pid);
-    console.log(banner(config, first.url, pids, first.libuvThreads));
+    console.error(banner(config, first.url, pids, first.libuvThreads));
+    log.info({ event: 'start', url: first.url, pids, processes: pids.length }, 'supervising');
     process.send?.({ ...first, pids } satisfies ListeningMessage);
   })().catch((error: unknown) => {
+    log.error({ event: 'start-failed', err: error }, (error as Error).message);
     console.error(`offloop: ${(error as Error).message}`);
     stopping = true;
     for (const child of children.values()) child.kill('SIGTERM');

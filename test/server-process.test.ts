@@ -110,7 +110,7 @@ test('--help lists every option; a bad option exits 2 with a message', (t) => {
 
 test('createServer embeds: it returns the bound port and a close()', async (t) => {
   const { createServer } = await import('../src/server/app.js');
-  const server = await createServer({ port: 0, host: '127.0.0.1', workers: 1 });
+  const server = await createServer({ logLevel: 'warn', port: 0, host: '127.0.0.1', workers: 1 });
   t.true(server.port > 0);
   t.like((await request(`http://127.0.0.1:${server.port}/primes/rust?limit=100`)).json(), { result: 25 });
   await server.close();
@@ -133,6 +133,7 @@ test.serial(
     }
     const mine = { threads: 1, nice: 4, policy: 'normal' };
     const server = await createServer({
+      logLevel: 'warn',
       port: 0,
       host: '127.0.0.1',
       workers: 1,
@@ -151,7 +152,14 @@ test.serial(
     for (const pool of [cppPool, rustPool]) t.like(pool.stats(), mine, `${pool.name}: left open`);
     t.is(await cppPool.primes(100), 25);
     // Not handed them, the server configures the process's pools as asked, and closes them.
-    const owner = await createServer({ port: 0, host: '127.0.0.1', workers: 1, poolThreads: 2, poolNice: 12 });
+    const owner = await createServer({
+      logLevel: 'warn',
+      port: 0,
+      host: '127.0.0.1',
+      workers: 1,
+      poolThreads: 2,
+      poolNice: 12,
+    });
     for (const pool of [cppPool, rustPool]) t.like(pool.stats(), { threads: 2, nice: 12 }, pool.name);
     await owner.close();
     for (const pool of [cppPool, rustPool]) t.is(pool.stats().threads, 0, `${pool.name}: closed with its server`);

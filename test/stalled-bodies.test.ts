@@ -26,7 +26,7 @@ const arrayBuffers = () => {
 test.serial(
   '300 stalled 4 MiB POSTs: all answered 408 and closed, in-flight back to 0, memory held ≈ the bytes sent',
   async (t) => {
-    const server = await createServer({ port: 0, host: '127.0.0.1', workers: 1, timeout: 2000 });
+    const server = await createServer({ logLevel: 'warn', port: 0, host: '127.0.0.1', workers: 1, timeout: 2000 });
     try {
       const before = arrayBuffers();
       const clients = await Promise.all(
@@ -53,7 +53,14 @@ test.serial(
 );
 
 test.serial('a declared 64 MiB body with 1 KiB sent holds about 1 KiB', async (t) => {
-  const server = await createServer({ port: 0, host: '127.0.0.1', workers: 1, timeout: 60_000, shutdownTimeout: 100 });
+  const server = await createServer({
+    logLevel: 'warn',
+    port: 0,
+    host: '127.0.0.1',
+    workers: 1,
+    timeout: 60_000,
+    shutdownTimeout: 100,
+  });
   const before = arrayBuffers();
   const client = await stall(server.port, blurHead(64), Buffer.alloc(1024, 1));
   while (server.bodyBytes < 1024) await new Promise((resolve) => setImmediate(resolve));
@@ -64,7 +71,14 @@ test.serial('a declared 64 MiB body with 1 KiB sent holds about 1 KiB', async (t
 });
 
 test.serial('close() with stalled bodies settles: each client gets 503 and its connection closes', async (t) => {
-  const server = await createServer({ port: 0, host: '127.0.0.1', workers: 1, timeout: 60_000, shutdownTimeout: 300 });
+  const server = await createServer({
+    logLevel: 'warn',
+    port: 0,
+    host: '127.0.0.1',
+    workers: 1,
+    timeout: 60_000,
+    shutdownTimeout: 300,
+  });
   const clients = await Promise.all(
     Array.from({ length: 50 }, () => stall(server.port, blurHead(4), Buffer.alloc(1024, 1))),
   );
@@ -104,7 +118,14 @@ test.serial(
   'a client that never reads its answer: past the timeout the server cuts the write, ' +
     'and the request and its body are released',
   async (t) => {
-    const server = await createServer({ port: 0, host: '127.0.0.1', workers: 1, timeout: 500, shutdownTimeout: 300 });
+    const server = await createServer({
+      logLevel: 'warn',
+      port: 0,
+      host: '127.0.0.1',
+      workers: 1,
+      timeout: 500,
+      shutdownTimeout: 300,
+    });
     t.teardown(() => server.close());
     const body = Buffer.alloc(16 * mib, 7);
     const socket = net.connect(server.port, '127.0.0.1');

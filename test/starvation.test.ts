@@ -85,6 +85,7 @@ test.serial('createServer runs the pools at nice 10 by default, and at its poolN
     [4, 4],
   ] as const) {
     const server = await createServer({
+      logLevel: 'warn',
       port: 0,
       host: '127.0.0.1',
       workers: 1,

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { createServer, type OffloopServer } from '../src/server/app.js';
+import { createLogger } from '../src/server/log.js';
 import { strategyNames } from '../src/server/strategies.js';
 import { rng } from './helpers/random.js';
 import { cut } from './helpers/raw.js';
@@ -16,11 +17,20 @@ const perSeedRoute = Number(process.env.OFFLOOP_STORM_SEED ?? 600);
 const settledBoundMiB = 64;
 
 let server: OffloopServer;
+/** The access log's lines, counted: every request the storms bring must end in exactly one. */
+let accessLines = 0;
+const logger = createLogger('info', {
+  destination: {
+    write(line: string) {
+      if (line.includes('"msg":"request"')) accessLines++;
+    },
+  },
+});
 const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
 
 test.before(async () => {
-  server = await createServer({ port: 0, host: '127.0.0.1', maxQueue: 64 });
+  server = await createServer({ port: 0, host: '127.0.0.1', maxQueue: 64, logger });
 });
 test.after.always(async () => {
   await server?.close();
@@ -115,3 +125,18 @@ test.serial(`cut storm: ${perSeedRoute} cut requests each to /good-ping and /sle
   t.like((await request(`${url}/good-ping?ms=1`)).json(), { pong: 'pong' });
   t.is((await request(`${url}/sleep/worker?ms=1`)).status, 200);
 });
+
+test.serial(
+  'after the storms, every request ended in exactly one access line: as many as the requests counter',
+  async (t) => {
+    t.is(server.inFlight, 0);
+    const metrics = (await request(`http://127.0.0.1:${server.port}/metrics`)).body.toString();
+    const counted = [...metrics.matchAll(/^offloop_http_requests_total\{[^}]*\} (\d+)$/gm)].reduce(
+      (sum, match) => sum + Number(match[1]),
+      0,
+    );
+    t.true(counted > perSeedRoute, `${counted} requests counted`);
+    // The scrape itself is logged once answered; the counter it read did not include it yet.
+    t.is(accessLines, counted + 1);
+  },
+);

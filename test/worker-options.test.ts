@@ -48,7 +48,11 @@ test.serial('niceIncrement: each worker thread lowers itself; the event loop kee
 test.serial('policy: each worker thread takes the policy through the addon; the loop is untouched', async (t) => {
   if (process.platform !== 'linux') return t.pass('thread policies are read from Linux /proc');
   const loop = threads().find((thread) => thread.tid === process.pid)!;
-  for (const [policy, niceIncrement] of [['idle', 0], ['batch', 5], ['normal', 3]] as const) {
+  for (const [policy, niceIncrement] of [
+    ['idle', 0],
+    ['batch', 5],
+    ['normal', 3],
+  ] as const) {
     const pool = createWorkers({ threads: 2, policy, niceIncrement });
     try {
       const tids = await workerTids(pool, 2);

@@ -1,12 +1,21 @@
 import { settleWithin } from '../settle-within.js';
 import type { ServerConfig } from './config.js';
+import { type Logger, processLogger } from './log.js';
 import { mountRoutes } from './mount.js';
-import { type ServerOptions, startResources } from './resources.js';
+import { type ServerOptions as ResourceOptions, startResources } from './resources.js';
 import { routes } from './routes.js';
 import type { Strategy, StrategyName } from './strategy.js';
 import * as uWS from './uws.js';
 
-export type { ServerOptions } from './resources.js';
+export type { Logger } from './log.js';
+
+export interface ServerOptions extends ResourceOptions {
+  /**
+   * Where its log lines go (a pino logger, e.g. your application's): start and shutdown events
+   * and one access line per request at `info`. Default: JSON lines on stdout at `logLevel`.
+   */
+  logger?: Logger;
+}
 
 /** uWS's ListenOptions (LIBUS_LISTEN_DEFAULT shares the port with SO_REUSEPORT). */
 const listenShared = 0;
@@ -51,8 +60,9 @@ export interface OffloopServer {
 export async function createServer(options: ServerOptions = {}): Promise<OffloopServer> {
   const resources = await startResources(options);
   const { config, db } = resources;
+  const log = options.logger ?? processLogger(config.logLevel);
   const app = uWS.App();
-  const inFlight = mountRoutes(app, routes, resources, resources.bodyMemory);
+  const inFlight = mountRoutes(app, routes, resources, resources.bodyMemory, log);
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
     // One process owns its port: a second `npm start` on it fails here instead of silently
     // sharing it (uWS listens with SO_REUSEPORT by default). --processes N shares it on purpose.
@@ -66,12 +76,17 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
     });
   });
   const port = uWS.us_socket_local_port(listenSocket as unknown as uWS.us_socket);
+  const local = config.host === '0.0.0.0' || config.host === '::';
+  const url = `http://${local ? 'localhost' : config.host}:${port}`;
+  log.info({ event: 'start', url, config: summary(config, resources.libuvThreads, db.describe()) }, 'listening');
 
   async function shutdown(): Promise<void> {
     const started = performance.now();
     resources.pressure.drain(); // /ready answers 503 from now on
     uWS.us_listen_socket_close(listenSocket);
+    log.info({ event: 'draining', inFlight: inFlight.size, timeoutMs: config.shutdownTimeout }, 'draining');
     await inFlight.drain(config.shutdownTimeout);
+    const stopped = inFlight.size;
     inFlight.abort();
     // Let the stopped requests answer their 503s before the sockets go.
     await new Promise((resolve) => setImmediate(resolve));
@@ -81,13 +96,15 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
     // little more, never forever.
     const left = Math.max(100, config.shutdownTimeout - (performance.now() - started));
     await settleWithin(left, [resources.close()]);
+    const ms = Math.round(performance.now() - started);
+    log.info({ event: 'shutdown', ms, stopped }, 'shut down');
+    log.flush();
   }
 
   let closing: Promise<void> | undefined;
-  const local = config.host === '0.0.0.0' || config.host === '::';
   return {
     port,
-    url: `http://${local ? 'localhost' : config.host}:${port}`,
+    url,
     config,
     strategies: resources.strategies,
     libuvThreads: resources.libuvThreads,
@@ -100,5 +117,25 @@ export async function createServer(options: ServerOptions = {}): Promise<Offloop
     },
     close: () => (closing ??= shutdown()),
     abort: () => inFlight.abort(),
+  };
+}
+
+/** What the start event says of the configuration: sizes and limits, never a URL's password. */
+function summary(config: ServerConfig, libuvThreads: number, database: { kind: string; name: string }) {
+  const { workers, poolThreads, poolPolicy, poolNice, maxInFlight, maxQueue, timeout, shutdownTimeout } = config;
+  return {
+    libuvThreads,
+    workers,
+    poolThreads,
+    poolPolicy,
+    poolNice,
+    maxInFlight,
+    maxQueue,
+    timeout,
+    shutdownTimeout,
+    bodyLimit: config.bodyLimit,
+    database,
+    queue: config.redisUrl === '' ? 'off' : 'on',
+    logLevel: config.logLevel,
   };
 }

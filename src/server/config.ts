@@ -55,7 +55,13 @@ export interface ServerConfig {
   dbPoolSize: number;
   /** Redis for the `queue` strategy (its jobs run in `offloop worker` processes); '' = off. */
   redisUrl: string;
+  /** The least severe log lines written (pino's levels); `info` includes one access line per request. */
+  logLevel: LogLevel;
 }
+
+/** pino's levels, and `silent`: what --log-level accepts. */
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof logLevels)[number];
 
 type Kind = 'int' | 'number' | 'string';
 interface OptionSpec {
@@ -305,6 +311,15 @@ export const optionSpecs: readonly OptionSpec[] = [
     kind: 'string',
     fallback: () => '',
     help: 'redis://host:port for the queue strategy (jobs run by `offloop worker`); unset = off',
+  },
+  {
+    key: 'logLevel',
+    flag: 'log-level',
+    env: 'LOG_LEVEL',
+    kind: 'string',
+    choices: logLevels,
+    fallback: () => 'info',
+    help: 'least severe log lines written, as JSON on stdout (info: one access line per request; warn: none)',
   },
   {
     key: 'processes',

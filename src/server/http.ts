@@ -66,6 +66,15 @@ export class BodyMemory {
   }
 }
 
+/** Status lines, made once. */
+const statusLines: Record<number, string> = Object.fromEntries(
+  Object.entries(reasons).map(([status, reason]) => [status, `${status} ${reason}`]),
+);
+
+const noParams: readonly string[] = Object.freeze([]);
+/** The last request's number in this process. */
+let lastId = 0;
+
 const busy = (what: string) =>
   new HttpError(503, `the server holds as many request bodies as it may (${what}, --max-body-memory); retry shortly`, {
     headers: { 'retry-after': '1' },
@@ -79,16 +88,20 @@ const busy = (what: string) =>
  * read only once its route has accepted it (type, length, capacity), under that route's limit.
  */
 export class Exchange {
+  /** This process's number for the request, in arrival order (the access log's `reqId`). */
+  readonly id = ++lastId;
   readonly method: string;
   readonly url: string;
-  readonly query: URLSearchParams;
   readonly params: readonly string[];
-  readonly contentLength: string;
-  readonly contentType: string;
-  readonly transferEncoding: string;
+  /** The body's headers: read for requests that may have a body (not GET), '' otherwise. */
+  readonly contentLength: string = '';
+  readonly contentType: string = '';
+  readonly transferEncoding: string = '';
   readonly startedAt = performance.now();
-  /** Fires when the client leaves, the request times out or the server shuts down. */
-  readonly signal: AbortSignal;
+  /** When it was answered, or the client left (performance.now()). */
+  answeredAt = 0;
+  /** Response body bytes handed to uWS (what a client that left mid-write got may be less). */
+  bytesSent = 0;
   stopReason: StopReason | undefined;
   /** The response status, once answered; 'aborted' when the client left unanswered. */
   status: number | 'aborted' | undefined;
@@ -100,9 +113,14 @@ export class Exchange {
   /** False while a body is still arriving. */
   bodyComplete = true;
   readonly #res: HttpResponse;
-  readonly #controller = new AbortController();
+  /** The raw query string, parsed only if a route asks (copied now: the HttpRequest dies at the first await). */
+  readonly #rawQuery: string;
+  #query: URLSearchParams | undefined;
+  /** Made on the first `signal` read: most requests never need one, and each costs the loop. */
+  #controller: AbortController | undefined;
+  #signal: AbortSignal | undefined;
   #clientGone = false;
-  readonly #onGone: (() => void)[] = [];
+  #onGone: (() => void)[] | undefined;
   /** Ends a body still arriving: the request is over, whatever the route awaits. */
   #dropBody: ((error: HttpError) => void) | undefined;
   #memory: BodyMemory | undefined;
@@ -110,22 +128,54 @@ export class Exchange {
   /** Set while a large response is being written: closes the connection to end it early. */
   #cutWrite: (() => void) | undefined;
 
-  constructor(res: HttpResponse, req: HttpRequest, paramCount: number) {
+  /** `method`: the route's, when known (saves asking uWS); upper case. */
+  constructor(res: HttpResponse, req: HttpRequest, paramCount: number, method?: string) {
     this.#res = res;
     res.onAborted(() => {
       this.#clientGone = true;
-      this.status ??= 'aborted';
-      for (const callback of this.#onGone) callback();
+      if (this.status === undefined) {
+        this.status = 'aborted';
+        this.answeredAt = performance.now();
+      }
+      if (this.#onGone) for (const callback of this.#onGone) callback();
       this.stop('client');
     });
-    this.signal = this.#controller.signal;
-    this.method = req.getMethod().toUpperCase();
+    this.method = method ?? req.getMethod().toUpperCase();
     this.url = req.getUrl();
-    this.query = new URLSearchParams(req.getQuery() ?? '');
-    this.params = Array.from({ length: paramCount }, (_, i) => req.getParameter(i) ?? '');
-    this.contentLength = req.getHeader('content-length');
-    this.contentType = req.getHeader('content-type');
-    this.transferEncoding = req.getHeader('transfer-encoding');
+    this.#rawQuery = req.getQuery() ?? '';
+    this.params = paramCount === 0 ? noParams : Array.from({ length: paramCount }, (_, i) => req.getParameter(i) ?? '');
+    if (this.method !== 'GET') {
+      this.contentLength = req.getHeader('content-length');
+      this.contentType = req.getHeader('content-type');
+      this.transferEncoding = req.getHeader('transfer-encoding');
+    }
+  }
+
+  /** The query string's parameters, parsed on first use. */
+  get query(): URLSearchParams {
+    this.#query ??= new URLSearchParams(this.#rawQuery);
+    return this.#query;
+  }
+
+  /**
+   * Fires when the client leaves, the request times out or the server shuts down, once, with
+   * the StopReason as its reason. Asked for after the stop, it is already aborted.
+   */
+  get signal(): AbortSignal {
+    if (this.#signal === undefined) {
+      if (this.stopReason !== undefined) {
+        this.#signal = AbortSignal.abort(this.stopReason);
+      } else {
+        this.#controller = new AbortController();
+        this.#signal = this.#controller.signal;
+      }
+    }
+    return this.#signal;
+  }
+
+  #whenGone(callback: () => void): void {
+    if (this.#onGone) this.#onGone.push(callback);
+    else this.#onGone = [callback];
   }
 
   /** True once nothing more may be written: answered, or the client is gone. */
@@ -141,7 +191,7 @@ export class Exchange {
     if (reason !== 'client') this.#cutWrite?.();
     const status = reason === 'client' ? 400 : reason === 'timeout' ? 408 : 503;
     this.#dropBody?.(new HttpError(status, `the request was stopped (${reason}) before its body arrived`));
-    this.#controller.abort(reason);
+    this.#controller?.abort(reason);
   }
 
   /** Frees what the body holds: called once the request has ended. */
@@ -157,6 +207,7 @@ export class Exchange {
    * in the request handler itself, before any await: uWS drops data nobody listens for.
    */
   readBody(rule: BodyRule, memory: BodyMemory): void {
+    if (this.method === 'GET') throw new Error('a GET request has no body to read (its headers were not copied)');
     const mediaType = this.contentType.split(';')[0]!.trim().toLowerCase();
     if (mediaType !== rule.type) {
       const got = this.contentType === '' ? 'none' : JSON.stringify(this.contentType.slice(0, 60));
@@ -214,7 +265,7 @@ export class Exchange {
       };
       this.#dropBody = fail;
       // A client that leaves mid-body ends the wait, or the route would await it forever.
-      this.#onGone.push(() => this.#dropBody?.(new HttpError(400, 'the client left before sending the whole body')));
+      this.#whenGone(() => this.#dropBody?.(new HttpError(400, 'the client left before sending the whole body')));
       this.#res.onData((chunk, isLast) => {
         if (this.#dropBody !== fail) return;
         const size = chunk.byteLength;
@@ -270,6 +321,8 @@ export class Exchange {
   ): boolean {
     if (this.finished) return false;
     this.status = status;
+    this.answeredAt = performance.now();
+    this.bytesSent = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
     // A body still arriving is never read now: the connection must close after the answer.
     const closing = close || !this.bodyComplete;
     this.#dropBody?.(new HttpError(status, 'the request was answered before its body arrived'));
@@ -282,8 +335,8 @@ export class Exchange {
   }
 
   #head(status: number, contentType: string, headers: Record<string, string>): void {
-    this.#res.writeStatus(`${status} ${reasons[status] ?? ''}`).writeHeader('content-type', contentType);
-    for (const [name, value] of Object.entries(headers)) this.#res.writeHeader(name, value);
+    this.#res.writeStatus(statusLines[status] ?? `${status} `).writeHeader('content-type', contentType);
+    for (const name in headers) this.#res.writeHeader(name, headers[name]!);
   }
 
   /**
@@ -293,6 +346,8 @@ export class Exchange {
   bytes(status: number, contentType: string, data: Uint8Array, headers: Record<string, string> = {}): Promise<void> {
     if (this.finished) return Promise.resolve();
     this.status = status;
+    this.answeredAt = performance.now();
+    this.bytesSent = data.byteLength;
     const res = this.#res;
     return new Promise((resolve) => {
       res.cork(() => {
@@ -319,7 +374,7 @@ export class Exchange {
           });
         }
         // A client that leaves mid-write settles it too.
-        this.#onGone.push(resolve);
+        this.#whenGone(resolve);
       });
     });
   }

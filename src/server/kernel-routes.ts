@@ -159,7 +159,8 @@ function kernelRoute(spec: KernelRoute): Route {
       if (uncancellable) checkUncancellable(ctx, strategy, workSize(spec, args));
       const started = performance.now();
       const info: RunInfo = {};
-      const work = () => strategy.run(spec.kernel, args, ex.signal, info);
+      // A kernel that holds the loop cannot hear an abort: it gets no signal (each one costs the loop).
+      const work = () => strategy.run(spec.kernel, args, strategy.blocksLoop ? undefined : ex.signal, info);
       const value = strategy.blocksLoop
         ? await ctx.loop.run(strategy.name, workSize(spec, args), work)
         : await admit(ctx, strategy.name, ex.signal, work);

@@ -1,7 +1,9 @@
 import { QueueFullError, QueueUnavailableError } from '../queue/errors.js';
 import { OverloadedError } from './admission.js';
 import type { Route, ServerContext } from './context.js';
+import { type Deadline, Deadlines } from './deadlines.js';
 import { type BodyMemory, Exchange, HttpError } from './http.js';
+import { AccessLog, type Logger } from './log.js';
 import type { StrategyName } from './strategy.js';
 import type * as uWS from './uws.js';
 
@@ -28,18 +30,31 @@ export function mountRoutes(
   routes: readonly Route[],
   ctx: ServerContext,
   bodyMemory: BodyMemory,
+  log: Logger,
 ): InFlight {
   const { config, metrics } = ctx;
   const active = new Set<Exchange>();
+  const deadlines = new Deadlines<Exchange>(config.timeout, onTimeout);
   let draining = false;
   let drained: (() => void) | undefined;
+  const access = new AccessLog(log);
 
-  function finish(route: Route, ex: Exchange, timer: NodeJS.Timeout | undefined): void {
-    clearTimeout(timer);
+  /** Every request ends here exactly once: its metrics and its access-log line. */
+  function record(route: string, ex: Exchange): void {
+    const seconds = ((ex.answeredAt || performance.now()) - ex.startedAt) / 1000;
+    const status = ex.status ?? 500;
+    metrics.observe(route, ex.strategy, status, seconds);
+    if (!access.enabled) return;
+    const ms = Math.round(seconds * 1e6) / 1e3;
+    access.write(ex.id, ex.method, route, ex.strategy === '-' ? undefined : ex.strategy, status, ms, ex.bytesSent);
+  }
+
+  function finish(route: Route, ex: Exchange, deadline: Deadline<Exchange> | undefined): void {
+    deadlines.disarm(deadline);
     if (!ex.finished) ex.fail(new HttpError(500, 'the route gave no answer'));
     ex.release();
     active.delete(ex);
-    metrics.observe(route.pattern, ex.strategy, ex.status ?? 500, (performance.now() - ex.startedAt) / 1000);
+    record(route.pattern, ex);
     if (draining && active.size === 0) drained?.();
   }
 
@@ -61,7 +76,7 @@ export function mountRoutes(
       const message = `the ${pool} pool (strategy ${ex.strategy}) is at capacity; retry shortly`;
       ex.fail(new HttpError(503, message, { headers: retry, extra: { strategy: ex.strategy, pool } }));
     } else {
-      console.error(`offloop: ${ex.method} ${ex.url} failed:`, error);
+      log.error({ err: error, reqId: ex.id, method: ex.method, url: ex.url }, 'request failed');
       ex.fail(new HttpError(500, 'internal error'));
     }
   }
@@ -78,46 +93,52 @@ export function mountRoutes(
     ex.stop('timeout');
   }
 
-  function mount(route: Route): void {
-    app[route.method](route.pattern, (res, req) => {
-      const ex = new Exchange(res, req, route.params ?? 0);
+  /**
+   * Admission, before a byte of the body is read: draining, route, strategy, capacity, type,
+   * length. Answers and records a refused request and returns false. Checks that refuse new
+   * work belong here, in this order.
+   */
+  function admit(route: Route, ex: Exchange): boolean {
+    try {
       if (draining && !route.always) {
-        ex.fail(new HttpError(503, 'the server is shutting down', { headers: { 'retry-after': '1' }, close: true }));
-        metrics.observe(route.pattern, '-', 503, 0);
-        return;
+        const headers = { 'retry-after': '1' };
+        throw new HttpError(503, 'the server is shutting down', { headers, close: true });
       }
       // Load shedding: past a pressure limit (--max-loop-delay …), new work gets 503 + Retry-After.
       const shed = route.always ? undefined : ctx.pressure.shed();
-      if (shed) {
-        ex.fail(shed);
-        metrics.observe(route.pattern, '-', 503, 0);
-        return;
-      }
-      // Admission before a byte of the body is read: route, strategy, capacity, type, length.
-      try {
-        const rule = route.accept?.(ex, ctx);
-        if (rule) ex.readBody(rule, bodyMemory);
-        else if (route.method === 'post') throw new Error(`${route.pattern} reads a body but declares none`);
-      } catch (error) {
-        answerError(ex, error);
-        metrics.observe(route.pattern, ex.strategy, ex.status ?? 500, (performance.now() - ex.startedAt) / 1000);
-        ex.release();
-        return;
-      }
+      if (shed) throw shed;
+      const rule = route.accept?.(ex, ctx);
+      if (rule) ex.readBody(rule, bodyMemory);
+      else if (route.method === 'post') throw new Error(`${route.pattern} reads a body but declares none`);
+      return true;
+    } catch (error) {
+      answerError(ex, error);
+      ex.release();
+      record(route.pattern, ex);
+      return false;
+    }
+  }
+
+  function mount(route: Route): void {
+    const method = route.method.toUpperCase();
+    const params = route.params ?? 0;
+    app[route.method](route.pattern, (res, req) => {
+      const ex = new Exchange(res, req, params, method);
+      if (!admit(route, ex)) return;
       active.add(ex);
-      const timer = route.timed ? setTimeout(() => onTimeout(ex), config.timeout) : undefined;
+      const deadline = route.timed ? deadlines.arm(ex, ex.startedAt) : undefined;
       let outcome: void | Promise<void>;
       try {
         outcome = route.handle(ex, ctx);
       } catch (error) {
         outcome = Promise.reject(error);
       }
-      if (outcome === undefined) return finish(route, ex, timer);
+      if (outcome === undefined) return finish(route, ex, deadline);
       outcome.then(
-        () => finish(route, ex, timer),
+        () => finish(route, ex, deadline),
         (error: unknown) => {
           answerError(ex, error);
-          finish(route, ex, timer);
+          finish(route, ex, deadline);
         },
       );
     });
@@ -134,14 +155,14 @@ export function mountRoutes(
       const ex = new Exchange(res, req, 0);
       const message = `${ex.method} is not allowed on ${pattern}; use ${allow}`;
       ex.fail(new HttpError(405, message, { headers: { allow }, extra: { allow } }));
-      metrics.observe(pattern, '-', 405, 0);
+      record(pattern, ex);
     });
   }
   app.any('/*', (res, req) => {
     const ex = new Exchange(res, req, 0);
     const extra = { routes: routes.map((r) => r.summary) };
     ex.fail(new HttpError(404, `no route for ${ex.method} ${ex.url}`, { extra }));
-    metrics.observe('/*', '-', 404, 0);
+    record('/*', ex);
   });
 
   return {

@@ -14,7 +14,10 @@ export interface RunningServer {
   /** The serving processes (with --processes N, not the supervisor that is `child`). */
   pids: readonly number[];
   child: ChildProcess;
+  /** stdout and stderr together, as they arrived. */
   output: () => string;
+  /** stdout alone: the log lines, one JSON object each (the banner and warnings go to stderr). */
+  stdout: () => string;
   /** Resolves once the output matches: what a process printed may arrive after its `listening` message. */
   printed(pattern: RegExp): Promise<void>;
   /** Sends a signal and resolves with the exit code. */
@@ -52,7 +55,12 @@ export async function startServer(
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d));
+  let stdout = '';
+  // Read as it comes, always: a server whose stdout pipe fills stops writing its log.
+  child.stdout!.on('data', (d: Buffer) => {
+    output += d;
+    stdout += d;
+  });
   child.stderr!.on('data', (d: Buffer) => (output += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const listening = await new Promise<{ port: number; pids: readonly number[] }>((resolve, reject) => {
@@ -68,6 +76,7 @@ export async function startServer(
     pids,
     child,
     output: () => output,
+    stdout: () => stdout,
     printed: (pattern) => eventually(async () => pattern.test(output), 10),
     exited,
     stop(signal = 'SIGTERM') {

@@ -1,0 +1,52 @@
+import { spawn } from 'node:child_process';
+import test from 'ava';
+import { LineBuffer } from '../src/server/log.js';
+
+/** A pipe whose reader reads nothing until told to, then counts what it got. */
+function stalledReader() {
+  // It waits for one byte on fd 3 before it reads its stdin, the pipe under test.
+  const child = spawn('sh', ['-c', 'head -c 1 <&3 >/dev/null; exec wc -c'], {
+    stdio: ['pipe', 'pipe', 'ignore', 'pipe'],
+  });
+  let counted = '';
+  child.stdout!.on('data', (d: Buffer) => (counted += d));
+  const fd = (child.stdin as unknown as { _handle: { fd: number } })._handle.fd;
+  return {
+    fd,
+    /** Lets it read; closes the pipe once `closeWhen()`; resolves with the bytes it read. */
+    async drain(closeWhen: () => boolean): Promise<number> {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      (child.stdio[3] as NodeJS.WritableStream).write('g');
+      while (!closeWhen()) await new Promise((resolve) => setTimeout(resolve, 20));
+      child.stdin!.end();
+      await exited;
+      return Number(counted.trim());
+    },
+  };
+}
+
+test('a reader that stops reading neither blocks the loop nor grows the buffer past its bound', async (t) => {
+  const reader = stalledReader();
+  const lines = new LineBuffer(reader.fd, 256 << 10);
+  const line = `${JSON.stringify({ msg: 'x'.repeat(1000) })}\n`;
+  const total = 4000; // about 4 MiB: past what the pipe (64 KiB) and the buffer (256 KiB) hold
+  let turnsMeanwhile = 0;
+  const ticker = setInterval(() => turnsMeanwhile++, 1);
+  for (let i = 0; i < total; i++) {
+    lines.write(line);
+    if (i % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  lines.flush();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  clearInterval(ticker);
+  t.true(turnsMeanwhile > 0, 'the loop kept turning');
+  t.true(lines.dropped > 0, 'lines past the bound were dropped');
+  t.true(lines.dropped < total);
+  // Once it reads again, every line that was not dropped arrives, whole.
+  const bytes = await reader.drain(() => {
+    lines.flush();
+    return lines.pending === 0;
+  });
+  t.is(bytes % line.length, 0, 'whole lines only');
+  t.is(bytes / line.length, total - lines.dropped);
+});
