@@ -40,7 +40,8 @@ function banner(config: ServerConfig, url: string, pids: number[], libuvThreads:
     `offloop listening on ${url}`,
     `  processes     ${pids.length} (pid ${pids.join(', ')})`,
     `  libuv pool    ${libuvThreads} threads${perProcess} (UV_THREADPOOL_SIZE; cpp, rust, builtin, fs, dns)`,
-    `  worker pool   ${config.workers} threads${perProcess} (piscina; worker, /good-ping)`,
+    `  worker pool   ${config.workers} threads${perProcess}, ` +
+      `${config.workerPolicy} policy, nice +${config.workerNice} (piscina; worker, /good-ping)`,
     `  native pools  ${config.poolThreads} threads each${perProcess}, ` +
       `${config.poolPolicy} policy, nice ${config.poolNice} (cpp-pool, rust-pool)`,
     `  database      ${database(config)} (DATABASE_URL; /terrible-ping, /good-ping, /perfect-ping, /query)`,

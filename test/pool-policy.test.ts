@@ -110,9 +110,12 @@ test('configure() rejects a bad policy with a clear error, as the addons do', (t
   }
 });
 
-test('the server started with --pool-policy batch runs its pools under SCHED_BATCH, and says so', async (t) => {
+test('--pool-policy and --worker-policy batch: the server pools run under SCHED_BATCH, and it says so', async (t) => {
   if (process.platform !== 'linux') return t.pass('scheduling policies are read from Linux /proc');
-  const server = await startServer(['--pool-policy', 'batch', '--pool-threads', '2', '--pool-nice', '6']);
+  const server = await startServer([
+    ...['--pool-policy', 'batch', '--pool-threads', '2', '--pool-nice', '6'],
+    ...['--worker-policy', 'batch', '--workers', '2', '--worker-nice', '4'],
+  ]);
   try {
     const pid = server.child.pid!;
     for (const prefix of ['offloop-cpp', 'offloop-rs']) {
@@ -127,13 +130,23 @@ test('the server started with --pool-policy batch runs its pools under SCHED_BAT
         prefix,
       );
     }
+    // Worker threads are all named "node": they are the two threads at batch and nice 4. A thread
+    // takes its policy as it loads our module, before its first task: two sleeps at once load both.
+    const workerThreads = () =>
+      threads(pid).filter((thread) => thread.policy === linuxPolicy.batch && thread.nice === 4);
+    const sleeps = [1, 2].map(() => request(`${server.url}/sleep/worker?ms=500`));
+    await eventually(async () => workerThreads().length === 2);
+    t.is(workerThreads().length, 2, 'the worker threads');
+    for (const sleep of await Promise.all(sleeps)) t.is(sleep.status, 200);
     const loop = threads(pid).find((thread) => thread.tid === pid)!;
     t.is(loop.policy, linuxPolicy.normal, 'the event loop keeps its own');
     await eventually(async () => /native pools\s+2 threads each, batch policy, nice 6 /.test(server.output()));
+    await eventually(async () => /worker pool\s+2 threads, batch policy, nice \+4 /.test(server.output()));
     const metrics = (await request(`${server.url}/metrics`)).body.toString();
     for (const pool of ['cpp-pool', 'rust-pool']) {
       t.is(sample(metrics, 'offloop_pool_info', { pool, policy: 'batch', nice: '6' }), 1, pool);
     }
+    t.is(sample(metrics, 'offloop_pool_info', { pool: 'workers', policy: 'batch', nice: '4' }), 1, 'workers');
   } finally {
     t.is(await server.stop(), 0, server.output().slice(-600));
   }
@@ -142,6 +155,11 @@ test('the server started with --pool-policy batch runs its pools under SCHED_BAT
 test('--pool-policy takes idle, batch or normal; anything else is refused naming the choices', async (t) => {
   const { loadConfig } = await import('../src/server/config.js');
   t.is(loadConfig([], {}).poolPolicy, 'idle');
+  t.is(loadConfig([], {}).workerPolicy, 'idle');
+  t.is(loadConfig([], { OFFLOOP_WORKER_POLICY: 'normal' }).workerPolicy, 'normal');
+  t.throws(() => loadConfig(['--worker-policy', 'fast'], {}), {
+    message: '--worker-policy must be one of idle, batch, normal; got "fast"',
+  });
   t.is(loadConfig([], { OFFLOOP_POOL_POLICY: 'normal' }).poolPolicy, 'normal');
   t.is(loadConfig(['--pool-policy', 'batch'], { OFFLOOP_POOL_POLICY: 'normal' }).poolPolicy, 'batch');
   t.throws(() => loadConfig(['--pool-policy', 'fast'], {}), {

@@ -17,6 +17,10 @@ export interface ServerConfig {
   workers: number;
   /** Each worker's V8 old-generation limit in MiB; 0 = V8's default. A task past it kills its worker. */
   workerHeapMb: number;
+  /** How the worker threads are scheduled: idle (SCHED_IDLE), batch or normal. */
+  workerPolicy: PoolPolicy;
+  /** How much each worker thread lowers its nice value (piscina's niceIncrement). */
+  workerNice: number;
   /** Threads of each addon's dedicated pool (the `cpp-pool` and `rust-pool` strategies). */
   poolThreads: number;
   /** The dedicated pools' nice value: higher is lower priority than the event loop. */
@@ -131,6 +135,25 @@ export const optionSpecs: readonly OptionSpec[] = [
     max: 65_536,
     fallback: () => 0,
     help: "each worker's JS heap limit in MiB (0 = V8's default); a task past it gets 500, its worker is replaced",
+  },
+  {
+    key: 'workerPolicy',
+    flag: 'worker-policy',
+    env: 'OFFLOOP_WORKER_POLICY',
+    kind: 'string',
+    choices: poolLimits.policies,
+    fallback: () => 'idle',
+    help: 'scheduling of the worker threads, as --pool-policy is of the native pools (normal: at --worker-nice)',
+  },
+  {
+    key: 'workerNice',
+    flag: 'worker-nice',
+    env: 'OFFLOOP_WORKER_NICE',
+    kind: 'int',
+    min: 0,
+    max: 19,
+    fallback: () => 0,
+    help: 'how much each worker thread lowers its nice value (piscina niceIncrement)',
   },
   {
     key: 'poolThreads',

@@ -14,8 +14,8 @@ export interface MetricsSources {
   strategies: ReadonlyMap<StrategyName, Strategy>;
   /** Threads behind each pool, as they really are. */
   pools: () => Record<string, number>;
-  /** The addons' dedicated pools, whose scheduling their `stats()` report. */
-  native?: readonly { readonly name: string; stats(): PoolStats }[];
+  /** The worker pool and the addons' dedicated pools, whose scheduling their `stats()` report. */
+  scheduled?: readonly { readonly name: string; stats(): PoolStats }[];
   /** Bytes of request bodies held now, all requests together. */
   bodyBytes?: () => number;
   /** The loop's delay, as one timer sees it. */
@@ -61,7 +61,7 @@ const feedWindows = 10;
  * cover the last whole second, so reading the feed never moves what Prometheus sees.
  */
 export function createMetrics(sources: MetricsSources) {
-  const { gates, strategies, pools, native = [], bodyBytes = () => 0, monitor, pressure, clustered } = sources;
+  const { gates, strategies, pools, scheduled = [], bodyBytes = () => 0, monitor, pressure, clustered } = sources;
   const pid = String(process.pid);
   /** Each offloaded strategy with the gate of its pool. */
   const gated = () =>
@@ -171,13 +171,13 @@ export function createMetrics(sources: MetricsSources) {
   });
   new Gauge({
     name: 'offloop_pool_info',
-    help: "The addons' dedicated pools' scheduling, as their threads run it: policy (idle, batch, normal) and nice",
+    help: "The worker and native pools' scheduling, as their threads run it: policy (idle, batch, normal) and nice",
     labelNames: ['pool', 'policy', 'nice'] as const,
     registers,
     aggregator: 'first',
     collect() {
       this.reset(); // a reconfigured pool's old labels must not linger
-      for (const pool of native) {
+      for (const pool of scheduled) {
         const { policy, nice } = pool.stats();
         if (policy !== null) this.set({ pool: pool.name, policy, nice: String(nice) }, 1);
       }

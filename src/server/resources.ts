@@ -66,7 +66,14 @@ export async function startResources(options: ServerOptions): Promise<ServerReso
   }
   const heap = config.workerHeapMb > 0 ? { resourceLimits: { maxOldGenerationSizeMb: config.workerHeapMb } } : {};
   const workers =
-    workerPool ?? createWorkers({ threads: config.workers, closeTimeout: config.shutdownTimeout, ...heap });
+    workerPool ??
+    createWorkers({
+      threads: config.workers,
+      closeTimeout: config.shutdownTimeout,
+      policy: config.workerPolicy,
+      niceIncrement: config.workerNice,
+      ...heap,
+    });
   await workers.noop();
   // The addons' pools: the process's own ones configured as asked; ones handed to us as they are.
   const pools: NativePools = { cppPool: givenCpp ?? cppPool, rustPool: givenRust ?? rustPool };
@@ -108,7 +115,7 @@ export async function startResources(options: ServerOptions): Promise<ServerReso
     gates,
     strategies,
     pools: () => threads,
-    native: Object.values(pools),
+    scheduled: [...Object.values(pools), workers],
     bodyBytes: () => bodyMemory.used,
   });
   // Unreachable at start is no reason not to serve: the database routes answer 503 until it is back.
