@@ -26,7 +26,7 @@ test('server: a request whose task kills its worker gets a 500, and the next req
     primes: (limit: number, options?: { signal?: AbortSignal }) =>
       limit === 666 ? pool.runFile<number>(hog, {}, options) : pool.primes(limit, options),
   };
-  const server = await createServer({ port: 0, host: '127.0.0.1', workerPool: crashing });
+  const server = await createServer({ port: 0, host: '127.0.0.1', workerPool: crashing, logLevel: 'warn' });
   t.teardown(async () => {
     await server.close();
     await pool.close();
