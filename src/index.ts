@@ -14,6 +14,7 @@ export type {
   NativePoolEngine,
   Pixels,
   PoolOptions,
+  PoolPolicy,
   PoolStats,
   SyncKernels,
   TaskOptions,

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
-import { createWorkers, type WorkerPoolOptions } from '../src/index.js';
+import { createWorkers, type PoolPolicy, type WorkerPoolOptions } from '../src/index.js';
 import { linuxPolicy, threads } from './helpers/threads.js';
 
 // The worker pool's piscina options: niceIncrement (applied by each worker thread to itself,
@@ -19,50 +19,30 @@ async function workerTids(pool: ReturnType<typeof createWorkers>, count: number)
   return Promise.all(tids);
 }
 
-test.serial('niceIncrement: each worker thread lowers itself; the event loop keeps its nice', async (t) => {
+test.serial('niceIncrement and policy: each worker thread lowers itself; the event loop keeps its own', async (t) => {
   if (process.platform !== 'linux') return t.pass('thread priorities are read from Linux /proc');
   const loop = threads().find((thread) => thread.tid === process.pid)!;
-  for (const niceIncrement of [0, 7, 19]) {
-    const pool = createWorkers({ threads: 2, niceIncrement });
+  // policy 'normal' is os.setPriority() from the thread; the others go through the addon.
+  const cases: [PoolPolicy, number][] = [
+    ['normal', 0],
+    ['normal', 7],
+    ['normal', 19],
+    ['idle', 0],
+    ['batch', 5],
+  ];
+  for (const [policy, niceIncrement] of cases) {
+    const pool = createWorkers({ threads: 2, niceIncrement, policy });
     try {
       const tids = await workerTids(pool, 2);
       t.is(new Set(tids).size, 2, 'two threads');
       t.false(tids.includes(process.pid));
       const found = threads().filter((thread) => tids.includes(thread.tid));
       t.is(found.length, tids.length);
-      const expected = Math.min(19, loop.nice + niceIncrement);
-      t.deepEqual(
-        found.map((thread) => [thread.nice, thread.policy]),
-        found.map(() => [expected, linuxPolicy.normal]),
-        `niceIncrement ${niceIncrement}`,
-      );
-      t.like(pool.stats(), { threads: 2, nice: niceIncrement, policy: 'normal' });
-    } finally {
-      await pool.close();
-    }
-  }
-  const after = threads().find((thread) => thread.tid === process.pid)!;
-  t.deepEqual([after.nice, after.policy], [loop.nice, loop.policy], 'the event loop is untouched');
-});
-
-test.serial('policy: each worker thread takes the policy through the addon; the loop is untouched', async (t) => {
-  if (process.platform !== 'linux') return t.pass('thread policies are read from Linux /proc');
-  const loop = threads().find((thread) => thread.tid === process.pid)!;
-  for (const [policy, niceIncrement] of [
-    ['idle', 0],
-    ['batch', 5],
-    ['normal', 3],
-  ] as const) {
-    const pool = createWorkers({ threads: 2, policy, niceIncrement });
-    try {
-      const tids = await workerTids(pool, 2);
-      const found = threads().filter((thread) => tids.includes(thread.tid));
-      t.is(found.length, 2);
       const expected = [Math.min(19, loop.nice + niceIncrement), linuxPolicy[policy]];
       t.deepEqual(
         found.map((thread) => [thread.nice, thread.policy]),
         found.map(() => expected),
-        policy,
+        `${policy}, niceIncrement ${niceIncrement}`,
       );
       t.like(pool.stats(), { threads: 2, nice: niceIncrement, policy });
     } finally {

@@ -1,4 +1,4 @@
-export type { PoolStats, TimeSummary } from './addon.js';
+export type { PoolPolicy, PoolStats, TimeSummary } from './addon.js';
 export { AddonLoadError } from './addon.js';
 export { cpp, cppPool } from './cpp.js';
 export { js } from './js.js';
