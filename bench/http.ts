@@ -33,8 +33,8 @@ import { primaryRoute, type StrategyInfo } from './strategies.js';
  */
 
 // The loop strategies are measured unguarded (no loop budget, no shedding): showing what they cost is the point.
-const baseArgs = ['--host', '127.0.0.1', '--max-loop-share', '1', '--max-loop-ms', '3600000'];
-const heavyRoutes = ['primes', 'pbkdf2'] as const;
+export const baseArgs = ['--host', '127.0.0.1', '--max-loop-share', '1', '--max-loop-ms', '3600000'];
+export const heavyRoutes = ['primes', 'pbkdf2'] as const;
 const seedPaths = ['/terrible-ping', '/good-ping', '/perfect-ping'] as const;
 
 /** The runs of one load, summarised: median and spread of the ratios; the median run's figures for the tables. */
@@ -74,7 +74,7 @@ function busyRequests(metrics: string): number {
  * Waits until the server has finished the work the last load left behind (requests a blocked
  * loop had not read yet, jobs still queued), so it cannot leak into the next measurement.
  */
-async function settle(url: string, timeoutMs = 120_000): Promise<void> {
+export async function settle(url: string, timeoutMs = 120_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   let quietInARow = 0;
   while (performance.now() < deadline) {
@@ -101,6 +101,94 @@ const describeRows = (rows: LoadRows) =>
       `(${fmt(rows.pingP99Ratio.min)}–${fmt(rows.pingP99Ratio.max)}), ` +
       `p99.9 ${fmt(rows.pingP999Ratio.median)}× (${fmt(rows.pingP999Ratio.min)}–${fmt(rows.pingP999Ratio.max)})`;
 
+/**
+ * A heavy route's request as the kernel table lays it out: query arguments, or a JSON body, at
+ * the bench's sizes. `query` starts with '?' when there is one.
+ */
+export function heavyRequest(
+  route: (typeof heavyRoutes)[number],
+  h: Pick<Profile['http'], 'primesLimit' | 'pbkdf2Iterations'>,
+): { method: 'GET' | 'POST'; query: string; body: string | undefined } {
+  const values: Record<string, unknown> = {
+    limit: h.primesLimit,
+    password: 'correct horse',
+    salt: 'NaCl',
+    iterations: h.pbkdf2Iterations,
+    keylen: 32,
+  };
+  const spec = kernelRoutes.find((r) => r.kernel === route)!;
+  const value = (arg: Arg) => values[arg.name] ?? (arg.kind === 'integer' ? arg.default : undefined);
+  const query = spec.args
+    .filter((a) => a.from === 'query')
+    .map((a) => `${a.name}=${value(a)}`)
+    .join('&');
+  const json = spec.args.filter((a) => a.from === 'json').map((a) => [a.name, value(a)]);
+  return {
+    method: spec.method === 'post' ? 'POST' : 'GET',
+    query: query && `?${query}`,
+    body: json.length > 0 ? JSON.stringify(Object.fromEntries(json)) : undefined,
+  };
+}
+
+/** What a load sends: one URL, its method and body. */
+export type Request = Omit<LoadOptions, 'connections' | 'durationS'>;
+type Settings = Pick<Profile['http'], 'idleS' | 'loadS' | 'connections' | 'probeIntervalMs'>;
+
+/** The idle baseline, then load + probe + CPU, then wait for the server to be idle again. */
+export async function measureRun(
+  s: Pick<OffloopProcess, 'url' | 'pid'>,
+  placement: Placement,
+  h: Settings,
+  load: Request,
+): Promise<LoadRun> {
+  const idleProbe = await startPingProbe(placement, s.url, h.probeIntervalMs);
+  await delay(h.idleS * 1000);
+  const { figures: idleFigures } = await idleProbe.stop();
+  const { samples: _idle, ...idle } = idleFigures;
+  const meter = cpuMeter(s.pid);
+  const probe = await startPingProbe(placement, s.url, h.probeIntervalMs);
+  let loaded: Awaited<ReturnType<typeof runLoad>>;
+  try {
+    loaded = await runLoad(placement, { ...load, connections: h.connections, durationS: h.loadS });
+  } catch (error) {
+    await probe.stop().catch(() => {}); // no stray pings into the next measurement
+    throw error;
+  }
+  const pinged = await probe.stop();
+  const { samples: _samples, ...ping } = pinged.figures;
+  const own = meter();
+  const cpu = { ...own, harnessS: own.harnessS + pinged.cpuS + loaded.cpuS };
+  await settle(s.url);
+  return {
+    idle,
+    load: loaded.figures,
+    ping,
+    pingP99Ratio: ratio(ping.p99, idle.p99),
+    pingP999Ratio: ratio(ping.p999, idle.p999),
+    cpu,
+    nice: { probe: pinged.nice, load: loaded.nice },
+  };
+}
+
+/** `n` runs of one load, summarised, with a line per run for the progress output. */
+export async function measureRuns(
+  s: Pick<OffloopProcess, 'url' | 'pid'>,
+  placement: Placement,
+  h: Settings,
+  n: number,
+  load: Request,
+): Promise<{ rows: LoadRows; text: string }> {
+  const done: LoadRun[] = [];
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await measureRun(s, placement, h, load);
+    done.push(r);
+    lines.push(describeLoad(r.load, r.ping, r.idle, r.cpu));
+  }
+  const rows = summarizeRuns(done);
+  return { rows, text: lines.join('\n    ') + describeRows(rows) };
+}
+
 export function httpPlan(profile: Profile, table: readonly StrategyInfo[], placement: Placement): Plan {
   const h = profile.http;
   const serverArgs = benchServerArgs(baseArgs);
@@ -118,49 +206,10 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[], place
     return server;
   };
 
-  /** The idle baseline, then load + probe + CPU, then wait for the server to be idle again. */
-  async function run(load: Omit<LoadOptions, 'connections' | 'durationS'>): Promise<LoadRun> {
-    const s = need();
-    const idleProbe = await startPingProbe(placement, s.url, h.probeIntervalMs);
-    await delay(h.idleS * 1000);
-    const { figures: idleFigures } = await idleProbe.stop();
-    const { samples: _idle, ...idle } = idleFigures;
-    const meter = cpuMeter(s.pid);
-    const probe = await startPingProbe(placement, s.url, h.probeIntervalMs);
-    let loaded: Awaited<ReturnType<typeof runLoad>>;
-    try {
-      loaded = await runLoad(placement, { ...load, connections: h.connections, durationS: h.loadS });
-    } catch (error) {
-      await probe.stop().catch(() => {}); // no stray pings into the next measurement
-      throw error;
-    }
-    const pinged = await probe.stop();
-    const { samples: _samples, ...ping } = pinged.figures;
-    const own = meter();
-    const cpu = { ...own, harnessS: own.harnessS + pinged.cpuS + loaded.cpuS };
-    await settle(s.url);
-    return {
-      idle,
-      load: loaded.figures,
-      ping,
-      pingP99Ratio: ratio(ping.p99, idle.p99),
-      pingP999Ratio: ratio(ping.p999, idle.p999),
-      cpu,
-      nice: { probe: pinged.nice, load: loaded.nice },
-    };
-  }
-
-  async function runs(n: number, load: Omit<LoadOptions, 'connections' | 'durationS'>) {
-    const done: LoadRun[] = [];
-    const lines: string[] = [];
-    for (let i = 0; i < n; i++) {
-      const r = await run(load);
-      done.push(r);
-      lines.push(describeLoad(r.load, r.ping, r.idle, r.cpu));
-    }
-    const rows = summarizeRuns(done);
-    idlePing ??= done[0]!.idle;
-    return { rows, text: lines.join('\n    ') + describeRows(rows) };
+  async function runs(n: number, load: Request) {
+    const measured = await measureRuns(need(), placement, h, n, load);
+    idlePing ??= measured.rows.runs[0]!.idle;
+    return measured;
   }
 
   steps.push({
@@ -171,26 +220,10 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[], place
       return `${server.url}, pid ${server.pid}, libuv pool ${server.libuvThreads}, worker pool ${server.workers}`;
     },
   });
-  // Each request as the kernel table lays it out: query arguments, or a JSON body; the bench's sizes.
-  const values: Record<string, unknown> = {
-    limit: h.primesLimit,
-    password: 'correct horse',
-    salt: 'NaCl',
-    iterations: h.pbkdf2Iterations,
-    keylen: 32,
-  };
   for (const route of heavyRoutes) {
-    const spec = kernelRoutes.find((r) => r.kernel === route)!;
-    const value = (arg: Arg) => values[arg.name] ?? (arg.kind === 'integer' ? arg.default : undefined);
-    const query = spec.args
-      .filter((a) => a.from === 'query')
-      .map((a) => `${a.name}=${value(a)}`)
-      .join('&');
-    const json = spec.args.filter((a) => a.from === 'json').map((a) => [a.name, value(a)]);
-    const method = spec.method === 'post' ? ('POST' as const) : ('GET' as const);
-    const body = json.length > 0 ? JSON.stringify(Object.fromEntries(json)) : undefined;
+    const { method, query, body } = heavyRequest(route, h);
     for (const strategy of table.filter((s) => s.kernels.includes(route))) {
-      const path = `/${route}/${strategy.name}${query && `?${query}`}`;
+      const path = `/${route}/${strategy.name}${query}`;
       const repeats = primaryRoute(strategy) === route ? h.repeats : 1;
       steps.push({
         label:

@@ -210,8 +210,11 @@ export function routingPlan(profile: Profile, baseArgs: readonly string[]) {
         generator,
         method:
           generator === 'wrk'
-            ? `wrk -t1 -c${h.routingConnections} -d${wrkSeconds(h.routingS)}s${core === undefined ? '' : ` pinned to core ${core} (taskset), the servers to core 0`}; offloop req/s ÷ bare req/s per round`
-            : 'autocannon (wrk not installed): it cannot saturate uWS, so the ratio is bare server CPU µs per request ÷ offloop’s',
+            ? `wrk -t1 -c${h.routingConnections} -d${wrkSeconds(h.routingS)}s` +
+              `${core === undefined ? '' : ` pinned to core ${core} (taskset), the servers to core 0`}; ` +
+              'offloop req/s ÷ bare req/s per round'
+            : 'autocannon (wrk not installed): it cannot saturate uWS, so the ratio is ' +
+              "bare server CPU µs per request ÷ offloop's",
         rows,
         ratios,
         cpuRatios,

@@ -17,7 +17,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeCharts } from './charts.js';
-import { defaultOut, outputFolder, parseCli, usage } from './cli.js';
+import { outputFolder, parseCli, usage } from './cli.js';
 import { compareSummaries, previousSummary, renderChanges, tolerance } from './compare.js';
 import { httpPlan } from './http.js';
 import { kernelPlan } from './kernels.js';
@@ -33,7 +33,9 @@ import { computeSummary, flatten } from './summary.js';
 
 async function main(): Promise<number> {
   // The queue strategy needs Redis and worker processes: its own part, run on request (bench/queue.ts).
-  if (process.argv[2] === 'queue') return (await import('./queue.js')).queueMain(process.argv.slice(3), defaultOut);
+  if (process.argv[2] === 'queue') return (await import('./queue.js')).queueMain(process.argv.slice(3));
+  // What keeps the loop's tail up, configuration by configuration: its own part too (bench/tail.ts).
+  if (process.argv[2] === 'tail') return (await import('./tail.js')).tailMain(process.argv.slice(3));
   const cli = parseCli(process.argv.slice(2));
   const { parts, quick, placement } = cli;
   const out = await outputFolder(cli);
