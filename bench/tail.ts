@@ -116,7 +116,9 @@ export function tailPlan(profile: Profile) {
   const machine = describeMachine();
   let stopServer: (() => Promise<unknown>) | undefined;
   const steps: Step[] = tailConfigs.map((c) => ({
-    label: `tail · ${c.strategy} · ${c.label}: ${h.repeats} × (idle ${h.idleS} s, ${h.connections} connections × ${h.loadS} s)`,
+    label:
+      `tail · ${c.strategy} · ${c.label}: ` +
+      `${h.repeats} × (idle ${h.idleS} s, ${h.connections} connections × ${h.loadS} s)`,
     async run() {
       const strategy = table.find((s) => s.name === c.strategy);
       const route = strategy && primaryRoute(strategy);
