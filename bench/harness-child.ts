@@ -6,13 +6,14 @@
  *   → { kind: 'probe', url, intervalMs }   ← { type: 'ready' } … → { type: 'stop' }   ← { type: 'done', … }
  *   → { kind: 'load', options }            ← { type: 'done', … }
  */
+import { getPriority } from 'node:os';
 import { drive, type LoadOptions } from './load.js';
 import { startProbe } from './probe.js';
 
 export type HarnessJob = { kind: 'probe'; url: string; intervalMs: number } | { kind: 'load'; options: LoadOptions };
 export type HarnessReply =
   | { type: 'ready' }
-  | { type: 'done'; figures: unknown; cpuS: number }
+  | { type: 'done'; figures: unknown; cpuS: number; nice: number }
   | { type: 'error'; message: string };
 
 const send = (reply: HarnessReply) => process.send!(reply);
@@ -26,14 +27,14 @@ async function run(job: HarnessJob): Promise<void> {
   const started = cpuSeconds();
   if (job.kind === 'load') {
     const figures = await drive(job.options);
-    send({ type: 'done', figures, cpuS: cpuSeconds() - started });
+    send({ type: 'done', figures, cpuS: cpuSeconds() - started, nice: getPriority() });
     return;
   }
   const probe = await startProbe(job.url, job.intervalMs);
   process.on('message', (message: { type?: string }) => {
     if (message.type !== 'stop') return;
     probe.stop().then(
-      (figures) => send({ type: 'done', figures, cpuS: cpuSeconds() - started }),
+      (figures) => send({ type: 'done', figures, cpuS: cpuSeconds() - started, nice: getPriority() }),
       (error: unknown) => send({ type: 'error', message: String(error) }),
     );
   });

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { availableParallelism, getPriority } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { HarnessJob, HarnessReply } from './harness-child.js';
 import type { LoadOptions } from './load.js';
@@ -109,20 +109,14 @@ function startSide(seat: Seat, job: HarnessJob) {
     return queued ? Promise.resolve(queued) : new Promise<HarnessReply>((resolve) => (waiting = resolve));
   };
   child.send(job);
-  const niceNow = () => {
-    try {
-      return getPriority(child.pid!);
-    } catch {
-      return NaN;
-    }
-  };
-  return { child, next, niceNow };
+  return { child, next };
 }
 
-function expect<T>(reply: HarnessReply, nice: number): SideResult<T> {
+/** The child's figures, CPU and the nice value it read of itself (its main thread: where it measures). */
+function expect<T>(reply: HarnessReply): SideResult<T> {
   if (reply.type === 'error') throw new Error(reply.message);
   if (reply.type !== 'done') throw new Error(`harness child: unexpected ${reply.type}`);
-  return { figures: reply.figures as T, cpuS: reply.cpuS, nice };
+  return { figures: reply.figures as T, cpuS: reply.cpuS, nice: reply.nice };
 }
 
 export interface RunningProbe {
@@ -137,11 +131,10 @@ export async function startPingProbe(placement: Placement, url: string, interval
     side.child.kill();
     throw new Error(first.type === 'error' ? first.message : `harness child: unexpected ${first.type}`);
   }
-  const nice = side.niceNow();
   return {
     async stop() {
       side.child.send({ type: 'stop' });
-      const result = expect<ProbeFigures & { samples: number[] }>(await side.next(), nice);
+      const result = expect<ProbeFigures & { samples: number[] }>(await side.next());
       side.child.disconnect();
       return result;
     },
@@ -151,9 +144,7 @@ export async function startPingProbe(placement: Placement, url: string, interval
 /** autocannon (bench/load.ts) in its own process, for the load's duration. */
 export async function runLoad(placement: Placement, options: LoadOptions): Promise<SideResult<LoadFigures>> {
   const side = startSide(placement.load, { kind: 'load', options });
-  // Read the nice value while it runs: the child is gone once it has answered.
-  const nice = await new Promise<number>((resolve) => setTimeout(() => resolve(side.niceNow()), 50));
-  const result = expect<LoadFigures>(await side.next(), nice);
+  const result = expect<LoadFigures>(await side.next());
   side.child.disconnect();
   return result;
 }

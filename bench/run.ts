@@ -5,6 +5,8 @@
  *   npm run bench                 everything (kernels, then HTTP)
  *   npm run bench:kernels         the kernel suite only
  *   npm run bench:http            the HTTP harness only
+ *   npm run bench -- tail         what keeps the loop's tail up, configuration by configuration (bench/tail.ts)
+ *   npm run bench -- queue        the queue strategy through Redis (bench/queue.ts)
  *   … -- --quick                  a smoke run (about 3 minutes; figures are not comparable), into a scratch folder
  *   … -- --out <dir>              where results go (default: bench/results; for --quick, a temporary folder)
  *   … -- --harness <placement>    where the probe and the load generator run (bench/harness.ts; default priority)
@@ -32,10 +34,13 @@ import { strategyTable } from './strategies.js';
 import { computeSummary, flatten } from './summary.js';
 
 async function main(): Promise<number> {
-  // The queue strategy needs Redis and worker processes: its own part, run on request (bench/queue.ts).
-  if (process.argv[2] === 'queue') return (await import('./queue.js')).queueMain(process.argv.slice(3));
-  // What keeps the loop's tail up, configuration by configuration: its own part too (bench/tail.ts).
-  if (process.argv[2] === 'tail') return (await import('./tail.js')).tailMain(process.argv.slice(3));
+  // Parts run only on request, wherever the word stands (`-- --quick tail` as well as `-- tail --quick`):
+  // the queue strategy needs Redis and worker processes (bench/queue.ts); what keeps the loop's tail
+  // up tries configuration after configuration (bench/tail.ts).
+  const argv = process.argv.slice(2);
+  const rest = (part: string) => argv.filter((a) => a !== part);
+  if (argv.includes('queue')) return (await import('./queue.js')).queueMain(rest('queue'));
+  if (argv.includes('tail')) return (await import('./tail.js')).tailMain(rest('tail'));
   const cli = parseCli(process.argv.slice(2));
   const { parts, quick, placement } = cli;
   const out = await outputFolder(cli);
