@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { type Arg, kernelRoutes } from '../src/engines/kernels.js';
-import { type CpuUse, cpuMeter } from './cpu.js';
+import { type CpuUse, cpuMeter, type LoopWait, loopWaitMeter } from './cpu.js';
 import { type Placement, runLoad, startPingProbe } from './harness.js';
 import type { LoadOptions } from './load.js';
 import { describeMachine, endOfPart, libuvPoolSize } from './machine.js';
@@ -47,6 +47,7 @@ export function summarizeRuns(runs: readonly LoadRun[]): LoadRows {
     pingP99Ratio: p99,
     pingP999Ratio: repeated(runs.map((r) => r.pingP999Ratio)),
     reqPerSec: repeated(runs.map((r) => r.load.reqPerSec)),
+    loopWaitUs: repeated(runs.map((r) => r.loopWait.loaded.usPerRun)),
     load: median.load,
     ping: median.ping,
     idle: median.idle,
@@ -86,6 +87,9 @@ export async function settle(url: string, timeoutMs = 120_000): Promise<void> {
   }
   throw new Error(`the server at ${url} was still busy after ${timeoutMs} ms`);
 }
+
+const describeWait = (w: { idle: LoopWait; loaded: LoopWait }) =>
+  `; the loop waited for a CPU ${fmt(w.idle.usPerRun)} → ${fmt(w.loaded.usPerRun)} µs a run`;
 
 const describeLoad = (load: LoadFigures, ping: ProbeFigures, idle: ProbeFigures, cpu: CpuUse) =>
   `${fmt(load.reqPerSec)} req/s` +
@@ -142,10 +146,13 @@ export async function measureRun(
   load: Request,
 ): Promise<LoadRun> {
   const idleProbe = await startPingProbe(placement, s.url, h.probeIntervalMs);
+  const idleWait = loopWaitMeter(s.pid);
   await delay(h.idleS * 1000);
+  const idleLoopWait = idleWait();
   const { figures: idleFigures } = await idleProbe.stop();
   const { samples: _idle, ...idle } = idleFigures;
   const meter = cpuMeter(s.pid);
+  const loadWait = loopWaitMeter(s.pid);
   const probe = await startPingProbe(placement, s.url, h.probeIntervalMs);
   let loaded: Awaited<ReturnType<typeof runLoad>>;
   try {
@@ -154,6 +161,7 @@ export async function measureRun(
     await probe.stop().catch(() => {}); // no stray pings into the next measurement
     throw error;
   }
+  const loadedLoopWait = loadWait();
   const pinged = await probe.stop();
   const { samples: _samples, ...ping } = pinged.figures;
   const own = meter();
@@ -166,6 +174,7 @@ export async function measureRun(
     pingP99Ratio: ratio(ping.p99, idle.p99),
     pingP999Ratio: ratio(ping.p999, idle.p999),
     cpu,
+    loopWait: { idle: idleLoopWait, loaded: loadedLoopWait },
     nice: { probe: pinged.nice, load: loaded.nice },
   };
 }
@@ -183,7 +192,7 @@ export async function measureRuns(
   for (let i = 0; i < n; i++) {
     const r = await measureRun(s, placement, h, load);
     done.push(r);
-    lines.push(describeLoad(r.load, r.ping, r.idle, r.cpu));
+    lines.push(describeLoad(r.load, r.ping, r.idle, r.cpu) + describeWait(r.loopWait));
   }
   const rows = summarizeRuns(done);
   return { rows, text: lines.join('\n    ') + describeRows(rows) };

@@ -131,6 +131,7 @@ function httpSection(h: HttpResult): string {
     `${fmt(r.idle.p999)} → ${fmt(r.ping.p999)}`,
     spread(r.pingP99Ratio, r.runs.length),
     spread(r.pingP999Ratio, r.runs.length),
+    `${fmt(r.runs[0]?.loopWait.idle.usPerRun)} → ${fmt(r.loopWaitUs.median)}`,
     cores(r.cpu.childS, r.cpu.wallS),
     cores(r.cpu.harnessS, r.cpu.wallS),
   ];
@@ -144,6 +145,7 @@ function httpSection(h: HttpResult): string {
     'ping p99.9 ms (idle → loaded)',
     'p99 ÷ idle (min–max)',
     'p99.9 ÷ idle (min–max)',
+    "loop's wait for a CPU, µs a run (idle → loaded)",
     'server cores',
     'harness cores',
   ];

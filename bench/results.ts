@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CpuKernelName } from '../src/engines/kernels.js';
-import type { CpuUse } from './cpu.js';
+import type { CpuUse, LoopWait } from './cpu.js';
 import type { Machine } from './machine.js';
 import type { Profile } from './profile.js';
 import type { LatencySummary, Repeated } from './stats.js';
@@ -88,6 +88,8 @@ export interface LoadRun {
   pingP999Ratio: number;
   /** Server and harness CPU; harnessS counts the probe's and the load generator's processes. */
   cpu: CpuUse;
+  /** The server's loop thread's wait for a CPU (scheduler accounting), idle and under this load. */
+  loopWait: { idle: LoopWait; loaded: LoopWait };
   /** The nice values the probe and the load generator really ran at. */
   nice: { probe: number; load: number };
 }
@@ -99,6 +101,8 @@ export interface LoadRows {
   pingP99Ratio: Repeated;
   pingP999Ratio: Repeated;
   reqPerSec: Repeated;
+  /** The loop thread's mean wait for a CPU per run under load, µs: median and spread over the runs. */
+  loopWaitUs: Repeated;
   /** The median run's figures, for tables and charts. */
   load: LoadFigures;
   ping: ProbeFigures;

@@ -154,7 +154,8 @@ export function tailPlan(profile: Profile) {
         const r = measured.rows;
         return (
           `p99 ÷ idle ${fmt(r.pingP99Ratio.median)}× (${fmt(r.pingP99Ratio.min)}–${fmt(r.pingP99Ratio.max)}), ` +
-          `p99.9 ${fmt(r.pingP999Ratio.median)}×; ${fmt(r.reqPerSec.median)} req/s` +
+          `p99.9 ${fmt(r.pingP999Ratio.median)}×; ${fmt(r.reqPerSec.median)} req/s; ` +
+          `the loop waited ${fmt(r.loopWaitUs.median)} µs for a CPU a run` +
           `${c.threads ? `; ${tids.length} threads → ${c.threads}` : ''}`
         );
       } finally {
@@ -199,11 +200,15 @@ export async function tailMain(argv: string[]): Promise<number> {
   }
   const result = plan.result();
   await writeJson(out, 'tail', result);
-  console.log('\nstrategy · configuration: ping p99 ÷ idle, median (min–max); p99.9; throughput ÷ default');
+  console.log(
+    '\nstrategy · configuration: ping p99 ÷ idle, median (min–max); p99.9; throughput ÷ default; ' +
+      "the loop's wait for a CPU, µs a run",
+  );
   for (const r of result.rows)
     console.log(
       `  ${r.strategy} · ${r.label}: ${fmt(r.pingP99Ratio.median)}× (${fmt(r.pingP99Ratio.min)}–` +
-        `${fmt(r.pingP99Ratio.max)}); ${fmt(r.pingP999Ratio.median)}×; ${fmt(r.throughput)}`,
+        `${fmt(r.pingP99Ratio.max)}); ${fmt(r.pingP999Ratio.median)}×; ${fmt(r.throughput)}; ` +
+        fmt(r.loopWaitUs.median),
     );
   return failures.length ? 1 : 0;
 }

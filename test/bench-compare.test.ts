@@ -26,12 +26,23 @@ test('a load measured several times: the ratios summarised, the tables show the 
     const idle = { ...ping, p99: 1, p999: 1 };
     const load = { reqPerSec, ok: 1, non2xx: 0, errors: 0, latency: { p50: 1, p99: 1, max: 1 } };
     const cpu = { wallS: 1, harnessS: 0.1, childS: 2 };
-    return { idle, load, ping, pingP99Ratio: ratio, pingP999Ratio: 2 * ratio, cpu, nice: { probe: -10, load: 19 } };
+    const loopWait = { idle: { msPerS: 1, usPerRun: 5 }, loaded: { msPerS: 50, usPerRun: 100 * ratio } };
+    return {
+      idle,
+      load,
+      ping,
+      pingP99Ratio: ratio,
+      pingP999Ratio: 2 * ratio,
+      cpu,
+      loopWait,
+      nice: { probe: -10, load: 19 },
+    };
   };
   const rows = summarizeRuns([run(3, 90), run(1.2, 100), run(1.5, 80)]);
   t.deepEqual(rows.pingP99Ratio, { median: 1.5, min: 1.2, max: 3 });
   t.deepEqual(rows.pingP999Ratio, { median: 3, min: 2.4, max: 6 });
   t.deepEqual(rows.reqPerSec, { median: 90, min: 80, max: 100 });
+  t.deepEqual(rows.loopWaitUs, { median: 150, min: 120, max: 300 });
   t.is(rows.load.reqPerSec, 80, 'the run whose p99 ratio is the median');
   t.is(rows.runs.length, 3);
 });
