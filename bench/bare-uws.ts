@@ -1,14 +1,18 @@
 /**
  * The baseline for routing overhead: the smallest uWebSockets.js server that answers what
- * offloop's /ping answers (same body, same content type), with no routing table, no Exchange,
- * no metrics. offloop's /ping req/s ÷ this server's req/s is what offloop's machinery costs.
- * Run as its own process: `node dist/bench/bare-uws.js [port]`; it prints the URL it listens on.
+ * offloop answers on the measured routes (same bodies, same content type), with no routing
+ * table, no Exchange, no metrics, no log. offloop's req/s ÷ this server's is what offloop's
+ * machinery costs. Run as its own process: `node dist/bench/bare-uws.js [port] [bodies]`, where
+ * bodies is a JSON object from path (no query) to the body to send; any other path gets /ping's.
+ * It prints the URL it listens on.
  */
 import * as uWS from '../src/server/uws.js';
 
-const body = JSON.stringify({ pong: true });
+const pong = JSON.stringify({ pong: true });
+const bodies = new Map<string, string>(Object.entries(JSON.parse(process.argv[3] ?? '{}') as Record<string, string>));
 const host = '127.0.0.1';
-const app = uWS.App().get('/*', (res) => {
+const app = uWS.App().get('/*', (res, req) => {
+  const body = bodies.get(req.getUrl()) ?? pong;
   res.cork(() => {
     res.writeHeader('content-type', 'application/json').end(body);
   });

@@ -1,9 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 
+/** How much of a child's output is kept for error messages: a server's access log must not fill our memory. */
+const outputTail = 64 * 1024;
+
 /** A node script started as its own process, the way a user would start it from a shell. */
 export interface NodeChild {
   readonly child: ChildProcess;
-  /** Everything it printed so far (stdout and stderr), for error messages. */
+  /** The last 64 KiB it printed (stdout unless discarded, and stderr), for error messages. */
   output(): string;
   /** SIGTERM, then SIGKILL if it has not exited after `graceMs`; resolves with the exit code. */
   stop(graceMs?: number): Promise<number | null>;
@@ -11,6 +14,13 @@ export interface NodeChild {
 
 /** When a started script is ready: its output matches `printed`, or it sends a `message` that passes the test. */
 type Ready<T> = { printed: RegExp } | { message: (message: unknown) => message is T };
+
+export interface LaunchOptions {
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  /** Send stdout to /dev/null (an access log at tens of thousands of lines a second costs a reader CPU). */
+  discardStdout?: boolean;
+}
 
 /**
  * Spawns `node script ...args` (with an IPC channel when it is awaited through one) and waits
@@ -21,13 +31,15 @@ async function launch<T>(
   script: string,
   args: string[],
   ready: Ready<T>,
-  env: NodeJS.ProcessEnv,
-  timeoutMs: number,
+  { env = {}, timeoutMs = 30_000, discardStdout = false }: LaunchOptions,
 ): Promise<{ proc: NodeChild; value: T }> {
   const ipc = 'message' in ready;
-  const stdio = ipc ? (['ignore', 'pipe', 'pipe', 'ipc'] as const) : (['ignore', 'pipe', 'pipe'] as const);
+  if (discardStdout && 'printed' in ready) throw new Error('a child awaited by its output needs its stdout');
+  const out = discardStdout ? 'ignore' : 'pipe';
+  const stdio = ipc ? (['ignore', out, 'pipe', 'ipc'] as const) : (['ignore', out, 'pipe'] as const);
   const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: [...stdio] });
   let output = '';
+  let seen = ''; // what the ready pattern is matched against, until it matches
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const value = await new Promise<T>((resolve, reject) => {
     const what = 'printed' in ready ? `printed nothing matching ${ready.printed}` : 'sent no ready message';
@@ -36,12 +48,20 @@ async function launch<T>(
       clearTimeout(timer);
       resolve(found);
     };
+    let ready_ = false;
     const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const found = 'printed' in ready ? ready.printed.exec(output) : null;
-      if (found) done(found as T);
+      const text = chunk.toString();
+      output = (output + text).slice(-outputTail);
+      if (ready_ || !('printed' in ready)) return;
+      seen += text;
+      const found = ready.printed.exec(seen);
+      if (found) {
+        ready_ = true;
+        seen = '';
+        done(found as T);
+      }
     };
-    child.stdout!.on('data', onData);
+    child.stdout?.on('data', onData);
     child.stderr!.on('data', onData);
     if ('message' in ready) child.on('message', (message) => ready.message(message) && done(message));
     void exited.then((code) => {
@@ -72,7 +92,7 @@ export async function startNode(
   env: NodeJS.ProcessEnv = {},
   timeoutMs = 30_000,
 ): Promise<{ proc: NodeChild; match: RegExpExecArray }> {
-  const { proc, value } = await launch<RegExpExecArray>(script, args, { printed: ready }, env, timeoutMs);
+  const { proc, value } = await launch<RegExpExecArray>(script, args, { printed: ready }, { env, timeoutMs });
   return { proc, match: value };
 }
 
@@ -81,9 +101,8 @@ export async function startNodeUntilMessage<T>(
   script: string,
   args: string[],
   ready: (message: unknown) => message is T,
-  env: NodeJS.ProcessEnv = {},
-  timeoutMs = 30_000,
+  options: LaunchOptions = {},
 ): Promise<{ proc: NodeChild; message: T }> {
-  const { proc, value } = await launch(script, args, { message: ready }, env, timeoutMs);
+  const { proc, value } = await launch(script, args, { message: ready }, options);
   return { proc, message: value };
 }

@@ -54,3 +54,44 @@ export function cpuMeter(childPid?: number): () => CpuUse {
     childS: childPid === undefined ? NaN : processCpuSeconds(childPid) - child,
   });
 }
+
+/**
+ * How long the server's event-loop thread (the process's main thread) waited for a CPU while it
+ * was runnable, from the scheduler's own accounting (/proc/<pid>/task/<pid>/schedstat: time on
+ * a CPU, time waiting on a run queue, times run). This is the mechanism behind a loaded ping
+ * tail, seen without the probe: the loop woke, and another thread held the core.
+ */
+export interface LoopWait {
+  /** ms spent waiting for a CPU per second of wall time. */
+  msPerS: number;
+  /** Mean wait each time the thread was put on a CPU, in µs. */
+  usPerRun: number;
+}
+
+function schedstat(pid: number): [number, number, number] | undefined {
+  try {
+    const [run, wait, slices] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8')
+      .trim()
+      .split(' ')
+      .map(Number);
+    return [run!, wait!, slices!];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Starts measuring the loop thread's run-queue wait; NaN where /proc has no schedstat. */
+export function loopWaitMeter(pid: number): () => LoopWait {
+  const wall = performance.now();
+  const before = schedstat(pid);
+  return () => {
+    const after = schedstat(pid);
+    if (!before || !after) return { msPerS: NaN, usPerRun: NaN };
+    const waitNs = after[1] - before[1];
+    const runs = after[2] - before[2];
+    return {
+      msPerS: waitNs / 1e6 / ((performance.now() - wall) / 1000),
+      usPerRun: runs > 0 ? waitNs / 1e3 / runs : NaN,
+    };
+  };
+}

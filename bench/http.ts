@@ -1,41 +1,57 @@
 import { availableParallelism } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { type Arg, kernelRoutes } from '../src/engines/kernels.js';
-import { startNode } from './child.js';
-import { type CpuUse, cpuMeter } from './cpu.js';
-import { drive, type LoadOptions } from './load.js';
+import { type CpuUse, cpuMeter, type LoopWait, loopWaitMeter } from './cpu.js';
+import { type Placement, runLoad, startPingProbe } from './harness.js';
+import type { LoadOptions } from './load.js';
 import { describeMachine, endOfPart, libuvPoolSize } from './machine.js';
-import { startProbe } from './probe.js';
 import type { Profile } from './profile.js';
 import type { Step } from './progress.js';
-import type { HeavyRow, HttpResult, LoadFigures, ProbeFigures, RoutingRow, SeedRow, StarvationRow } from './results.js';
-import { type OffloopProcess, startOffloop } from './server.js';
+import type {
+  HeavyRow,
+  HttpResult,
+  LoadFigures,
+  LoadRows,
+  LoadRun,
+  ProbeFigures,
+  SeedRow,
+  StarvationRow,
+} from './results.js';
+import { routingPlan } from './routing.js';
+import { benchServerArgs, type OffloopProcess, startOffloop } from './server.js';
 import { measureStarvation, starvationStrategies } from './starvation.js';
-import { fmt, ratio, summarize } from './stats.js';
-import type { StrategyInfo } from './strategies.js';
+import { fmt, ratio, repeated, summarize } from './stats.js';
+import { primaryRoute, type StrategyInfo } from './strategies.js';
 
 /**
  * The HTTP harness: offloop's server as its own process (`node dist/src/main.js --port 0`), a
  * heavy route driven by autocannon at a fixed concurrency while a probe pings /ping on its own
- * connection; then the seed routes, routing overhead against a bare uWS server, and libuv pool
- * starvation. The load generator and probe share the machine's cores with the server — every
- * load figure carries the CPU that each side used.
+ * connection, each idle-then-loaded run repeated; then the seed routes, routing overhead against
+ * a bare uWS server (bench/routing.ts), and libuv pool starvation. The probe and the load
+ * generator run in processes of their own, placed by bench/harness.ts; every load figure
+ * carries the CPU that each side used.
  */
 
-const bareEntry = fileURLToPath(new URL('./bare-uws.js', import.meta.url));
-// The loop strategies are measured unguarded (no loop budget): showing what they cost is the point.
-const serverArgs = ['--host', '127.0.0.1', '--max-loop-share', '1', '--max-loop-ms', '3600000'];
-const heavyRoutes = ['primes', 'pbkdf2'] as const;
+// The loop strategies are measured unguarded (no loop budget, no shedding): showing what they cost is the point.
+export const baseArgs = ['--host', '127.0.0.1', '--max-loop-share', '1', '--max-loop-ms', '3600000'];
+export const heavyRoutes = ['primes', 'pbkdf2'] as const;
 const seedPaths = ['/terrible-ping', '/good-ping', '/perfect-ping'] as const;
 
-/** One server's figures over the routing rounds; contention only ever hurts, so its best round counts. */
-function rounds(rows: readonly RoutingRow[], server: RoutingRow['server']): { fastest?: number; leanest?: number } {
-  const mine = rows.filter((r) => r.server === server);
-  if (mine.length === 0) return {};
+/** The runs of one load, summarised: median and spread of the ratios; the median run's figures for the tables. */
+export function summarizeRuns(runs: readonly LoadRun[]): LoadRows {
+  const p99 = repeated(runs.map((r) => r.pingP99Ratio));
+  const byRatio = [...runs].sort((a, b) => a.pingP99Ratio - b.pingP99Ratio);
+  const median = byRatio[(byRatio.length - 1) >> 1]!;
   return {
-    fastest: Math.max(...mine.map((r) => r.reqPerSec)),
-    leanest: Math.min(...mine.map((r) => r.serverCpuUsPerReq)),
+    runs: [...runs],
+    pingP99Ratio: p99,
+    pingP999Ratio: repeated(runs.map((r) => r.pingP999Ratio)),
+    reqPerSec: repeated(runs.map((r) => r.load.reqPerSec)),
+    loopWaitUs: repeated(runs.map((r) => r.loopWait.loaded.usPerRun)),
+    load: median.load,
+    ping: median.ping,
+    idle: median.idle,
+    cpu: median.cpu,
   };
 }
 
@@ -45,11 +61,11 @@ export interface Plan {
   cleanup(): Promise<void>;
 }
 
-/** In-flight plus queued requests over every strategy's gate, from the server's /metrics. */
+/** In-flight plus queued requests over every strategy's gate, from the server's /metrics (labels or none). */
 function busyRequests(metrics: string): number {
   let busy = 0;
   for (const line of metrics.split('\n')) {
-    const match = /^offloop_(?:inflight|queued)_requests\{[^}]*\}\s+(\S+)$/.exec(line);
+    const match = /^offloop_(?:inflight|queued)_requests(?:\{[^}]*\})?\s+(\S+)$/.exec(line);
     if (match) busy += Number(match[1]);
   }
   return busy;
@@ -59,7 +75,7 @@ function busyRequests(metrics: string): number {
  * Waits until the server has finished the work the last load left behind (requests a blocked
  * loop had not read yet, jobs still queued), so it cannot leak into the next measurement.
  */
-async function settle(url: string, timeoutMs = 120_000): Promise<void> {
+export async function settle(url: string, timeoutMs = 120_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   let quietInARow = 0;
   while (performance.now() < deadline) {
@@ -72,22 +88,126 @@ async function settle(url: string, timeoutMs = 120_000): Promise<void> {
   throw new Error(`the server at ${url} was still busy after ${timeoutMs} ms`);
 }
 
-const describeLoad = (load: LoadFigures, ping: ProbeFigures, idleP99: number, cpu: CpuUse) =>
+const describeWait = (w: { idle: LoopWait; loaded: LoopWait }) =>
+  `; the loop waited for a CPU ${fmt(w.idle.usPerRun)} → ${fmt(w.loaded.usPerRun)} µs a run`;
+
+const describeLoad = (load: LoadFigures, ping: ProbeFigures, idle: ProbeFigures, cpu: CpuUse) =>
   `${fmt(load.reqPerSec)} req/s` +
   `${load.non2xx + load.errors ? ` (${load.non2xx} non-2xx, ${load.errors} errors)` : ''}; ` +
-  `ping p50 ${fmt(ping.p50)} ms, p99 ${fmt(ping.p99)} ms (${fmt(ratio(ping.p99, idleP99))}× idle), ` +
-  `max ${fmt(ping.max)} ms; ` +
+  `ping p50 ${fmt(ping.p50)} ms, p99 ${fmt(ping.p99)} ms (${fmt(ratio(ping.p99, idle.p99))}× idle ${fmt(idle.p99)}), ` +
+  `p99.9 ${fmt(ping.p999)} ms (${fmt(ratio(ping.p999, idle.p999))}×); ` +
   `CPU server ${fmt(cpu.childS / cpu.wallS, 2)} cores, harness ${fmt(cpu.harnessS / cpu.wallS, 2)}`;
 
-export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan {
+const describeRows = (rows: LoadRows) =>
+  rows.runs.length === 1
+    ? ''
+    : ` — p99 ÷ idle over ${rows.runs.length} runs: median ${fmt(rows.pingP99Ratio.median)}× ` +
+      `(${fmt(rows.pingP99Ratio.min)}–${fmt(rows.pingP99Ratio.max)}), ` +
+      `p99.9 ${fmt(rows.pingP999Ratio.median)}× (${fmt(rows.pingP999Ratio.min)}–${fmt(rows.pingP999Ratio.max)})`;
+
+/**
+ * A heavy route's request as the kernel table lays it out: query arguments, or a JSON body, at
+ * the bench's sizes. `query` starts with '?' when there is one.
+ */
+export function heavyRequest(
+  route: (typeof heavyRoutes)[number],
+  h: Pick<Profile['http'], 'primesLimit' | 'pbkdf2Iterations'>,
+): { method: 'GET' | 'POST'; query: string; body: string | undefined } {
+  const values: Record<string, unknown> = {
+    limit: h.primesLimit,
+    password: 'correct horse',
+    salt: 'NaCl',
+    iterations: h.pbkdf2Iterations,
+    keylen: 32,
+  };
+  const spec = kernelRoutes.find((r) => r.kernel === route)!;
+  const value = (arg: Arg) => values[arg.name] ?? (arg.kind === 'integer' ? arg.default : undefined);
+  const query = spec.args
+    .filter((a) => a.from === 'query')
+    .map((a) => `${a.name}=${value(a)}`)
+    .join('&');
+  const json = spec.args.filter((a) => a.from === 'json').map((a) => [a.name, value(a)]);
+  return {
+    method: spec.method === 'post' ? 'POST' : 'GET',
+    query: query && `?${query}`,
+    body: json.length > 0 ? JSON.stringify(Object.fromEntries(json)) : undefined,
+  };
+}
+
+/** What a load sends: one URL, its method and body. */
+export type Request = Omit<LoadOptions, 'connections' | 'durationS'>;
+type Settings = Pick<Profile['http'], 'idleS' | 'loadS' | 'connections' | 'probeIntervalMs'>;
+
+/** The idle baseline, then load + probe + CPU, then wait for the server to be idle again. */
+export async function measureRun(
+  s: Pick<OffloopProcess, 'url' | 'pid'>,
+  placement: Placement,
+  h: Settings,
+  load: Request,
+): Promise<LoadRun> {
+  const idleProbe = await startPingProbe(placement, s.url, h.probeIntervalMs);
+  const idleWait = loopWaitMeter(s.pid);
+  await delay(h.idleS * 1000);
+  const idleLoopWait = idleWait();
+  const { figures: idleFigures } = await idleProbe.stop();
+  const { samples: _idle, ...idle } = idleFigures;
+  const meter = cpuMeter(s.pid);
+  const loadWait = loopWaitMeter(s.pid);
+  const probe = await startPingProbe(placement, s.url, h.probeIntervalMs);
+  let loaded: Awaited<ReturnType<typeof runLoad>>;
+  try {
+    loaded = await runLoad(placement, { ...load, connections: h.connections, durationS: h.loadS });
+  } catch (error) {
+    await probe.stop().catch(() => {}); // no stray pings into the next measurement
+    throw error;
+  }
+  const loadedLoopWait = loadWait();
+  const pinged = await probe.stop();
+  const { samples: _samples, ...ping } = pinged.figures;
+  const own = meter();
+  const cpu = { ...own, harnessS: own.harnessS + pinged.cpuS + loaded.cpuS };
+  await settle(s.url);
+  return {
+    idle,
+    load: loaded.figures,
+    ping,
+    pingP99Ratio: ratio(ping.p99, idle.p99),
+    pingP999Ratio: ratio(ping.p999, idle.p999),
+    cpu,
+    loopWait: { idle: idleLoopWait, loaded: loadedLoopWait },
+    nice: { probe: pinged.nice, load: loaded.nice },
+  };
+}
+
+/** `n` runs of one load, summarised, with a line per run for the progress output. */
+export async function measureRuns(
+  s: Pick<OffloopProcess, 'url' | 'pid'>,
+  placement: Placement,
+  h: Settings,
+  n: number,
+  load: Request,
+): Promise<{ rows: LoadRows; text: string }> {
+  const done: LoadRun[] = [];
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await measureRun(s, placement, h, load);
+    done.push(r);
+    lines.push(describeLoad(r.load, r.ping, r.idle, r.cpu) + describeWait(r.loopWait));
+  }
+  const rows = summarizeRuns(done);
+  return { rows, text: lines.join('\n    ') + describeRows(rows) };
+}
+
+export function httpPlan(profile: Profile, table: readonly StrategyInfo[], placement: Placement): Plan {
   const h = profile.http;
+  const serverArgs = benchServerArgs(baseArgs);
   const started = performance.now();
   const machine = describeMachine();
   let server: OffloopProcess | undefined;
   let idlePing: ProbeFigures | undefined;
   const heavy: HeavyRow[] = [];
   const seed: SeedRow[] = [];
-  const routing: RoutingRow[] = [];
+  const routing = routingPlan(profile, baseArgs);
   const starvation: StarvationRow[] = [];
   const steps: Step[] = [];
   const need = () => {
@@ -95,22 +215,10 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan
     return server;
   };
 
-  /** Load + probe + CPU, then wait for the server to be idle again. */
-  async function underLoad(load: Omit<LoadOptions, 'connections' | 'durationS'>) {
-    const s = need();
-    const meter = cpuMeter(s.pid);
-    const probe = await startProbe(s.url, h.probeIntervalMs);
-    let figures: LoadFigures;
-    try {
-      figures = await drive({ ...load, connections: h.connections, durationS: h.loadS });
-    } catch (error) {
-      await probe.stop(1000).catch(() => {}); // no stray pings into the next measurement
-      throw error;
-    }
-    const { samples: _samples, ...ping } = await probe.stop();
-    const cpu = meter();
-    await settle(s.url);
-    return { load: figures, ping, cpu };
+  async function runs(n: number, load: Request) {
+    const measured = await measureRuns(need(), placement, h, n, load);
+    idlePing ??= measured.rows.runs[0]!.idle;
+    return measured;
   }
 
   steps.push({
@@ -121,41 +229,15 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan
       return `${server.url}, pid ${server.pid}, libuv pool ${server.libuvThreads}, worker pool ${server.workers}`;
     },
   });
-  steps.push({
-    label: `http · idle ping: /ping every ${h.probeIntervalMs} ms for ${h.idleS} s`,
-    async run() {
-      const probe = await startProbe(need().url, h.probeIntervalMs);
-      await delay(h.idleS * 1000);
-      const { samples: _samples, ...figures } = await probe.stop();
-      idlePing = figures;
-      return `p50 ${fmt(figures.p50)} ms, p99 ${fmt(figures.p99)} ms, max ${fmt(figures.max)} ms (n=${figures.n})`;
-    },
-  });
-
-  // Each request as the kernel table lays it out: query arguments, or a JSON body; the bench's sizes.
-  const values: Record<string, unknown> = {
-    limit: h.primesLimit,
-    password: 'correct horse',
-    salt: 'NaCl',
-    iterations: h.pbkdf2Iterations,
-    keylen: 32,
-  };
   for (const route of heavyRoutes) {
-    const spec = kernelRoutes.find((r) => r.kernel === route)!;
-    const value = (arg: Arg) => values[arg.name] ?? (arg.kind === 'integer' ? arg.default : undefined);
-    const query = spec.args
-      .filter((a) => a.from === 'query')
-      .map((a) => `${a.name}=${value(a)}`)
-      .join('&');
-    const json = spec.args.filter((a) => a.from === 'json').map((a) => [a.name, value(a)]);
-    const method = spec.method === 'post' ? ('POST' as const) : ('GET' as const);
-    const body = json.length > 0 ? JSON.stringify(Object.fromEntries(json)) : undefined;
+    const { method, query, body } = heavyRequest(route, h);
     for (const strategy of table.filter((s) => s.kernels.includes(route))) {
-      const path = `/${route}/${strategy.name}${query && `?${query}`}`;
+      const path = `/${route}/${strategy.name}${query}`;
+      const repeats = primaryRoute(strategy) === route ? h.repeats : 1;
       steps.push({
         label:
-          `http · ${method} ${path} · ${h.connections} connections × ${h.loadS} s, ` +
-          `ping every ${h.probeIntervalMs} ms`,
+          `http · ${method} ${path} · ${repeats} × (idle ${h.idleS} s, ` +
+          `then ${h.connections} connections × ${h.loadS} s), ping every ${h.probeIntervalMs} ms`,
         async run() {
           const s = need();
           const url = `${s.url}${path}`;
@@ -175,16 +257,9 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan
           // Warm the path (JIT, pools) with one request per connection before measuring.
           await Promise.all(Array.from({ length: h.connections }, () => fetch(url, init).then((r) => r.arrayBuffer())));
           await settle(s.url);
-          const measured = await underLoad({ url, method, ...(body === undefined ? {} : { body }) });
-          heavy.push({
-            route,
-            strategy: strategy.name,
-            kernelMs: elapsedMs,
-            ...measured,
-            pingP99Ratio: ratio(measured.ping.p99, idlePing?.p99),
-          });
-          const load = describeLoad(measured.load, measured.ping, idlePing?.p99 ?? NaN, measured.cpu);
-          return `kernel ${fmt(elapsedMs)} ms; ${load}`;
+          const measured = await runs(repeats, { url, method, ...(body === undefined ? {} : { body }) });
+          heavy.push({ route, strategy: strategy.name, kernelMs: elapsedMs, ...measured.rows });
+          return `kernel ${fmt(elapsedMs)} ms; ${measured.text}`;
         },
       });
     }
@@ -194,73 +269,16 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan
     const path = `${seedPath}?ms=${h.seedMs}`;
     steps.push({
       label:
-        `http · seed route GET ${path} · ${h.connections} connections × ${h.loadS} s, ` +
+        `http · seed route GET ${path} · idle ${h.idleS} s, then ${h.connections} connections × ${h.loadS} s, ` +
         `ping every ${h.probeIntervalMs} ms`,
       async run() {
-        const measured = await underLoad({ url: `${need().url}${path}` });
-        seed.push({ path, ...measured, pingP99Ratio: ratio(measured.ping.p99, idlePing?.p99) });
-        return describeLoad(measured.load, measured.ping, idlePing?.p99 ?? NaN, measured.cpu);
+        const measured = await runs(1, { url: `${need().url}${path}` });
+        seed.push({ path, ...measured.rows });
+        return measured.text;
       },
     });
   }
 
-  /** /ping as fast as the generator can send it; the server's CPU per answer beside the rate. */
-  async function flood(name: RoutingRow['server'], round: number, url: string, pid: number): Promise<string> {
-    const meter = cpuMeter(pid);
-    const load = await drive({ url: `${url}/ping`, connections: h.routingConnections, durationS: h.routingS });
-    const cpu = meter();
-    const row = {
-      server: name,
-      round,
-      reqPerSec: load.reqPerSec,
-      ok: load.ok,
-      non2xx: load.non2xx,
-      cpu,
-      serverCpuUsPerReq: (cpu.childS * 1e6) / load.ok,
-    };
-    routing.push(row);
-    return (
-      `${fmt(row.reqPerSec)} req/s; server ${fmt(row.serverCpuUsPerReq)} µs CPU per request; ` +
-      `CPU server ${fmt(cpu.childS / cpu.wallS, 2)} cores, harness ${fmt(cpu.harnessS / cpu.wallS, 2)}`
-    );
-  }
-  // Both servers run side by side and take turns, so a burst of load from elsewhere on the
-  // machine hits both alike; each side's best round is compared (contention only ever slows).
-  let bare: { url: string; pid: number; stop: () => Promise<unknown> } | undefined;
-  const needBare = () => {
-    if (!bare) throw new Error('the bare uWS server did not start');
-    return bare;
-  };
-  steps.push({
-    label: 'http · routing overhead: start the bare uWS hello server (dist/bench/bare-uws.js), warm both',
-    async run() {
-      const { proc, match } = await startNode(bareEntry, [], /listening on (http:\/\/\S+) \(pid (\d+)\)/);
-      bare = { url: match[1]!, pid: Number(match[2]), stop: () => proc.stop() };
-      // JIT warm-up of both request paths, unmeasured.
-      for (const url of [need().url, bare.url])
-        await drive({ url: `${url}/ping`, connections: h.routingConnections, durationS: Math.min(1, h.routingS) });
-      return `${bare.url}, pid ${bare.pid}`;
-    },
-  });
-  for (let round = 1; round <= h.routingRounds; round++) {
-    steps.push({
-      label:
-        `http · routing overhead ${round}/${h.routingRounds}: offloop GET /ping, ` +
-        `${h.routingConnections} connections × ${h.routingS} s`,
-      run: () => flood('offloop', round, need().url, need().pid),
-    });
-    steps.push({
-      label: `http · routing overhead ${round}/${h.routingRounds}: bare uWS GET /ping, same load`,
-      run: () => flood('bare-uws', round, needBare().url, needBare().pid),
-    });
-  }
-  steps.push({
-    label: 'http · routing overhead: stop the bare server',
-    async run() {
-      await needBare().stop();
-      bare = undefined;
-    },
-  });
   steps.push({
     label: 'http · stop offloop (SIGTERM)',
     async run() {
@@ -268,6 +286,7 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan
       if (code !== 0) throw new Error(`offloop exited ${code}:\n${need().proc.output()}`);
     },
   });
+  steps.push(...routing.steps);
 
   // Twice as many jobs as the larger of libuv's pool and the cores (a dedicated pool's default
   // size): every pool we may fill is full and has a queue, whichever pool the strategy uses.
@@ -301,7 +320,7 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan
     });
   }
 
-  const none: ProbeFigures = { n: 0, mean: NaN, p50: NaN, p99: NaN, max: NaN, lost: 0 };
+  const none: ProbeFigures = { n: 0, mean: NaN, p50: NaN, p99: NaN, p999: NaN, max: NaN, lost: 0 };
   return {
     steps,
     result: () => ({
@@ -310,10 +329,10 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan
       machine: endOfPart(machine),
       durationS: (performance.now() - started) / 1000,
       note:
-        `The load generator (autocannon) and the ping probe run in the harness process ` +
-        `on the same ${machine.cores} cores as the server, ` +
-        'so they compete with it for CPU: each load figure comes with the CPU time both sides used ' +
+        `The load generator (autocannon) and the ping probe share the ${machine.cores} cores with the server: ` +
+        `${placement.text}. Each load figure comes with the CPU time both sides used ` +
         '(cores = CPU seconds ÷ wall seconds).',
+      harness: { placement: placement.name, text: placement.text },
       server: {
         libuvThreads: server?.libuvThreads ?? NaN,
         workers: server?.workers ?? NaN,
@@ -323,13 +342,11 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[]): Plan
       idlePing: idlePing ?? none,
       heavy,
       seed,
-      routing,
-      routingOverhead: ratio(rounds(routing, 'offloop').fastest, rounds(routing, 'bare-uws').fastest),
-      routingCpuRatio: ratio(rounds(routing, 'offloop').leanest, rounds(routing, 'bare-uws').leanest),
+      routing: routing.result(),
       starvation,
     }),
     async cleanup() {
-      await Promise.all([server?.proc.stop(), bare?.stop()]);
+      await Promise.all([server?.proc.stop(), routing.cleanup()]);
     },
   };
 }

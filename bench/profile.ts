@@ -26,6 +26,8 @@ export interface Profile {
     /** Heavy-route connections: enough to fill every pool (and queue), not past the admission gates. */
     readonly connections: number;
     readonly loadS: number;
+    /** Idle-then-loaded runs of each strategy's primary route (median and spread); other loads run once. */
+    readonly repeats: number;
     readonly idleS: number;
     /** The probe sends one /ping per interval on its own keep-alive connection. */
     readonly probeIntervalMs: number;
@@ -73,6 +75,7 @@ export const profiles: Record<Profile['name'], Profile> = {
     http: {
       connections: 8,
       loadS: 5,
+      repeats: 3,
       idleS: 3,
       probeIntervalMs: 5,
       primesLimit: 100_000_000,
@@ -98,13 +101,14 @@ export const profiles: Record<Profile['name'], Profile> = {
     http: {
       connections: 8,
       loadS: 0.8,
+      repeats: 2,
       idleS: 0.5,
       probeIntervalMs: 5,
       primesLimit: 20_000_000,
       pbkdf2Iterations: 20_000,
       seedMs: 10,
       routingConnections: 32,
-      routingS: 0.3,
+      routingS: 1,
       routingRounds: 2,
     },
     starvation: { idleS: 0.3, loadedS: 0.6, intervalMs: 5, primesLimit: 20_000_000, pbkdf2Iterations: 20_000 },

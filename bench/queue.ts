@@ -198,7 +198,7 @@ export async function runQueueBench(profile: Profile, out: string): Promise<Queu
 }
 
 /** `node dist/bench/run.js queue [--quick] [--out <dir>]`. */
-export async function queueMain(argv: string[], defaultOut: string): Promise<number> {
+export async function queueMain(argv: string[]): Promise<number> {
   const { parseArgs } = await import('node:util');
   const { profiles } = await import('./profile.js');
   const { values } = parseArgs({
@@ -208,7 +208,8 @@ export async function queueMain(argv: string[], defaultOut: string): Promise<num
   });
   const profile = profiles[values.quick ? 'quick' : 'full'];
   console.log(`offloop bench (${profile.name}): queue — Redis, offloop --redis-url, 1 then 2 local workers`);
-  const out = values.out ?? defaultOut;
+  // Only a full run updates bench/results; --quick writes to a scratch folder.
+  const out = await (await import('./cli.js')).outputFolder({ quick: values.quick, out: values.out });
   await mkdir(out, { recursive: true });
   await runQueueBench(profile, out);
   return 0;

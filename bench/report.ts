@@ -1,7 +1,7 @@
 import { cpuKernelNames } from '../src/engines/kernels.js';
 import type { Machine } from './machine.js';
-import type { HttpResult, KernelsResult, Parts } from './results.js';
-import { fmt, ratio } from './stats.js';
+import type { HttpResult, KernelsResult, LoadRows, Parts } from './results.js';
+import { fmt, type Repeated, ratio } from './stats.js';
 import { flatten, type Summary } from './summary.js';
 
 /** bench/results/README.md: the tables, generated from the JSON files beside it. */
@@ -119,24 +119,19 @@ function kernelSection(k: KernelsResult): string {
 
 function httpSection(h: HttpResult): string {
   const s = h.settings;
-  const loadRow = (
-    name: string,
-    kernelMs: number | undefined,
-    r: {
-      load: HttpResult['heavy'][number]['load'];
-      ping: HttpResult['idlePing'];
-      pingP99Ratio: number;
-      cpu: HttpResult['heavy'][number]['cpu'];
-    },
-  ) => [
+  const spread = (r: Repeated, runs: number) =>
+    runs > 1 ? `${fmt(r.median)}× (${fmt(r.min)}–${fmt(r.max)})` : `${fmt(r.median)}×`;
+  const loadRow = (name: string, kernelMs: number | undefined, r: LoadRows) => [
     name,
     kernelMs === undefined ? '' : fmt(kernelMs),
     r.load.reqPerSec,
     r.load.non2xx + r.load.errors,
     r.ping.p50,
-    r.ping.p99,
-    r.ping.max,
-    `${fmt(r.pingP99Ratio)}×`,
+    `${fmt(r.idle.p99)} → ${fmt(r.ping.p99)}`,
+    `${fmt(r.idle.p999)} → ${fmt(r.ping.p999)}`,
+    spread(r.pingP99Ratio, r.runs.length),
+    spread(r.pingP999Ratio, r.runs.length),
+    `${fmt(r.runs[0]?.loopWait.idle.usPerRun)} → ${fmt(r.loopWaitUs.median)}`,
     cores(r.cpu.childS, r.cpu.wallS),
     cores(r.cpu.harnessS, r.cpu.wallS),
   ];
@@ -146,9 +141,11 @@ function httpSection(h: HttpResult): string {
     'heavy req/s',
     'non-2xx + errors',
     'ping p50 ms',
-    'ping p99 ms',
-    'ping max ms',
-    'p99 ÷ idle',
+    'ping p99 ms (idle → loaded)',
+    'ping p99.9 ms (idle → loaded)',
+    'p99 ÷ idle (min–max)',
+    'p99.9 ÷ idle (min–max)',
+    "loop's wait for a CPU, µs a run (idle → loaded)",
     'server cores',
     'harness cores',
   ];
@@ -163,12 +160,17 @@ function httpSection(h: HttpResult): string {
       `Each heavy route is driven by autocannon with ${s.connections} connections for ${s.loadS} s ` +
       `while a probe sends GET /ping every ${s.probeIntervalMs} ms ` +
       'on its own keep-alive connection ' +
-      '(pipelined on schedule, so a stalled server cannot slow the probe down and hide its stalls).',
+      '(pipelined on schedule, so a stalled server cannot slow the probe down and hide its stalls), ' +
+      `right after ${s.idleS} s of the probe alone: the idle baseline of that run. ` +
+      `Each strategy's primary route runs ${s.repeats} times: the table shows the run with the median ratio, ` +
+      'the ratio columns the median and the spread (min–max) over the runs. ' +
+      `With ${(s.loadS * 1000) / s.probeIntervalMs} pings a run, p99.9 is about the second-slowest ping.`,
     '',
     `**${h.note}**`,
     '',
-    `Idle ping (same server, before any load): p50 ${fmt(h.idlePing.p50)} ms, p99 ${fmt(h.idlePing.p99)} ms, ` +
-      `max ${fmt(h.idlePing.max)} ms (n=${h.idlePing.n}).`,
+    `First idle ping (same server, before any load): p50 ${fmt(h.idlePing.p50)} ms, ` +
+      `p99 ${fmt(h.idlePing.p99)} ms, p99.9 ${fmt(h.idlePing.p999)} ms, max ${fmt(h.idlePing.max)} ms ` +
+      `(n=${h.idlePing.n}).`,
     '',
     '![Ping latency by strategy](ping-latency.svg)',
     '',
@@ -192,26 +194,35 @@ function httpSection(h: HttpResult): string {
     '',
     '### Routing overhead',
     '',
-    `GET /ping as fast as autocannon (${s.routingConnections} connections, in the harness) can send it, ` +
-      'offloop against a bare uWS server that answers the same bytes (bench/bare-uws.ts), ' +
-      `taking turns for ${s.routingRounds} rounds of ${s.routingS} s; ` +
-      "each side's best round counts (load from elsewhere only ever slows a round). " +
-      'With the generator on the same cores the req/s ratio understates the difference; ' +
-      'server CPU per request does not depend on the generator.',
+    `offloop against a bare uWS server that answers the same bytes (bench/bare-uws.ts), taking turns: ` +
+      `${h.routing.method}. ` +
+      '"offloop" runs at the default log level (its access log to /dev/null), ' +
+      '"offloop-silent" with --log-level silent.',
     '',
     table(
-      ['server', 'round', 'req/s', 'server µs CPU / request', 'server cores', 'harness cores'],
-      h.routing.map((r) => [
-        r.server,
-        r.round,
-        r.reqPerSec,
-        r.serverCpuUsPerReq,
-        cores(r.cpu.childS, r.cpu.wallS),
-        cores(r.cpu.harnessS, r.cpu.wallS),
-      ]),
+      ['route.server ÷ bare', 'as the method says: median (min–max)', 'by server CPU per request: median (min–max)'],
+      Object.entries(h.routing.ratios).map(([key, r]) => {
+        const c = h.routing.cpuRatios?.[key];
+        return [
+          key,
+          `${fmt(r.median)} (${fmt(r.min)}–${fmt(r.max)})`,
+          `${fmt(c?.median)} (${fmt(c?.min)}–${fmt(c?.max)})`,
+        ];
+      }),
     ),
     '',
-    `offloop ÷ bare: ${fmt(h.routingOverhead)}× the req/s, ${fmt(h.routingCpuRatio)}× the server CPU per request.`,
+    table(
+      ['server', 'route', 'round', 'req/s', 'non-2xx + errors', 'server µs CPU / request', 'server cores'],
+      h.routing.rows.map((r) => [
+        r.server,
+        r.route,
+        r.round,
+        r.reqPerSec,
+        r.non2xx + r.errors,
+        r.serverCpuUsPerReq,
+        cores(r.cpu.childS, r.cpu.wallS),
+      ]),
+    ),
     '',
     '### libuv pool starvation',
     '',

@@ -1,11 +1,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CpuKernelName } from '../src/engines/kernels.js';
-import type { CpuUse } from './cpu.js';
+import type { CpuUse, LoopWait } from './cpu.js';
 import type { DispatchFigures } from './dispatch.js';
 import type { Machine } from './machine.js';
 import type { Profile } from './profile.js';
-import type { LatencySummary } from './stats.js';
+import type { LatencySummary, Repeated } from './stats.js';
 
 /** The raw figures of each part, as written to `<out>/<part>.json`. Times in ms unless named. */
 
@@ -81,35 +81,72 @@ export interface ProbeFigures extends LatencySummary {
   lost: number;
 }
 
-export interface HeavyRow {
+/** One idle-then-loaded measurement: the idle baseline is taken right before its loaded phase. */
+export interface LoadRun {
+  idle: ProbeFigures;
+  load: LoadFigures;
+  ping: ProbeFigures;
+  /** ping p99 (p99.9) under load ÷ the idle p99 (p99.9) measured just before. */
+  pingP99Ratio: number;
+  pingP999Ratio: number;
+  /** Server and harness CPU; harnessS counts the probe's and the load generator's processes. */
+  cpu: CpuUse;
+  /** The server's loop thread's wait for a CPU (scheduler accounting), idle and under this load. */
+  loopWait: { idle: LoopWait; loaded: LoopWait };
+  /** The nice values the probe and the load generator really ran at. */
+  nice: { probe: number; load: number };
+}
+
+/** A load measured `runs.length` times; the headline figures are the run with the median p99 ratio. */
+export interface LoadRows {
+  runs: LoadRun[];
+  /** Median and spread (min–max) of the runs' ratios. */
+  pingP99Ratio: Repeated;
+  pingP999Ratio: Repeated;
+  reqPerSec: Repeated;
+  /** The loop thread's mean wait for a CPU per run under load, µs: median and spread over the runs. */
+  loopWaitUs: Repeated;
+  /** The median run's figures, for tables and charts. */
+  load: LoadFigures;
+  ping: ProbeFigures;
+  idle: ProbeFigures;
+  cpu: CpuUse;
+}
+
+export interface HeavyRow extends LoadRows {
   route: 'primes' | 'pbkdf2';
   strategy: string;
   /** The server's own elapsedMs for this size: the median of 3 requests sent one at a time. */
   kernelMs: number;
-  load: LoadFigures;
-  ping: ProbeFigures;
-  /** ping p99 under this load ÷ the idle ping p99 of the same run. */
-  pingP99Ratio: number;
-  cpu: CpuUse;
 }
 
-export interface SeedRow {
+export interface SeedRow extends LoadRows {
   path: string;
-  load: LoadFigures;
-  ping: ProbeFigures;
-  pingP99Ratio: number;
-  cpu: CpuUse;
 }
 
 export interface RoutingRow {
-  server: 'offloop' | 'bare-uws';
+  server: 'offloop' | 'offloop-silent' | 'bare-uws';
+  route: string;
   round: number;
+  generator: 'wrk' | 'autocannon';
   reqPerSec: number;
   ok: number;
   non2xx: number;
+  errors: number;
   cpu: CpuUse;
   /** Server CPU per answered request: independent of how fast the load generator could go. */
   serverCpuUsPerReq: number;
+}
+
+export interface RoutingResult {
+  generator: 'wrk' | 'autocannon';
+  /** How the ratios were taken, in words (the README prints it). */
+  method: string;
+  rows: RoutingRow[];
+  /** `<route>.<server>` → offloop ÷ bare over the rounds, as `method` says: ≤ 1, higher is leaner. */
+  ratios: Record<string, Repeated>;
+  /** The same by server CPU per request (bare's ÷ offloop's), whatever the generator: survives a busy machine. */
+  cpuRatios: Record<string, Repeated>;
 }
 
 export interface StarvationRow {
@@ -133,14 +170,13 @@ export interface HttpResult {
   note: string;
   server: { libuvThreads: number; workers: number; args: string[] };
   settings: Profile['http'] & { starvation: Profile['starvation'] & { jobsInFlight: number } };
+  /** Where the probe and the load generator ran (bench/harness.ts), in words. */
+  harness: { placement: string; text: string };
+  /** The first idle baseline of the run (each load also has its own, in its runs). */
   idlePing: ProbeFigures;
   heavy: HeavyRow[];
   seed: SeedRow[];
-  routing: RoutingRow[];
-  /** offloop's best /ping req/s ÷ the bare server's best, over the alternating rounds (summary's routing_overhead). */
-  routingOverhead: number;
-  /** offloop's lowest server CPU per /ping ÷ the bare server's: the same overhead, seen from the CPU. */
-  routingCpuRatio: number;
+  routing: RoutingResult;
   starvation: StarvationRow[];
 }
 

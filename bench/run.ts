@@ -5,73 +5,54 @@
  *   npm run bench                 everything (kernels, then HTTP)
  *   npm run bench:kernels         the kernel suite only
  *   npm run bench:http            the HTTP harness only
- *   … -- --quick                  a smoke run (well under a minute; figures are not comparable)
- *   … -- --out <dir>              where results go (default bench/results)
+ *   npm run bench -- tail         what keeps the loop's tail up, configuration by configuration (bench/tail.ts)
+ *   npm run bench -- queue        the queue strategy through Redis (bench/queue.ts)
+ *   … -- --quick                  a smoke run (about 3 minutes; figures are not comparable), into a scratch folder
+ *   … -- --out <dir>              where results go (default: bench/results; for --quick, a temporary folder)
+ *   … -- --harness <placement>    where the probe and the load generator run (bench/harness.ts; default priority)
  *
  * Writes <out>/kernels.json and http.json (raw figures), summary.json (the named ratios),
- * README.md (tables) and the SVG charts, printing progress as it goes and the ratios last. A
- * part that was not run this time keeps its last figures, so the report always covers both.
+ * README.md (tables) and the SVG charts, printing progress as it goes, the ratios, and last
+ * their change since the committed run (bench/compare.ts). A part that was not run this time
+ * keeps its last figures, so the report always covers both.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { packagePath } from '../src/package-root.js';
+import { join } from 'node:path';
 import { writeCharts } from './charts.js';
+import { outputFolder, parseCli, usage } from './cli.js';
+import { compareSummaries, previousSummary, renderChanges, tolerance } from './compare.js';
 import { httpPlan } from './http.js';
 import { kernelPlan } from './kernels.js';
 import { busyWarning, describeMachine } from './machine.js';
 import { profiles } from './profile.js';
 import { runSteps, type Step } from './progress.js';
 import { renderReadme } from './report.js';
-import { type PartName, type Parts, partNames, readPart, writeJson } from './results.js';
+import { type Parts, partNames, readPart, writeJson } from './results.js';
 import { readSeedDb, renderSeedDb, seedDbPlan, seedDbSummary } from './seed-db.js';
 import { fmt } from './stats.js';
 import { strategyTable } from './strategies.js';
 import { computeSummary, flatten } from './summary.js';
 
-const usage = `Usage: node dist/bench/run.js [kernels|http] [--quick] [--out <dir>]
-
-  kernels      run only the kernel suite (tinybench)
-  http         run only the HTTP harness (server, autocannon, ping probe, pool starvation)
-  queue        the queue strategy through Redis with 1 and 2 local workers (needs redis-server; not in the default run)
-  --quick      a smoke run that finishes in under a minute
-  --out <dir>  where to write the results (default: bench/results in this package)`;
-
-const defaultOut = packagePath('bench', 'results');
-
-function parseCli(argv: string[]): { parts: PartName[]; quick: boolean; out: string } {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      quick: { type: 'boolean', default: false },
-      out: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (values.help) {
-    console.log(usage);
-    process.exit(0);
-  }
-  const unknown = positionals.filter((p) => !(partNames as readonly string[]).includes(p));
-  if (unknown.length > 0) throw new Error(`unknown part "${unknown[0]}"; the parts are ${partNames.join(', ')}`);
-  const parts = positionals.length === 0 ? [...partNames] : partNames.filter((p) => positionals.includes(p));
-  return { parts, quick: values.quick, out: resolve(values.out ?? defaultOut) };
-}
-
 async function main(): Promise<number> {
-  // The queue strategy needs Redis and worker processes: its own part, run on request (bench/queue.ts).
-  if (process.argv[2] === 'queue') return (await import('./queue.js')).queueMain(process.argv.slice(3), defaultOut);
-  const { parts, quick, out } = parseCli(process.argv.slice(2));
+  // Parts run only on request, wherever the word stands (`-- --quick tail` as well as `-- tail --quick`):
+  // the queue strategy needs Redis and worker processes (bench/queue.ts); what keeps the loop's tail
+  // up tries configuration after configuration (bench/tail.ts).
+  const argv = process.argv.slice(2);
+  const rest = (part: string) => argv.filter((a) => a !== part);
+  if (argv.includes('queue')) return (await import('./queue.js')).queueMain(rest('queue'));
+  if (argv.includes('tail')) return (await import('./tail.js')).tailMain(rest('tail'));
+  const cli = parseCli(process.argv.slice(2));
+  const { parts, quick, placement } = cli;
+  const out = await outputFolder(cli);
   const profile = profiles[quick ? 'quick' : 'full'];
   await mkdir(out, { recursive: true });
+  const previous = await previousSummary();
   const table = strategyTable();
   const started = performance.now();
 
   const plans = {
     kernels: parts.includes('kernels') ? kernelPlan(profile) : undefined,
-    http: parts.includes('http') ? httpPlan(profile, table) : undefined,
+    http: parts.includes('http') ? httpPlan(profile, table, placement) : undefined,
   };
   // The seed over a real database runs with the HTTP part (db.json).
   const dbPlan = plans.http ? seedDbPlan(profile) : undefined;
@@ -82,8 +63,8 @@ async function main(): Promise<number> {
   if (warning) console.log(warning);
   if (plans.http)
     console.log(
-      'note: the HTTP load generator and ping probe run in this process on the same cores as the server; ' +
-        'each load step reports the CPU both used',
+      `note: the HTTP load generator and ping probe share the cores with the server (--harness ${placement.name}: ` +
+        `${placement.text}); each load step reports the CPU both used`,
     );
 
   let failures: Awaited<ReturnType<typeof runSteps>>;
@@ -123,8 +104,19 @@ async function main(): Promise<number> {
   );
   const stale = partNames.filter((p) => !parts.includes(p) && results[p]);
   console.log(`\nsummary${stale.length ? ` (${stale.join(', ')} from an earlier run)` : ''}:`);
-  for (const [key, value] of flatten(summary))
-    console.log(`  ${key} = ${Number.isFinite(value) ? value : 'NaN (not measured)'}`);
+  for (const [key, value] of flatten(summary)) {
+    const spread = summary.spread?.[key];
+    const range = spread ? ` (${spread[0]}–${spread[1]})` : '';
+    console.log(`  ${key} = ${Number.isFinite(value) ? value : 'NaN (not measured)'}${range}`);
+  }
+  if (previous) {
+    const caveat = quick ? '; a quick run is not comparable with a full one' : '';
+    console.log(
+      `\nchange since ${previous.source} (! = beyond the spread: ranges apart, or more than ` +
+        `${tolerance * 100}% for a figure measured once${caveat}):`,
+    );
+    for (const line of renderChanges(compareSummaries(previous.summary, summary))) console.log(`  ${line}`);
+  }
   return failures.length ? 1 : 0;
 }
 

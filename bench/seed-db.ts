@@ -4,13 +4,12 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { type PostgresCluster, postgresBin, postgresMissing, startPostgres } from '../test/helpers/postgres.js';
 import { type CpuUse, cpuMeter } from './cpu.js';
-import { drive } from './load.js';
+import { defaultPlacement, runLoad, startPingProbe } from './harness.js';
 import { describeMachine, endOfPart, type Machine } from './machine.js';
-import { startProbe } from './probe.js';
 import type { Profile } from './profile.js';
 import type { Step } from './progress.js';
 import type { LoadFigures, ProbeFigures } from './results.js';
-import { type OffloopProcess, startOffloop } from './server.js';
+import { benchServerArgs, type OffloopProcess, startOffloop } from './server.js';
 import { fmt, ratio, round } from './stats.js';
 
 /**
@@ -96,9 +95,9 @@ export function seedDbPlan(profile: Profile): { steps: Step[]; result(): SeedDbR
   const databases: Database[] = skipped ? ['sqlite'] : ['sqlite', 'postgres'];
   const steps: Step[] = [];
   const idle = async (url: string): Promise<ProbeFigures> => {
-    const probe = await startProbe(url, h.probeIntervalMs);
+    const probe = await startPingProbe(defaultPlacement, url, h.probeIntervalMs);
     await delay(h.idleS * 1000);
-    const { samples: _samples, ...figures } = await probe.stop();
+    const { samples: _samples, ...figures } = (await probe.stop()).figures;
     return figures;
   };
 
@@ -117,7 +116,7 @@ export function seedDbPlan(profile: Profile): { steps: Step[]; result(): SeedDbR
           cluster = await startPostgres();
           url = cluster.url;
         }
-        const server = await startOffloop(['--host', '127.0.0.1', '--database-url', url]);
+        const server = await startOffloop(benchServerArgs(['--host', '127.0.0.1', '--database-url', url]));
         servers[db] = server;
         for (const path of cases.filter((c) => c.db === db).map((c) => c.path(h.seedMs))) {
           const reply = await fetch(`${server.url}${path}`);
@@ -138,17 +137,20 @@ export function seedDbPlan(profile: Profile): { steps: Step[]; result(): SeedDbR
           const server = servers[db];
           if (!server) throw new Error(`the ${db} server did not start`);
           const meter = cpuMeter(server.pid);
-          const probe = await startProbe(server.url, h.probeIntervalMs);
-          const load = await drive({
+          const probe = await startPingProbe(defaultPlacement, server.url, h.probeIntervalMs);
+          const loaded = await runLoad(defaultPlacement, {
             url: `${server.url}${path}`,
             connections: h.connections,
             durationS: h.loadS,
           }).catch(async (error: unknown) => {
-            await probe.stop(1000).catch(() => {});
+            await probe.stop().catch(() => {});
             throw error;
           });
-          const { samples: _samples, ...ping } = await probe.stop();
-          const cpu = meter();
+          const load = loaded.figures;
+          const pinged = await probe.stop();
+          const { samples: _samples, ...ping } = pinged.figures;
+          const own = meter();
+          const cpu = { ...own, harnessS: own.harnessS + pinged.cpuS + loaded.cpuS };
           await settle(server.url);
           const row = {
             database: db,

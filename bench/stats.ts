@@ -4,6 +4,8 @@ export interface LatencySummary {
   mean: number;
   p50: number;
   p99: number;
+  /** With n samples, p99.9 is one of the n/1000 slowest: below 1000 samples it is the maximum. */
+  p999: number;
   max: number;
 }
 
@@ -22,6 +24,7 @@ export function summarize(values: readonly number[]): LatencySummary {
     mean,
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
+    p999: percentile(sorted, 99.9),
     max: sorted.at(-1) ?? NaN,
   };
 }
@@ -29,6 +32,21 @@ export function summarize(values: readonly number[]): LatencySummary {
 /** a ÷ b, or NaN when either is missing or b is 0 — a NaN ratio is reported, never hidden. */
 export function ratio(a: number | undefined, b: number | undefined): number {
   return a === undefined || b === undefined || b === 0 ? NaN : a / b;
+}
+
+/** The median of repeated figures and their spread (min–max): NaNs (failed runs) are left out. */
+export interface Repeated {
+  median: number;
+  min: number;
+  max: number;
+}
+
+export function repeated(values: readonly number[]): Repeated {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return { median: NaN, min: NaN, max: NaN };
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { median, min: sorted[0]!, max: sorted.at(-1)! };
 }
 
 /** Rounds for storage: enough digits to compare runs, not so many that diffs are noise. */

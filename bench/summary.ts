@@ -1,7 +1,7 @@
 import { cpuKernelNames } from '../src/engines/kernels.js';
 import type { KernelRow, Parts, ScalingRow } from './results.js';
 import { starvationStrategies } from './starvation.js';
-import { ratio, round } from './stats.js';
+import { type Repeated, ratio, round } from './stats.js';
 import { primaryRoute, type StrategyInfo } from './strategies.js';
 
 /**
@@ -10,8 +10,13 @@ import { primaryRoute, type StrategyInfo } from './strategies.js';
  * A figure that could not be measured is NaN here (null in the JSON) — visible, never dropped.
  */
 export interface Summary {
-  /** ping p99 under saturating heavy load ÷ idle ping p99, per strategy (its primary route). */
+  /**
+   * ping p99 under saturating heavy load ÷ idle ping p99 measured right before, per strategy (its
+   * primary route): the median over the repeated runs, their min–max in `spread`.
+   */
   ping_p99_ratio?: Record<string, number>;
+  /** The same at p99.9. */
+  ping_p999_ratio?: Record<string, number>;
   /** ops/s ÷ js's ops/s, per kernel and native engine (sync forms, same inputs). */
   speedup?: Record<string, Record<string, number>>;
   /** ops/s ÷ crypto.pbkdf2Sync's ops/s, per engine (sync forms). */
@@ -20,14 +25,23 @@ export interface Summary {
   dispatch_ratio?: Record<string, number>;
   /** async ops/s with 2 in flight ÷ with 1. */
   scaling?: Record<string, number>;
-  /** offloop /ping req/s ÷ a bare uWS server's req/s. */
+  /**
+   * offloop /ping req/s ÷ a bare uWS server's req/s, with wrk as the load generator (≤ 1: higher is
+   * leaner); without wrk, the bare server's CPU per request ÷ offloop's. Median over the rounds.
+   */
   routing_overhead?: number;
+  /** The same ratio for the other routes and log levels: `primes` (cpp-sync, limit 10), `…_silent` (no access log). */
+  routing?: Record<string, number>;
+  /** bare uWS's server CPU per request ÷ offloop's, per route and log level: the overhead that survives contention. */
+  routing_cpu?: Record<string, number>;
   /** fs read p99 while the strategy's jobs fill its pool ÷ idle fs read p99. */
   starvation_ratio?: Record<string, number>;
   /** ping p99 under load on a seed route ÷ idle, per database and route (bench/seed-db.ts). */
   seed?: Record<string, Record<string, number>>;
   /** the same for /query's strategies: SQLite blocking and worker, PostgreSQL async. */
   query?: Record<string, number>;
+  /** Run-to-run spread [min, max] of the figures that were repeated, by dotted key (`ping_p99_ratio.cpp`). */
+  spread?: Record<string, [number, number]>;
 }
 
 const nativeEngines: readonly KernelRow['engine'][] = ['cpp', 'rust'];
@@ -35,14 +49,21 @@ const scalingEngines: readonly ScalingRow['engine'][] = ['cpp', 'rust', 'workers
 
 export function computeSummary(parts: Parts, table: readonly StrategyInfo[]): Summary {
   const summary: Summary = {};
+  const spread: Record<string, [number, number]> = {};
+  /** The median, with its spread noted when the figure was measured more than once. */
+  const median = (key: string, value: Repeated | undefined, runs: number) => {
+    if (value && runs > 1 && Number.isFinite(value.min)) spread[key] = [round(value.min), round(value.max)];
+    return round(value?.median ?? NaN);
+  };
   const { http, kernels } = parts;
   if (http) {
-    summary.ping_p99_ratio = Object.fromEntries(
-      table.map((s) => [
-        s.name,
-        round(http.heavy.find((r) => r.strategy === s.name && r.route === primaryRoute(s))?.pingP99Ratio ?? NaN),
-      ]),
-    );
+    const primary = (s: StrategyInfo) => http.heavy.find((r) => r.strategy === s.name && r.route === primaryRoute(s));
+    for (const key of ['ping_p99_ratio', 'ping_p999_ratio'] as const) {
+      const field = key === 'ping_p99_ratio' ? 'pingP99Ratio' : 'pingP999Ratio';
+      summary[key] = Object.fromEntries(
+        table.map((s) => [s.name, median(`${key}.${s.name}`, primary(s)?.[field], primary(s)?.runs.length ?? 0)]),
+      );
+    }
   }
   if (kernels) {
     const ops = (kernel: string, engine: string) =>
@@ -68,7 +89,15 @@ export function computeSummary(parts: Parts, table: readonly StrategyInfo[]): Su
     summary.scaling = Object.fromEntries(scalingEngines.map((e) => [e, round(ratio(rate(e, 2), rate(e, 1)))]));
   }
   if (http) {
-    summary.routing_overhead = round(http.routingOverhead ?? NaN);
+    const rounds = new Set(http.routing.rows.map((r) => r.round)).size;
+    summary.routing_overhead = median('routing_overhead', http.routing.ratios['ping.offloop'], rounds);
+    const name = (key: string) => key.replace('.offloop-silent', '_silent').replace('.offloop', '');
+    summary.routing = {};
+    for (const [key, value] of Object.entries(http.routing.ratios))
+      if (key !== 'ping.offloop') summary.routing[name(key)] = median(`routing.${name(key)}`, value, rounds);
+    summary.routing_cpu = {};
+    for (const [key, value] of Object.entries(http.routing.cpuRatios ?? {}))
+      summary.routing_cpu[name(key)] = median(`routing_cpu.${name(key)}`, value, rounds);
     summary.starvation_ratio = Object.fromEntries(
       starvationStrategies(table).map((name) => [
         name,
@@ -76,13 +105,17 @@ export function computeSummary(parts: Parts, table: readonly StrategyInfo[]): Su
       ]),
     );
   }
+  if (Object.keys(spread).length > 0) summary.spread = spread;
   return summary;
 }
 
 /** Nested objects → dotted keys, in order: { speedup: { primes: { cpp: 4 } } } → speedup.primes.cpp. */
 export function flatten(value: unknown, prefix = ''): Array<[string, number]> {
   if (value !== null && typeof value === 'object') {
-    return Object.entries(value).flatMap(([key, inner]) => flatten(inner, prefix ? `${prefix}.${key}` : key));
+    // The spread qualifies the figures; it is not a figure of its own.
+    return Object.entries(value)
+      .filter(([key]) => !(prefix === '' && key === 'spread'))
+      .flatMap(([key, inner]) => flatten(inner, prefix ? `${prefix}.${key}` : key));
   }
   return [[prefix, typeof value === 'number' ? value : NaN]];
 }

@@ -1,15 +1,19 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
+import { serverFlags } from '../bench/server.js';
 import { createWorkers } from '../src/index.js';
+import { packagePath } from '../src/package-root.js';
 import { createStrategies } from '../src/server/strategies.js';
 import { postgresBin } from './helpers/postgres.js';
 
-// The benchmark suite end to end: `--quick` into a temporary --out folder. Its figures on a
-// shared CI machine mean nothing, so only their presence and finiteness are checked, never values.
+// The benchmark suite end to end: `--quick`, which writes into a scratch folder of its own and
+// leaves bench/results alone. Its figures on a shared CI machine mean nothing, so only their
+// presence and finiteness are checked, never values.
 
 const runEntry = fileURLToPath(new URL('../bench/run.js', import.meta.url));
 
@@ -22,11 +26,18 @@ function expectedKeys(): string[] {
   const native = strategies.filter((s) => !s.blocksLoop && s.pool !== 'workers').map((s) => s.name);
   return [
     ...strategies.map((s) => `ping_p99_ratio.${s.name}`),
+    ...strategies.map((s) => `ping_p999_ratio.${s.name}`),
     ...['primes', 'pbkdf2', 'blur'].flatMap((kernel) => ['cpp', 'rust'].map((engine) => `speedup.${kernel}.${engine}`)),
     ...['js', 'cpp', 'rust'].map((engine) => `pbkdf2_vs_openssl.${engine}`),
     ...['cpp', 'rust', 'cpp-pool', 'rust-pool', 'postmessage'].map((engine) => `dispatch_ratio.${engine}`),
     ...['cpp', 'rust', 'workers'].map((engine) => `scaling.${engine}`),
     'routing_overhead',
+    'routing.primes',
+    // offloop with its access log off, beside the default level, where the server has the flag.
+    ...(serverFlags().has('--log-level') ? ['routing.ping_silent', 'routing.primes_silent'] : []),
+    ...['ping', 'primes', ...(serverFlags().has('--log-level') ? ['ping_silent', 'primes_silent'] : [])].map(
+      (r) => `routing_cpu.${r}`,
+    ),
     ...new Set(['cpp', 'rust', ...native].map((name) => `starvation_ratio.${name}`)),
     // The seed over a real database: PostgreSQL's figures only where it is installed.
     ...(postgresBin() ? ['sqlite', 'postgres'] : ['sqlite']).flatMap((db) =>
@@ -58,18 +69,40 @@ function runBench(args: string[]): Promise<{ code: number | null; output: string
   });
 }
 
-let out: string;
-test.before(async () => {
-  out = await mkdtemp(join(tmpdir(), 'offloop-bench-'));
-});
+/** Every file under bench/results with a digest of its bytes: a quick run must change none of them. */
+async function committedResults(): Promise<Record<string, string>> {
+  const dir = packagePath('bench', 'results');
+  const files = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+  const entries = await Promise.all(
+    files.map(async (f) => {
+      const file = join(f.parentPath, f.name);
+      return [
+        relative(dir, file),
+        createHash('sha256')
+          .update(await readFile(file))
+          .digest('hex'),
+      ] as const;
+    }),
+  );
+  return Object.fromEntries(entries.sort());
+}
+
+let out: string | undefined;
 test.after.always(async () => {
   if (out) await rm(out, { recursive: true, force: true });
 });
 
-test('bench --quick runs both parts and writes every summary ratio, finite', async (t) => {
-  t.timeout(300_000); // a guard against a hang on a loaded machine, not a speed check
-  const { code, output } = await runBench(['--quick', '--out', out]);
+test('bench --quick runs both parts into a scratch folder and writes every summary ratio, finite', async (t) => {
+  t.timeout(600_000); // a guard against a hang on a loaded machine, not a speed check
+  const before = await committedResults();
+  const { code, output } = await runBench(['--quick']);
+  // The first line names the folder it writes to: a fresh one in the OS's temporary directory.
+  const folder = /^offloop bench \(quick\): .* → (.+)$/m.exec(output)?.[1];
+  if (folder?.startsWith(tmpdir())) out = folder;
   t.is(code, 0, output);
+  t.truthy(out, `not a temporary folder: ${folder}`);
+  if (!out) return;
+  t.deepEqual(await committedResults(), before, 'bench --quick changed bench/results');
 
   const summary: unknown = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8'));
   const keys = expectedKeys();
@@ -78,14 +111,14 @@ test('bench --quick runs both parts and writes every summary ratio, finite', asy
     t.true(typeof value === 'number' && Number.isFinite(value), `${key} = ${String(value)}`);
   }
 
-  // Progress while it runs, the flattened ratios last.
+  // Progress while it runs, then the flattened ratios, then their change since the committed run.
   t.regex(output, /^\[\s*1\/\d+\] \d+:\d\d {2}kernels · /m);
-  const tail = output
-    .trimEnd()
-    .split('\n')
-    .slice(-keys.length)
-    .map((line) => line.trim().split(' = ')[0]);
-  t.deepEqual(tail.sort(), [...keys].sort());
+  const lines = output.split('\n');
+  const first = lines.findIndex((line) => /^summary/.test(line)) + 1;
+  const last = lines.findIndex((line, i) => i >= first && line.trim() === '');
+  const printed = lines.slice(first, last < 0 ? undefined : last).map((line) => line.trim().split(' = ')[0]);
+  t.deepEqual(printed.sort(), [...keys].sort());
+  t.regex(output, /^change since bench\/results\/summary\.json/m);
 
   // Raw figures with the machine, the generated tables, and charts rendered by vega.
   for (const part of ['kernels', 'http']) {

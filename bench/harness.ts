@@ -1,0 +1,150 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { HarnessJob, HarnessReply } from './harness-child.js';
+import type { LoadOptions } from './load.js';
+import type { LoadFigures, ProbeFigures } from './results.js';
+
+/**
+ * Where the harness's two sides run, so that their CPU stays out of the server's way as far as
+ * the cores allow. The probe and the load generator each run in a process of their own
+ * (bench/harness-child.ts), started through `nice` and `taskset`; this process only waits.
+ * A saturated heavy route needs few requests (tens a second), so the generator's CPU is small
+ * either way; what matters is that neither side is scheduled ahead of the server's loop when
+ * the cores are full, and that the probe itself wakes on time.
+ */
+export interface Seat {
+  /** nice value; a negative one needs root (or CAP_SYS_NICE) and falls back to 0, as reported. */
+  readonly nice: number;
+  /** Pinned to the machine's last core (with 2 or more cores and `taskset`), or wherever the OS puts it. */
+  readonly lastCore: boolean;
+}
+
+export interface Placement {
+  readonly name: string;
+  readonly probe: Seat;
+  readonly load: Seat;
+  readonly text: string;
+}
+
+export const placements: Readonly<Record<string, Placement>> = {
+  priority: {
+    name: 'priority',
+    probe: { nice: -10, lastCore: false },
+    load: { nice: 19, lastCore: false },
+    text:
+      'the probe at nice -10 (it wakes on time, so its own scheduling is not in the figure) and the load ' +
+      'generator at nice 19 (it takes a core only when the server leaves one), each in its own process',
+  },
+  pinned: {
+    name: 'pinned',
+    probe: { nice: 0, lastCore: true },
+    load: { nice: 0, lastCore: true },
+    text: 'the probe and the load generator, each in its own process at nice 0, both pinned to the last core',
+  },
+  shared: {
+    name: 'shared',
+    probe: { nice: 0, lastCore: false },
+    load: { nice: 0, lastCore: false },
+    text: 'the probe and the load generator, each in its own process at nice 0, on any core',
+  },
+};
+
+export const defaultPlacement = placements.priority!;
+
+const childEntry = fileURLToPath(new URL('./harness-child.js', import.meta.url));
+
+let hasTaskset: boolean | undefined;
+export function tasksetAvailable(): boolean {
+  if (hasTaskset === undefined) {
+    try {
+      execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+      hasTaskset = true;
+    } catch {
+      hasTaskset = false;
+    }
+  }
+  return hasTaskset;
+}
+
+/** The core a pinned seat gets, or undefined when pinning is not possible here. */
+export function lastCore(): number | undefined {
+  const cores = availableParallelism();
+  return cores >= 2 && tasksetAvailable() ? cores - 1 : undefined;
+}
+
+/** `nice -n N [taskset -c C] node script`: the command prefixes exec in place, so the pid is node's. */
+function command(seat: Seat, script: string): [string, string[]] {
+  const core = seat.lastCore ? lastCore() : undefined;
+  const pin = core === undefined ? [] : ['taskset', '-c', String(core)];
+  return ['nice', ['-n', String(seat.nice), ...pin, process.execPath, script]];
+}
+
+/** What a harness side did: its figures, its CPU seconds, and the nice value it really ran at. */
+export interface SideResult<T> {
+  figures: T;
+  cpuS: number;
+  nice: number;
+}
+
+function startSide(seat: Seat, job: HarnessJob) {
+  const [file, args] = command(seat, childEntry);
+  const child: ChildProcess = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8192)));
+  const replies: HarnessReply[] = [];
+  let waiting: ((reply: HarnessReply) => void) | undefined;
+  const deliver = (reply: HarnessReply) => {
+    if (waiting) {
+      const w = waiting;
+      waiting = undefined;
+      w(reply);
+    } else replies.push(reply);
+  };
+  child.on('message', (m: HarnessReply) => deliver(m));
+  child.on('exit', (code) => deliver({ type: 'error', message: `harness child exited (${code}): ${stderr}` }));
+  child.on('error', (e) => deliver({ type: 'error', message: String(e) }));
+  const next = () => {
+    const queued = replies.shift();
+    return queued ? Promise.resolve(queued) : new Promise<HarnessReply>((resolve) => (waiting = resolve));
+  };
+  child.send(job);
+  return { child, next };
+}
+
+/** The child's figures, CPU and the nice value it read of itself (its main thread: where it measures). */
+function expect<T>(reply: HarnessReply): SideResult<T> {
+  if (reply.type === 'error') throw new Error(reply.message);
+  if (reply.type !== 'done') throw new Error(`harness child: unexpected ${reply.type}`);
+  return { figures: reply.figures as T, cpuS: reply.cpuS, nice: reply.nice };
+}
+
+export interface RunningProbe {
+  stop(): Promise<SideResult<ProbeFigures & { samples: number[] }>>;
+}
+
+/** The ping probe (bench/probe.ts) in its own process, sending from when this resolves until stop(). */
+export async function startPingProbe(placement: Placement, url: string, intervalMs: number): Promise<RunningProbe> {
+  const side = startSide(placement.probe, { kind: 'probe', url, intervalMs });
+  const first = await side.next();
+  if (first.type !== 'ready') {
+    side.child.kill();
+    throw new Error(first.type === 'error' ? first.message : `harness child: unexpected ${first.type}`);
+  }
+  return {
+    async stop() {
+      side.child.send({ type: 'stop' });
+      const result = expect<ProbeFigures & { samples: number[] }>(await side.next());
+      side.child.disconnect();
+      return result;
+    },
+  };
+}
+
+/** autocannon (bench/load.ts) in its own process, for the load's duration. */
+export async function runLoad(placement: Placement, options: LoadOptions): Promise<SideResult<LoadFigures>> {
+  const side = startSide(placement.load, { kind: 'load', options });
+  const result = expect<LoadFigures>(await side.next());
+  side.child.disconnect();
+  return result;
+}
