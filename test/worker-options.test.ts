@@ -91,6 +91,7 @@ test('bad pool options are TypeErrors and RangeErrors naming the option', (t) =>
     [{ closeTimeout: '1s' as never }, 'TypeError', 'options.closeTimeout'],
     [{ policy: 'fast' as never }, 'RangeError', 'options.policy'],
     [{ policy: 5 as never }, 'TypeError', 'options.policy'],
+    [{ onWorkerExit: 'log' as never }, 'TypeError', 'options.onWorkerExit'],
   ];
   for (const [options, kind, name] of cases) {
     const error = t.throws(() => createWorkers(options), {

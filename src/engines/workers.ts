@@ -59,6 +59,12 @@ export interface WorkerPoolOptions {
    * which needs no privilege; a thread that cannot load either fails its tasks, saying why.
    */
   policy?: PoolPolicy;
+  /**
+   * Called when a thread dies under its task (`process.exit()` in a runFile module, a heap past
+   * `resourceLimits`), after that task rejected with the error; piscina starts another thread.
+   * The server logs it as a `worker-replaced` event.
+   */
+  onWorkerExit?: (error: Error) => void;
   /** Tasks that may wait for a thread; past it a call rejects with WorkerQueueFullError. Default: unbounded. */
   maxQueue?: number;
   /** Limits for each worker's V8 heap (see `worker_threads.ResourceLimits`). */
@@ -121,7 +127,17 @@ interface Settings {
   closeTimeout: number;
   resourceLimits: ResourceLimits | undefined;
   worker: WorkerSettings;
+  onWorkerExit: ((error: Error) => void) | undefined;
 }
+
+/**
+ * Whether a task's error is its thread dying under it: piscina rejects the task a dead thread ran
+ * with the exit (`process.exit()` in the task) or Node's ERR_WORKER_* error (a heap past
+ * `resourceLimits`), and starts another thread.
+ */
+const threadDied = (error: unknown): error is Error =>
+  error instanceof Error &&
+  (/^worker exited with code/.test(error.message) || /^ERR_WORKER_/.test(String((error as { code?: unknown }).code)));
 
 /**
  * One started pool: piscina's threads behind our own FIFO queue. piscina is given a task only when
@@ -230,6 +246,7 @@ class Dispatcher {
       if (job.signal?.aborted) job.reject(abortError(job.signal));
       else if (error !== undefined) job.reject(error);
       else job.resolve(value);
+      if (threadDied(error)) this.settings.onWorkerExit?.(error);
       for (const drain of this.#drains) drain.end();
       this.#next();
     };
@@ -325,6 +342,11 @@ export function createWorkers(options: WorkerPoolOptions = {}): WorkerEngine {
   };
 }
 
+const callback = <F>(name: string, value: F | undefined): F | undefined => {
+  if (value !== undefined && typeof value !== 'function') throw invalidArgType(name, 'of type function', value);
+  return value;
+};
+
 /** WorkerPoolOptions, validated, with their defaults. */
 function workerSettings(options: WorkerPoolOptions): Settings {
   if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
@@ -344,6 +366,7 @@ function workerSettings(options: WorkerPoolOptions): Settings {
     maxQueue: optional('maxQueue', options.maxQueue) ?? Infinity,
     closeTimeout: optional('closeTimeout', options.closeTimeout) ?? 30_000,
     resourceLimits: options.resourceLimits,
+    onWorkerExit: callback('options.onWorkerExit', options.onWorkerExit),
     // Only Linux lowers a single thread this way (see WorkerPoolOptions.niceIncrement).
     worker: {
       nice: process.platform === 'linux' ? niceIncrement : 0,

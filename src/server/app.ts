@@ -58,9 +58,13 @@ export interface OffloopServer {
  * then its routes on uWS. Options not given take the documented defaults (not the environment).
  */
 export async function createServer(options: ServerOptions = {}): Promise<OffloopServer> {
-  const resources = await startResources(options);
+  let logger: Logger | undefined; // made once the configuration is resolved, before any task runs
+  const resources = await startResources(options, (error) =>
+    logger?.warn({ event: 'worker-replaced', err: error }, 'a worker thread died under its task and was replaced'),
+  );
   const { config, db } = resources;
   const log = options.logger ?? processLogger(config.logLevel);
+  logger = log;
   const app = uWS.App();
   const inFlight = mountRoutes(app, routes, resources, resources.bodyMemory, log);
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {

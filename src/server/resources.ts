@@ -53,7 +53,11 @@ type PoolThreads = Record<Exclude<PoolName, 'loop' | 'queue'>, number>;
  * Starts the worker and native pools (their threads up now, not on the first request), the queue
  * producer, the loop budget (its costs measured now), the gates, metrics and the database.
  */
-export async function startResources(options: ServerOptions): Promise<ServerResources> {
+export async function startResources(
+  options: ServerOptions,
+  /** Told when a thread of the server's own worker pool dies under its task and is replaced. */
+  onWorkerExit?: (error: Error) => void,
+): Promise<ServerResources> {
   const { workerPool, cppPool: givenCpp, rustPool: givenRust, ...settings } = options;
   const config = resolveConfig(settings);
   const libuvThreads = libuvThreadpoolSize();
@@ -73,6 +77,7 @@ export async function startResources(options: ServerOptions): Promise<ServerReso
       policy: config.workerPolicy,
       niceIncrement: config.workerNice,
       ...heap,
+      ...(onWorkerExit ? { onWorkerExit } : {}),
     });
   await workers.noop();
   // The addons' pools: the process's own ones configured as asked; ones handed to us as they are.
