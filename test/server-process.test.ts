@@ -77,7 +77,8 @@ test('SIGTERM during a burst: every accepted request completes, none is lost, ex
 });
 
 test('a second signal exits at once', async (t) => {
-  const server = await startServer();
+  // A generous shutdown timeout: only the second signal can end the drain early.
+  const server = await startServer(['--shutdown-timeout', '60000']);
   // Far longer than the test: only the second signal can end it.
   const pending = request(`${server.url}/sleep/cpp?ms=60000`).then(
     (r) => r.status,
