@@ -80,7 +80,7 @@ async function serve(config: ServerConfig): Promise<void> {
     stopping = true;
     log.info(
       { event: 'signal', signal, inFlight: server.inFlight },
-      `${signal}: finishing in-flight requests, then exiting`,
+      `${signal}: finishing ${server.inFlight} in-flight request(s), then exiting`,
     );
     server.close().then(
       () => process.exit(0),

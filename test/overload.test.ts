@@ -1,5 +1,5 @@
 import test from 'ava';
-import { type RunningServer, request, sample, startServer } from './helpers/server.js';
+import { eventually, type RunningServer, request, sample, startServer } from './helpers/server.js';
 
 // 10× the configured bound of concurrent requests: the excess is refused at once, the accepted
 // ones complete, memory stays bounded, and afterwards /ping is as quick as it was before.
@@ -33,14 +33,22 @@ for (const strategy of ['cpp', 'rust', 'worker', 'cpp-pool', 'rust-pool']) {
     const idle = await pingMedian(30);
     const before = await rss();
     const order: number[] = [];
-    const replies = await Promise.all(
-      Array.from({ length: 10 * bound }, () =>
-        request(`${server.url}/sleep/${strategy}?ms=400`).then((r) => {
-          order.push(r.status);
-          return r;
-        }),
-      ),
-    );
+    const send = () =>
+      request(`${server.url}/sleep/${strategy}?ms=2000`).then((r) => {
+        order.push(r.status);
+        return r;
+      });
+    // The bound's worth first, seen running and queued by the server; then the excess, which must
+    // all be refused while those still run (2 s: far longer than refusing 36 takes).
+    const accepted = Array.from({ length: bound }, send);
+    await eventually(async () => {
+      const metrics = (await request(`${server.url}/metrics`)).body.toString();
+      return (
+        sample(metrics, 'offloop_inflight_requests', { strategy }) === maxInFlight &&
+        sample(metrics, 'offloop_queued_requests', { strategy }) === maxQueue
+      );
+    });
+    const replies = await Promise.all([...accepted, ...Array.from({ length: 9 * bound }, send)]);
     const ok = replies.filter((r) => r.status === 200);
     const refused = replies.filter((r) => r.status === 503);
     t.is(ok.length, bound);

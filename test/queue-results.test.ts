@@ -89,10 +89,13 @@ run(
 );
 
 run('two workers share the load: while one runs a job, the other takes the next', async (t) => {
-  // Each worker runs one job at a time, so two long jobs at once must land on both.
-  const answers = await Promise.all(
-    [0, 1].map(() => request(`${server.url}/sleep/queue?ms=1500`).then((r) => r.json<Answer>())),
-  );
+  // Each worker runs one job at a time, so a second job sent while a worker runs the first must
+  // land on the other: it is sent once a worker has started the first (which lasts 3 s).
+  const get = () => request(`${server.url}/sleep/queue?ms=3000`).then((r) => r.json<Answer>());
+  const from = workers.map((w) => w.events.length);
+  const first = get();
+  await Promise.any(workers.map((w, i) => w.next((e) => e.event === 'start', from[i])));
+  const answers = await Promise.all([first, get()]);
   t.deepEqual(answers.map((a) => a.worker).sort(), workers.map((w) => w.id).sort());
 });
 

@@ -1,11 +1,12 @@
 import test from 'ava';
 import { strategyNames } from '../src/server/strategies.js';
 import { raw } from './helpers/raw.js';
-import { eventually, type RunningServer, request, sample, startServer } from './helpers/server.js';
+import { eventually, type Reply, type RunningServer, request, sample, startServer } from './helpers/server.js';
 
 let server: RunningServer;
 test.before(async () => {
-  server = await startServer(['--body-limit', '1024', '--max-inflight', '1', '--max-queue', '1', '--timeout', '700']);
+  // The timeout only needs to be met by the short requests that queue behind a held slot below.
+  server = await startServer(['--body-limit', '1024', '--max-inflight', '1', '--max-queue', '1', '--timeout', '5000']);
 });
 test.after.always(async () => {
   await server?.stop();
@@ -83,37 +84,52 @@ test.serial('413: a body over the limit is refused, declared or streamed', async
   // Chunked, with no Content-Length: refused once the limit is crossed.
   // Sent in one write: had the server closed while bytes of ours were still unread, its kernel
   // would reset the connection and could drop the 413 before we read it.
-  const streamed = await raw(server.port, [
+  const streamed = await raw(
+    server.port,
     [
-      'POST /blur/cpp?width=16&height=16 HTTP/1.1\r\nHost: x\r\n' +
-        'Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n',
-      ...Array.from({ length: 4 }, () => `400\r\n${'a'.repeat(0x400)}\r\n`),
-    ].join(''),
-  ]);
+      [
+        'POST /blur/cpp?width=16&height=16 HTTP/1.1\r\nHost: x\r\n' +
+          'Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n',
+        ...Array.from({ length: 4 }, () => `400\r\n${'a'.repeat(0x400)}\r\n`),
+      ].join(''),
+    ],
+    { quietMs: 60_000, waitMs: 60_000 }, // ends at the close: only bounds for a hang
+  );
   t.true(streamed.closed);
   t.deepEqual(streamed.statuses, [413]);
 });
 
+/**
+ * The replies to `others`, sent once `holder` holds the slot of `strategy`'s gate (1 running +
+ * 1 queued), with the holder's. It sleeps 2.5 s: far longer than sending the others takes.
+ */
+async function whileHeld(strategy: string, others: string[]): Promise<{ holder: Reply; others: Reply[] }> {
+  const holder = request(`${server.url}/sleep/${strategy}?ms=2500`);
+  await eventually(
+    async () =>
+      sample((await request(`${server.url}/metrics`)).body.toString(), 'offloop_inflight_requests', { strategy }) === 1,
+  );
+  const replies = await Promise.all(others.map((path) => request(`${server.url}${path}`)));
+  return { holder: await holder, others: replies };
+}
+
 test.serial('503: past the in-flight and queue bound, refused at once with Retry-After', async (t) => {
-  const replies = await Promise.all([1, 2, 3].map(() => request(`${server.url}/sleep/cpp?ms=300`)));
-  const statuses = replies.map((r) => r.status).sort();
-  t.deepEqual(statuses, [200, 200, 503]);
-  const refused = replies.find((r) => r.status === 503)!;
+  const { holder, others } = await whileHeld('cpp', ['/sleep/cpp?ms=1', '/sleep/cpp?ms=1']);
+  t.is(holder.status, 200);
+  t.deepEqual(others.map((r) => r.status).sort(), [200, 503]);
+  const refused = others.find((r) => r.status === 503)!;
   t.is(refused.headers['retry-after'], '1');
   t.like(refused.json(), { strategy: 'cpp', pool: 'libuv' });
 });
 
 test.serial('503: cpp, rust and builtin share one gate: the pool of libuv threads they all run on', async (t) => {
-  const replies = await Promise.all(['cpp', 'rust', 'builtin'].map((s) => request(`${server.url}/sleep/${s}?ms=300`)));
-  t.deepEqual(replies.map((r) => r.status).sort(), [200, 200, 503]);
-  t.like(replies.find((r) => r.status === 503)!.json(), { pool: 'libuv' });
+  const shared = await whileHeld('cpp', ['/sleep/rust?ms=1', '/sleep/builtin?ms=1']);
+  t.deepEqual([shared.holder, ...shared.others].map((r) => r.status).sort(), [200, 200, 503]);
+  t.like(shared.others.find((r) => r.status === 503)!.json(), { pool: 'libuv' });
   // The other pools have gates of their own: a worker request is not refused meanwhile.
-  const both = await Promise.all([
-    request(`${server.url}/sleep/cpp?ms=300`),
-    request(`${server.url}/sleep/worker?ms=1`),
-  ]);
+  const own = await whileHeld('cpp', ['/sleep/worker?ms=1']);
   t.deepEqual(
-    both.map((r) => r.status),
+    [own.holder, ...own.others].map((r) => r.status),
     [200, 200],
   );
 });

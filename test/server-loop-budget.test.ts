@@ -44,7 +44,7 @@ test.serial('a blur too long for the loop is refused from its query, before its 
       `POST /blur/blocking?width=${side}&height=${side}&radius=1 HTTP/1.1\r\nHost: x\r\n` +
         `Content-Type: application/octet-stream\r\nContent-Length: ${side * side * 4}\r\n\r\n`,
     ],
-    { responses: 1 },
+    { responses: 1, waitMs: 60_000 }, // ends at the answer: only a bound for a hang
   );
   t.is(reply.responses[0]?.status, 422);
   t.like(JSON.parse(reply.responses[0]!.body), { field: 'width' });

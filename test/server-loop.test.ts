@@ -1,4 +1,5 @@
 import test from 'ava';
+import { getRead } from './helpers/raw.js';
 import { type RunningServer, request, startServer } from './helpers/server.js';
 
 // The non-blocking property, shown by ordering alone: while a long task runs, does /ping answer
@@ -14,31 +15,25 @@ test.after.always(async () => {
 
 async function settleOrder(longPath: string): Promise<string[]> {
   const order: string[] = [];
-  const long = request(`${server.url}${longPath}`).then((r) => {
-    order.push(`long:${r.status}`);
-    return r;
-  });
-  // Give the long request time to reach the server and start.
-  await new Promise((resolve) => setTimeout(resolve, 250));
-  const ping = request(`${server.url}/ping`).then((r) => {
-    order.push(`ping:${r.status}`);
-    return r;
-  });
+  // The ping goes out once the server has read the long request: its handler has started.
+  const long = (await getRead(server.port, longPath)).status.then((s) => order.push(`long:${s}`));
+  const ping = request(`${server.url}/ping`).then((r) => order.push(`ping:${r.status}`));
   await Promise.all([long, ping]);
   return order;
 }
 
+// Off the loop, the ping's round trip must fit in what is left of the long task: seconds, ample.
 const offLoop: [string, string][] = [
   ['cpp', '/primes/cpp?limit=4000000000'],
   ['rust', '/primes/rust?limit=4000000000'],
   ['worker', '/primes/worker?limit=1500000000'],
   ['cpp-pool', '/primes/cpp-pool?limit=4000000000'],
   ['rust-pool', '/primes/rust-pool?limit=4000000000'],
-  ['cpp', '/sleep/cpp?ms=1500'],
-  ['rust', '/sleep/rust?ms=1500'],
-  ['worker', '/sleep/worker?ms=1500'],
-  ['/good-ping', '/good-ping?ms=1500'],
-  ['/perfect-ping', '/perfect-ping?ms=1500'],
+  ['cpp', '/sleep/cpp?ms=3000'],
+  ['rust', '/sleep/rust?ms=3000'],
+  ['worker', '/sleep/worker?ms=3000'],
+  ['/good-ping', '/good-ping?ms=3000'],
+  ['/perfect-ping', '/perfect-ping?ms=3000'],
 ];
 const onLoop: [string, string][] = [
   ['blocking', '/primes/blocking?limit=1500000000'],

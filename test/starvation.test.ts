@@ -14,7 +14,8 @@ import { startServer } from './helpers/server.js';
 // the jobs and the read's remaining steps race for the freed threads, so only the first counts.)
 async function firstToFinish(engine: AsyncKernels, jobs: number): Promise<string> {
   const order: string[] = [];
-  const running = Array.from({ length: jobs }, () => engine.sleep(400).then(() => order.push('job')));
+  // 1.5 s: longer than a free pool takes to read a small file on any machine, however busy.
+  const running = Array.from({ length: jobs }, () => engine.sleep(1500).then(() => order.push('job')));
   await new Promise((resolve) => setImmediate(resolve)); // the jobs are queued and running
   const read = readFile(new URL(import.meta.url)).then(() => order.push('fs.readFile'));
   await Promise.all([...running, read]);
@@ -133,16 +134,17 @@ function threads(pid: number | 'self'): { tid: number; name: string; nice: numbe
 /**
  * The threads named `prefix…`, once exactly `count` exist and each has set its nice value to
  * `nice`: a pool starts its threads asynchronously (after its first task only one is sure to be
- * there), and each thread names itself before it renices itself. Tries for ~2 s; then returns
+ * there), and each thread names itself before it renices itself. Tries for 30 s or more; then returns
  * what it sees, so that a wrong nice value fails the caller's assertion with the values.
  */
 async function poolThreads(pid: number | 'self', prefix: string, count: number, nice: number) {
   let found: ReturnType<typeof threads> = [];
-  for (let tries = 0; tries < 200; tries++) {
+  // A generous bound (a loaded machine may start threads slowly): only a wrong value waits it out.
+  for (let tries = 0; tries < 3000; tries++) {
     found = threads(pid).filter((thread) => thread.name.startsWith(prefix));
     if (found.length === count && found.every((thread) => thread.nice === nice)) return found;
     await delay(10);
   }
   if (found.length === count) return found;
-  throw new Error(`expected ${count} ${prefix}* threads in /proc/${pid}/task, found ${found.length} after 200 tries`);
+  throw new Error(`expected ${count} ${prefix}* threads in /proc/${pid}/task, found ${found.length} after 3000 tries`);
 }

@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
+import { eventually } from './server.js';
 
 export interface RawResponse {
   status: number;
@@ -142,4 +144,43 @@ export function freePort(): Promise<number> {
       probe.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * Whether the server listening on `serverPort` has read every byte that the client at `clientPort`
+ * sent it: its end of that connection holds nothing unread (Linux: /proc/net/tcp's rx_queue).
+ */
+export async function serverHasRead(serverPort: number, clientPort: number): Promise<boolean> {
+  const hex = (port: number) => `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const line = (await readFile('/proc/net/tcp', 'latin1'))
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .find(([, local, remote]) => local === hex(serverPort) && remote === hex(clientPort));
+  return line !== undefined && Number.parseInt(line[4]!.split(':')[1]!, 16) === 0;
+}
+
+/**
+ * GETs `path` on a connection of its own and resolves once the server has read the request: its
+ * handler has then been called (uWS calls it as the request is read), and anything sent from now
+ * on reaches the server after it. `status` settles with the answer's (undefined: none came).
+ */
+export async function getRead(port: number, path: string): Promise<{ status: Promise<number | undefined> }> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  let text = '';
+  const status = new Promise<number | undefined>((resolve) => {
+    socket.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      const [reply] = parseResponses(text);
+      if (reply) {
+        socket.destroy();
+        resolve(reply.status);
+      }
+    });
+    socket.on('close', () => resolve(undefined));
+  });
+  await new Promise<void>((resolve) => socket.on('connect', resolve));
+  await new Promise<void>((resolve) => socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`, () => resolve()));
+  await eventually(() => serverHasRead(port, socket.localPort!), 5);
+  return { status };
 }
