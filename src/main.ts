@@ -17,7 +17,7 @@ import { defaultMaxWaiting } from './queue/protocol.js';
 import { clusterMetricsHub } from './server/cluster-metrics.js';
 import { ConfigError, helpText, libuvThreadpoolSize, loadConfig, type ServerConfig } from './server/config.js';
 import { parseDatabaseUrl } from './server/db/target.js';
-import type { ListeningMessage } from './server/listening.js';
+import { isListeningMessage, type ListeningMessage } from './server/listening.js';
 import { processLogger } from './server/log.js';
 import { strategyNames } from './server/strategies.js';
 
@@ -132,27 +132,43 @@ function supervise(config: ServerConfig): void {
   let stopping = false;
   let failed = false;
   // A scrape of any one process answers for all of them: we merge their metrics.
-  const metricsHub = config.processes > 1 ? clusterMetricsHub(() => children.values()) : undefined;
+  const metricsHub = config.processes > 1 ? clusterMetricsHub() : undefined;
 
-  const start = (slot: number): Promise<ListeningMessage> =>
+  /** Starts the server process of `slot`; one that dies after listening is replaced, a second later. */
+  const start = (slot: number, replacing = false): Promise<ListeningMessage> =>
     new Promise((resolve, reject) => {
       // Every process after the first binds the port the first one got (it matters for port 0).
       // Detached: a terminal's Ctrl-C reaches only us, and we forward it once.
       const child = fork(entry, [...argv, '--port', String(port)], { env, detached: true, stdio: 'inherit' });
       children.set(slot, child);
-      metricsHub?.attach(child);
-      child.once('message', (message: ListeningMessage) => resolve(message));
+      let listened = false;
+      // Only its `listening` message: a metrics message may come first while it starts.
+      const onListening = (message: unknown) => {
+        if (!isListeningMessage(message)) return;
+        child.off('message', onListening);
+        listened = true;
+        metricsHub?.attach(child);
+        resolve(message);
+      };
+      child.on('message', onListening);
       child.once('exit', (code, signal) => {
         children.delete(slot);
+        metricsHub?.detach(child);
         if (stopping) {
           if (code !== 0) failed = true;
           if (children.size === 0) process.exit(failed ? 1 : 0);
           return;
         }
-        reject(new Error(`server process ${child.pid} exited (${signal ?? code}) before listening`));
-        const event = { event: 'process-restart', pid: child.pid, code, signal, slot, restartInMs: 1000 };
-        log.warn(event, `server process ${child.pid} exited (${signal ?? code}); starting another`);
-        setTimeout(() => void start(slot).catch(() => {}), 1000).unref();
+        const why = `${signal ?? code}`;
+        reject(new Error(`server process ${child.pid} exited (${why}) before listening`));
+        // A first start that fails is start-up's failure (below); a process that served, or one
+        // started to replace it, is replaced.
+        if (!listened && !replacing) return;
+        const event = { event: 'process-restart', childPid: child.pid, code, signal, slot, restartInMs: 1000 };
+        log.warn(event, `server process ${child.pid} exited (${why}); starting another`);
+        setTimeout(() => {
+          if (!stopping) void start(slot, true).catch(() => {}); // its own exit handler retries
+        }, 1000);
       });
     });
 

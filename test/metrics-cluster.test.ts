@@ -1,6 +1,6 @@
 import http from 'node:http';
 import test from 'ava';
-import { request, sample, startServer } from './helpers/server.js';
+import { eventually, request, sample, startServer } from './helpers/server.js';
 
 /** Every value of one metric in Prometheus text, over all its label sets. */
 function total(text: string, name: string, labels: Record<string, string> = {}): number {
@@ -41,7 +41,7 @@ test('--processes 2: every scrape counts the requests of both processes, and the
   t.is(await server.stop(), 0);
 });
 
-test('--processes 2: a process that does not answer is left out, and the scrape says so', async (t) => {
+test('--processes 2: a process that does not answer counts as of its last answer; the scrape says so', async (t) => {
   const server = await startServer(['--processes', '2']);
   t.teardown(() => {
     for (const pid of server.pids) process.kill(pid, 'SIGCONT');
@@ -69,12 +69,59 @@ test('--processes 2: a process that does not answer is left out, and the scrape 
   }
   t.teardown(() => agent.destroy());
   const stopped = server.pids[1]!;
+  const before = total(await get('/metrics'), 'offloop_http_requests_total');
   process.kill(stopped, 'SIGSTOP');
   const text = await get('/metrics');
-  t.regex(text, new RegExp(`^# offloop: process ${stopped} did not answer within \\d+ ms: left out$`, 'm'));
+  const note = `^# offloop: process ${stopped} did not answer within \\d+ ms: its last figures stand in$`;
+  t.regex(text, new RegExp(note, 'm'));
+  // Its counts as of its last answer stay in the sums: a counter never goes back.
+  t.true(total(text, 'offloop_http_requests_total') >= before);
   t.is(sample(text, 'offloop_scrape_processes', { state: 'answered' }), 1);
   t.is(sample(text, 'offloop_scrape_processes', { state: 'missing' }), 1);
   t.true(sample(text, 'offloop_event_loop_delay_max_seconds', { pid: String(served) })! >= 0);
   t.is(sample(text, 'offloop_event_loop_delay_max_seconds', { pid: String(stopped) }), undefined);
   process.kill(stopped, 'SIGCONT');
+});
+
+test('--processes 2: a process that dies keeps its counts in the sums after its replacement starts', async (t) => {
+  const server = await startServer(['--processes', '2']);
+  t.teardown(() => server.stop());
+  const served = new Set<number>();
+  let healths = 0;
+  while (served.size < 2 || healths < 20) {
+    served.add((await request(`${server.url}/health`)).json<{ pid: number }>().pid);
+    healths++;
+  }
+  // A scrape now: the supervisor's last figures of each process hold every /health above.
+  const scrape = async () => (await request(`${server.url}/metrics`)).body.toString();
+  t.is(total(await scrape(), 'offloop_http_requests_total', { route: '/health' }), healths);
+  const killed = server.pids[1]!;
+  process.kill(killed, 'SIGKILL');
+  await server.printed(new RegExp(`"event":"process-restart","childPid":${killed}`));
+  // The replacement listens: the scrapes are answered by two processes again.
+  await eventually(async () => {
+    const text = (await request(`${server.url}/metrics`)).body.toString();
+    return sample(text, 'offloop_scrape_processes', { state: 'answered' }) === 2;
+  });
+  const text = (await request(`${server.url}/metrics`)).body.toString();
+  t.is(
+    total(text, 'offloop_http_requests_total', { route: '/health' }),
+    healths,
+    "the dead process's /health counts stay",
+  );
+  t.is(await server.stop(), 0);
+});
+
+test('--processes 2: a SIGTERM during a replacement ends the supervisor; nothing is started after it', async (t) => {
+  const server = await startServer(['--processes', '2']);
+  // Requests that hold the surviving process in its drain past the replacement's 1 s delay.
+  const held = Array.from({ length: 6 }, () => request(`${server.url}/sleep/cpp?ms=3000`).catch(() => undefined));
+  const killed = server.pids[1]!;
+  process.kill(killed, 'SIGKILL');
+  await server.printed(new RegExp(`"event":"process-restart","childPid":${killed}`));
+  server.child.kill('SIGTERM');
+  t.is(await server.exited, 0);
+  await Promise.all(held);
+  const afterKill = server.output().split('"event":"process-restart"')[1]!;
+  t.notRegex(afterKill, /"event":"start","url"/, 'no process started after the signal');
 });
