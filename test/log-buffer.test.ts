@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { LineBuffer } from '../src/server/log.js';
 
@@ -49,4 +50,19 @@ test('a reader that stops reading neither blocks the loop nor grows the buffer p
   });
   t.is(bytes % line.length, 0, 'whole lines only');
   t.is(bytes / line.length, total - lines.dropped);
+});
+
+test('at exit, the lines a full pipe still refuses are written once the reader reads, none lost', async (t) => {
+  const fixture = fileURLToPath(new URL('./fixtures/log-exit.js', import.meta.url));
+  const child = spawn(process.execPath, [fixture], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const closed = new Promise((resolve) => child.stdout!.once('close', resolve));
+  const exiting = await new Promise<{ exiting: number }>((resolve) => child.once('message', resolve as never));
+  t.true(exiting.exiting > 0, 'the pipe refused some lines before the exit');
+  let bytes = 0;
+  child.stdout!.on('data', (d: Buffer) => (bytes += d.length));
+  t.is(await exited, 0);
+  await closed;
+  const line = `${JSON.stringify({ msg: 'x'.repeat(200) })}\n`;
+  t.is(bytes, 10_000 * line.length);
 });

@@ -22,6 +22,8 @@ const retryMs = 50;
 /** Lines wait at most this long, or until this many characters gathered, before their write. */
 const flushMs = 20;
 const writeChars = 16 << 10;
+/** Most characters one write joins (a backlog is written in batches of this). */
+const batchChars = 64 << 10;
 
 /**
  * Where a write starting at `offset` ends: whole lines, at most PIPE_BUF bytes when they fit, so
@@ -66,11 +68,13 @@ export class LineBuffer implements pino.DestinationStream {
   constructor(
     readonly fd = 1,
     readonly maxChars = maxBufferedLogChars,
+    /** How long the exit waits for a full pipe to take the last lines. */
+    readonly exitWaitMs = 1000,
   ) {
     // Node makes a pipe or socket on stdout non-blocking when it opens process.stdout, and only
     // then: a reader that stops reading then refuses our writes (EAGAIN) instead of blocking the loop.
     if (fd === 1) void process.stdout;
-    process.once('exit', () => this.flush());
+    process.once('exit', () => this.#flushAtExit());
   }
 
   /** Characters waiting to be written. */
@@ -109,29 +113,69 @@ export class LineBuffer implements pino.DestinationStream {
     done?.();
   }
 
+  /**
+   * Writes until nothing is left: each batch joins at most `batchChars` of lines, so a retry after
+   * a reader comes back never copies the whole backlog in one turn.
+   */
   #write(): void {
-    const fresh = this.#lines.length > 0 ? Buffer.from(this.#lines.join('')) : undefined;
-    const count = this.#lines.length;
-    const data = this.#rest && fresh ? Buffer.concat([this.#rest, fresh]) : (this.#rest ?? fresh!);
-    this.#lines = [];
-    this.#chars = 0;
-    this.#rest = undefined;
     this.#blocked = false;
-    let offset = 0;
-    try {
-      while (offset < data.length) offset += writeSync(this.fd, data, offset, chunkEnd(data, offset) - offset);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') {
-        this.#rest = data.subarray(offset);
-        this.#chars = this.#rest.length;
-        this.#blocked = true;
-        setTimeout(() => this.flush(), retryMs).unref();
-      } else {
-        this.#dropped += count; // EPIPE: nobody reads any more; a log never throws into a request
+    while (this.#rest !== undefined || this.#lines.length > 0) {
+      const data = this.#rest ?? this.#take();
+      this.#rest = undefined;
+      this.#chars -= data.length;
+      let offset = 0;
+      try {
+        while (offset < data.length) offset += writeSync(this.fd, data, offset, chunkEnd(data, offset) - offset);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EAGAIN') {
+          this.#rest = data.subarray(offset);
+          this.#chars += this.#rest.length;
+          this.#blocked = true;
+          setTimeout(() => this.flush(), retryMs).unref();
+        } else {
+          // EPIPE: nobody reads any more, and a log never throws into a request.
+          this.#dropped += lineCount(data.subarray(offset)) + this.#lines.length;
+          this.#lines = [];
+          this.#chars = 0;
+        }
+        return;
       }
     }
   }
+
+  /** The oldest lines, up to `batchChars` of them (at least one), as bytes. */
+  #take(): Buffer {
+    let chars = 0;
+    let count = 0;
+    while (count < this.#lines.length && (count === 0 || chars + this.#lines[count]!.length <= batchChars)) {
+      chars += this.#lines[count]!.length;
+      count++;
+    }
+    const taken = this.#lines.splice(0, count).join('');
+    this.#chars += Buffer.byteLength(taken) - taken.length; // #chars counts bytes once taken
+    return Buffer.from(taken);
+  }
+
+  /**
+   * At exit no timer runs again: what a full pipe still refuses is retried here, for at most
+   * `exitWaitMs` (1 s), so the shutdown's last lines reach a reader that is only slow.
+   */
+  #flushAtExit(): void {
+    this.flush();
+    const until = performance.now() + this.exitWaitMs;
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    while ((this.#rest !== undefined || this.#lines.length > 0) && performance.now() < until) {
+      Atomics.wait(pause, 0, 0, 5);
+      this.#write();
+    }
+  }
 }
+
+const lineCount = (data: Buffer): number => {
+  let count = 0;
+  for (let i = data.indexOf(0x0a); i !== -1; i = data.indexOf(0x0a, i + 1)) count++;
+  return count;
+};
 
 function prettyAvailable(): boolean {
   try {
