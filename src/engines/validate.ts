@@ -71,7 +71,7 @@ export function pixels(name: string, value: unknown): Uint8Array {
 
 /** The options every Promise form takes last. */
 export interface TaskOptions {
-  /** Aborting rejects the call with a `DOMException` named `AbortError`. */
+  /** Aborting rejects the call with an `AbortError` (code `ABORT_ERR`) whose `cause` is the signal's reason. */
   signal?: AbortSignal | undefined;
 }
 

@@ -59,7 +59,9 @@ export interface WorkerSettings {
 function lowerPriority({ nice, policy }: WorkerSettings): void {
   if (policy !== 'normal') {
     // JavaScript cannot change a thread's policy: the addons can, with the pools' own code.
-    const niceNow = nice === 0 ? 0 : Math.min(19, getPriority(0) + nice);
+    // The nice it inherited plus the increment: an absolute value could raise a process started at
+    // a higher nice (which needs privilege, and is not ours to do).
+    const niceNow = Math.min(19, getPriority(0) + nice);
     if (!threadPolicyAddon().setThreadPolicy(policy, niceNow))
       process.emitWarning(`offloop: a worker thread could not take the ${policy} policy`);
     return;

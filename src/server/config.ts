@@ -153,7 +153,7 @@ export const optionSpecs: readonly OptionSpec[] = [
     min: 0,
     max: 19,
     fallback: () => 0,
-    help: 'how much each worker thread lowers its nice value (piscina niceIncrement)',
+    help: 'how much each worker thread lowers its nice value (the worker pool niceIncrement)',
   },
   {
     key: 'poolThreads',
