@@ -72,6 +72,13 @@ const statusLines: Record<number, string> = Object.fromEntries(
 );
 
 const noParams: readonly string[] = Object.freeze([]);
+const noHeaders: Readonly<Record<string, string>> = Object.freeze({});
+/** The route's `:name` parameters, copied out of the HttpRequest. */
+function parameters(req: HttpRequest, count: number): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < count; i++) values.push(req.getParameter(i) ?? '');
+  return values;
+}
 /** The last request's number in this process. */
 let lastId = 0;
 
@@ -127,6 +134,11 @@ export class Exchange {
   #charged = 0;
   /** Set while a large response is being written: closes the connection to end it early. */
   #cutWrite: (() => void) | undefined;
+  /**
+   * True while uWS's handler for this request still runs: uWS has corked its socket then, so an
+   * answer needs no `cork` call (and closure) of its own. Cleared by `handlerReturned`.
+   */
+  #inHandler = true;
 
   /** `method`: the route's, when known (saves asking uWS); upper case. */
   constructor(res: HttpResponse, req: HttpRequest, paramCount: number, method?: string) {
@@ -143,7 +155,7 @@ export class Exchange {
     this.method = method ?? req.getMethod().toUpperCase();
     this.url = req.getUrl();
     this.#rawQuery = req.getQuery() ?? '';
-    this.params = paramCount === 0 ? noParams : Array.from({ length: paramCount }, (_, i) => req.getParameter(i) ?? '');
+    this.params = paramCount === 0 ? noParams : parameters(req, paramCount);
     if (this.method !== 'GET') {
       this.contentLength = req.getHeader('content-length');
       this.contentType = req.getHeader('content-type');
@@ -155,6 +167,33 @@ export class Exchange {
   get query(): URLSearchParams {
     this.#query ??= new URLSearchParams(this.#rawQuery);
     return this.#query;
+  }
+
+  /**
+   * One query parameter's first value, as `query.get(name)` says; a query without escapes ('%',
+   * '+') is scanned for it instead of parsed whole (the kernel routes read one or two keys).
+   */
+  queryParam(name: string): string | null {
+    const raw = this.#rawQuery;
+    if (this.#query !== undefined || raw.charCodeAt(0) === 0x3f || raw.includes('%') || raw.includes('+')) {
+      return this.query.get(name);
+    }
+    for (let start = 0; start < raw.length; ) {
+      let end = raw.indexOf('&', start);
+      if (end === -1) end = raw.length;
+      const equals = raw.indexOf('=', start);
+      const keyEnd = equals === -1 || equals > end ? end : equals;
+      if (end > start && keyEnd - start === name.length && raw.startsWith(name, start)) {
+        return keyEnd === end ? '' : raw.slice(keyEnd + 1, end);
+      }
+      start = end + 1;
+    }
+    return null;
+  }
+
+  /** uWS's handler for this request returned (work goes on asynchronously): answers cork from now on. */
+  handlerReturned(): void {
+    this.#inHandler = false;
   }
 
   /**
@@ -293,16 +332,21 @@ export class Exchange {
   }
 
   /** Answers JSON. Returns false when the client is already gone or it was answered before. */
-  json(status: number, value: unknown, headers: Record<string, string> = {}, close = false): boolean {
+  json(status: number, value: unknown, headers: Readonly<Record<string, string>> = noHeaders, close = false): boolean {
     return this.#send(status, 'application/json', JSON.stringify(value), headers, close);
   }
 
-  text(status: number, contentType: string, body: string, headers: Record<string, string> = {}): boolean {
+  text(
+    status: number,
+    contentType: string,
+    body: string,
+    headers: Readonly<Record<string, string>> = noHeaders,
+  ): boolean {
     return this.#send(status, contentType, body, headers, false);
   }
 
   fail(error: HttpError): boolean {
-    const { field, headers = {}, extra = {}, close = false } = error.options;
+    const { field, headers = noHeaders, extra = {}, close = false } = error.options;
     // uWS writes its own `Connection: close` when asked to close: we add none (one header, not two).
     return this.json(
       error.status,
@@ -316,7 +360,7 @@ export class Exchange {
     status: number,
     contentType: string,
     body: string | Uint8Array,
-    headers: Record<string, string>,
+    headers: Readonly<Record<string, string>>,
     close: boolean,
   ): boolean {
     if (this.finished) return false;
@@ -327,14 +371,19 @@ export class Exchange {
     const closing = close || !this.bodyComplete;
     this.#dropBody?.(new HttpError(status, 'the request was answered before its body arrived'));
     const res = this.#res;
-    res.cork(() => {
+    if (this.#inHandler) {
       this.#head(status, contentType, headers);
       res.end(body, closing);
-    });
+    } else {
+      res.cork(() => {
+        this.#head(status, contentType, headers);
+        res.end(body, closing);
+      });
+    }
     return true;
   }
 
-  #head(status: number, contentType: string, headers: Record<string, string>): void {
+  #head(status: number, contentType: string, headers: Readonly<Record<string, string>>): void {
     this.#res.writeStatus(statusLines[status] ?? `${status} `).writeHeader('content-type', contentType);
     for (const name in headers) this.#res.writeHeader(name, headers[name]!);
   }

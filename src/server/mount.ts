@@ -49,12 +49,17 @@ export function mountRoutes(
     access.write(ex.id, ex.method, route, ex.strategy === '-' ? undefined : ex.strategy, status, ms, ex.bytesSent);
   }
 
-  function finish(route: Route, ex: Exchange, deadline: Deadline<Exchange> | undefined): void {
-    deadlines.disarm(deadline);
+  function finish(route: Route, ex: Exchange): void {
     if (!ex.finished) ex.fail(new HttpError(500, 'the route gave no answer'));
     ex.release();
-    active.delete(ex);
     record(route.pattern, ex);
+  }
+
+  /** The end of a request that was at work after its handler returned. */
+  function finishAtWork(route: Route, ex: Exchange, deadline: Deadline<Exchange> | undefined): void {
+    deadlines.disarm(deadline);
+    active.delete(ex);
+    finish(route, ex);
     if (draining && active.size === 0) drained?.();
   }
 
@@ -125,20 +130,24 @@ export function mountRoutes(
     app[route.method](route.pattern, (res, req) => {
       const ex = new Exchange(res, req, params, method);
       if (!admit(route, ex)) return;
-      active.add(ex);
-      const deadline = route.timed ? deadlines.arm(ex, ex.startedAt) : undefined;
       let outcome: void | Promise<void>;
       try {
         outcome = route.handle(ex, ctx);
       } catch (error) {
         outcome = Promise.reject(error);
       }
-      if (outcome === undefined) return finish(route, ex, deadline);
+      // A handler that returned has ended its request: nothing (no timer, no shutdown) could
+      // have reached it meanwhile, so only one still at work is armed and counted in flight.
+      if (outcome === undefined) return finish(route, ex);
+      ex.handlerReturned();
+      active.add(ex);
+      // Armed from its arrival, so arrival order stays deadline order.
+      const deadline = route.timed ? deadlines.arm(ex, ex.startedAt) : undefined;
       outcome.then(
-        () => finish(route, ex, deadline),
+        () => finishAtWork(route, ex, deadline),
         (error: unknown) => {
           answerError(ex, error);
-          finish(route, ex, deadline);
+          finishAtWork(route, ex, deadline);
         },
       );
     });

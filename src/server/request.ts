@@ -6,7 +6,7 @@ import { type Exchange, HttpError } from './http.js';
 
 /** An integer from the query string; the library's own checks then apply its bounds. */
 export function queryInt(ex: Exchange, name: string, fallback?: number): number {
-  const raw = ex.query.get(name);
+  const raw = ex.queryParam(name);
   if (raw === null || raw === '') {
     if (fallback !== undefined) return fallback;
     throw new HttpError(400, `the "${name}" query parameter is required`, { field: name });
