@@ -97,6 +97,7 @@ test('run charges what admit and done charge, its work throwing or not, and refu
       ran + 10,
     );
     t.is(runs.budget.level, tickets.budget.level, `${ran} ms`);
+    t.is(runs.budget.lastRunMs, ran);
     const fails = () => {
       runs.advance(ran);
       throw new Error('kernel');

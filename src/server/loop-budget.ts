@@ -85,6 +85,8 @@ export class LoopBudget {
   readonly maxLoopMs: number;
   readonly maxShare: number;
   readonly windowMs: number;
+  /** How long the last work `run` ran, in ms (loop work runs one at a time: a route reads its own). */
+  lastRunMs = 0;
   readonly #now: () => number;
   #level = 0;
   #at: number;
@@ -140,7 +142,8 @@ export class LoopBudget {
       return work();
     } finally {
       const now = this.#now();
-      this.#level = Math.max(0, level + (now - admittedAt) * (1 - this.maxShare));
+      this.lastRunMs = now - admittedAt;
+      this.#level = Math.max(0, level + this.lastRunMs * (1 - this.maxShare));
       this.#at = now;
     }
   }

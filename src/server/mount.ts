@@ -45,8 +45,8 @@ export function mountRoutes(
     const status = ex.status ?? 500;
     metrics.observe(route, ex.strategy, status, seconds);
     if (!access.enabled) return;
-    const ms = Math.round(seconds * 1e6) / 1e3;
-    access.write(ex.id, ex.method, route, ex.strategy === '-' ? undefined : ex.strategy, status, ms, ex.bytesSent);
+    const micros = Math.round(seconds * 1e6);
+    access.write(ex.id, ex.method, route, ex.strategy === '-' ? undefined : ex.strategy, status, micros, ex.bytesSent);
   }
 
   function finish(route: Route, ex: Exchange): void {
