@@ -71,6 +71,30 @@ const statusLines: Record<number, string> = Object.fromEntries(
   Object.entries(reasons).map(([status, reason]) => [status, `${status} ${reason}`]),
 );
 
+/** Each status line with its Content-Type header, by content type: uWS writes them in one call. */
+const headBlocks = new Map<string, Map<number, string>>();
+
+/**
+ * The status line and the Content-Type header as one block for `writeStatus`, which writes its
+ * text raw between `HTTP/1.1 ` and CRLF: one call into uWS instead of two. The types are the
+ * routes' own constants (no CR or LF; checked).
+ */
+function statusWithType(status: number, contentType: string): string {
+  let byStatus = headBlocks.get(contentType);
+  if (byStatus === undefined) {
+    if (/[\r\n]/.test(contentType))
+      throw new Error(`a content type holds a line break: ${JSON.stringify(contentType)}`);
+    byStatus = new Map();
+    headBlocks.set(contentType, byStatus);
+  }
+  let block = byStatus.get(status);
+  if (block === undefined) {
+    block = `${statusLines[status] ?? `${status} `}\r\ncontent-type: ${contentType}`;
+    byStatus.set(status, block);
+  }
+  return block;
+}
+
 const noParams: readonly string[] = Object.freeze([]);
 const noHeaders: Readonly<Record<string, string>> = Object.freeze({});
 /** The route's `:name` parameters, copied out of the HttpRequest. */
@@ -90,9 +114,11 @@ const busy = (what: string) =>
 
 /**
  * One request and its response, made safe for async work on uWebSockets.js: `onAborted` is
- * attached first, everything needed from the (stack-allocated) HttpRequest is copied before any
- * await, every write happens inside `cork` and never after the client left, and a POST body is
- * read only once its route has accepted it (type, length, capacity), under that route's limit.
+ * attached before uWS's handler returns (no abort can arrive while it runs; a request answered
+ * by then needs none), everything needed from the (stack-allocated) HttpRequest is copied before
+ * any await, every write after the handler returned happens inside `cork` and never after the
+ * client left, and a POST body is read only once its route has accepted it (type, length,
+ * capacity), under that route's limit. `handlerReturned` must be called as uWS's handler returns.
  */
 export class Exchange {
   /** This process's number for the request, in arrival order (the access log's `reqId`). */
@@ -107,8 +133,8 @@ export class Exchange {
   readonly startedAt = performance.now();
   /** When it was answered, or the client left (performance.now()). */
   answeredAt = 0;
-  /** Response body bytes handed to uWS (what a client that left mid-write got may be less). */
-  bytesSent = 0;
+  /** The response body handed to uWS: its length is counted only if asked (the access line). */
+  #sent: string | number = 0;
   stopReason: StopReason | undefined;
   /** The response status, once answered; 'aborted' when the client left unanswered. */
   status: number | 'aborted' | undefined;
@@ -139,19 +165,12 @@ export class Exchange {
    * answer needs no `cork` call (and closure) of its own. Cleared by `handlerReturned`.
    */
   #inHandler = true;
+  /** uWS has the whole response: no abort can reach it any more. */
+  #ended = false;
 
-  /** `method`: the route's, when known (saves asking uWS); upper case. */
+  /** `method`: the route's, when known (saves asking uWS); upper case. Call it in uWS's handler. */
   constructor(res: HttpResponse, req: HttpRequest, paramCount: number, method?: string) {
     this.#res = res;
-    res.onAborted(() => {
-      this.#clientGone = true;
-      if (this.status === undefined) {
-        this.status = 'aborted';
-        this.answeredAt = performance.now();
-      }
-      if (this.#onGone) for (const callback of this.#onGone) callback();
-      this.stop('client');
-    });
     this.method = method ?? req.getMethod().toUpperCase();
     this.url = req.getUrl();
     this.#rawQuery = req.getQuery() ?? '';
@@ -191,9 +210,29 @@ export class Exchange {
     return null;
   }
 
-  /** uWS's handler for this request returned (work goes on asynchronously): answers cork from now on. */
+  /**
+   * Call it as uWS's handler for this request returns: from then on the client may leave (watched
+   * now, unless the response is already whole) and answers cork their writes.
+   */
   handlerReturned(): void {
     this.#inHandler = false;
+    if (!this.#ended) this.#res.onAborted(() => this.#clientLeft());
+  }
+
+  #clientLeft(): void {
+    this.#clientGone = true;
+    if (this.status === undefined) {
+      this.status = 'aborted';
+      this.answeredAt = performance.now();
+    }
+    if (this.#onGone) for (const callback of this.#onGone) callback();
+    this.stop('client');
+  }
+
+  /** Response body bytes handed to uWS (what a client that left mid-write got may be less). */
+  get bytesSent(): number {
+    if (typeof this.#sent === 'string') this.#sent = Buffer.byteLength(this.#sent);
+    return this.#sent;
   }
 
   /**
@@ -366,11 +405,12 @@ export class Exchange {
     if (this.finished) return false;
     this.status = status;
     this.answeredAt = performance.now();
-    this.bytesSent = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+    this.#sent = typeof body === 'string' ? body : body.byteLength;
     // A body still arriving is never read now: the connection must close after the answer.
     const closing = close || !this.bodyComplete;
     this.#dropBody?.(new HttpError(status, 'the request was answered before its body arrived'));
     const res = this.#res;
+    this.#ended = true;
     if (this.#inHandler) {
       this.#head(status, contentType, headers);
       res.end(body, closing);
@@ -384,8 +424,8 @@ export class Exchange {
   }
 
   #head(status: number, contentType: string, headers: Readonly<Record<string, string>>): void {
-    this.#res.writeStatus(statusLines[status] ?? `${status} `).writeHeader('content-type', contentType);
-    for (const name in headers) this.#res.writeHeader(name, headers[name]!);
+    this.#res.writeStatus(statusWithType(status, contentType));
+    if (headers !== noHeaders) for (const name in headers) this.#res.writeHeader(name, headers[name]!);
   }
 
   /**
@@ -396,13 +436,14 @@ export class Exchange {
     if (this.finished) return Promise.resolve();
     this.status = status;
     this.answeredAt = performance.now();
-    this.bytesSent = data.byteLength;
+    this.#sent = data.byteLength;
     const res = this.#res;
     return new Promise((resolve) => {
       res.cork(() => {
         this.#head(status, contentType, headers);
         const start = res.getWriteOffset();
         const [ok, done] = res.tryEnd(data, data.length);
+        this.#ended = done;
         if (done || this.#clientGone) return resolve();
         this.#cutWrite = () => {
           this.#cutWrite = undefined;
@@ -416,6 +457,7 @@ export class Exchange {
             }
             const [sent, finished] = res.tryEnd(data.subarray(offset - start), data.length);
             if (finished) {
+              this.#ended = true;
               this.#cutWrite = undefined;
               resolve();
             }

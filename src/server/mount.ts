@@ -129,28 +129,36 @@ export function mountRoutes(
     const params = route.params ?? 0;
     app[route.method](route.pattern, (res, req) => {
       const ex = new Exchange(res, req, params, method);
-      if (!admit(route, ex)) return;
-      let outcome: void | Promise<void>;
-      try {
-        outcome = route.handle(ex, ctx);
-      } catch (error) {
-        outcome = Promise.reject(error);
-      }
-      // A handler that returned has ended its request: nothing (no timer, no shutdown) could
-      // have reached it meanwhile, so only one still at work is armed and counted in flight.
-      if (outcome === undefined) return finish(route, ex);
+      serve(route, ex);
       ex.handlerReturned();
-      active.add(ex);
-      // Armed from its arrival, so arrival order stays deadline order.
-      const deadline = route.timed ? deadlines.arm(ex, ex.startedAt) : undefined;
-      outcome.then(
-        () => finishAtWork(route, ex, deadline),
-        (error: unknown) => {
-          answerError(ex, error);
-          finishAtWork(route, ex, deadline);
-        },
-      );
     });
+  }
+
+  /** A request from its admission; what is still at work when it returns is armed and in flight. */
+  function serve(route: Route, ex: Exchange): void {
+    if (!admit(route, ex)) return;
+    let outcome: void | Promise<void>;
+    try {
+      outcome = route.handle(ex, ctx);
+    } catch (error) {
+      outcome = Promise.reject(error);
+    }
+    // A handler that returned has ended its request: nothing (no timer, no shutdown) could
+    // have reached it meanwhile, so only one still at work is armed and counted in flight.
+    if (outcome === undefined) {
+      finish(route, ex);
+      return;
+    }
+    active.add(ex);
+    // Armed from its arrival, so arrival order stays deadline order.
+    const deadline = route.timed ? deadlines.arm(ex, ex.startedAt) : undefined;
+    outcome.then(
+      () => finishAtWork(route, ex, deadline),
+      (error: unknown) => {
+        answerError(ex, error);
+        finishAtWork(route, ex, deadline);
+      },
+    );
   }
 
   const patterns = new Map<string, Set<string>>();
@@ -165,6 +173,7 @@ export function mountRoutes(
       const message = `${ex.method} is not allowed on ${pattern}; use ${allow}`;
       ex.fail(new HttpError(405, message, { headers: { allow }, extra: { allow } }));
       record(pattern, ex);
+      ex.handlerReturned();
     });
   }
   app.any('/*', (res, req) => {
@@ -172,6 +181,7 @@ export function mountRoutes(
     const extra = { routes: routes.map((r) => r.summary) };
     ex.fail(new HttpError(404, `no route for ${ex.method} ${ex.url}`, { extra }));
     record('/*', ex);
+    ex.handlerReturned();
   });
 
   return {
