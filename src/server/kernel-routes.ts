@@ -90,8 +90,7 @@ function workSize(route: KernelRoute, args: readonly unknown[]): WorkSize {
     integers = route.args.flatMap((arg, i) => (arg.kind === 'integer' ? [i] : []));
     integerArgs.set(route, integers);
   }
-  const values: number[] = [];
-  for (const i of integers) values.push(args[i] as number);
+  const values = integers.map((i) => args[i] as number);
   return { kernel: route.kernel, args: values, field: route.args[integers[0]!]!.name };
 }
 
@@ -156,8 +155,7 @@ function kernelRoute(spec: KernelRoute): Route {
    * could fire while it holds the loop), no signal. The answer is the one `answer` would give.
    */
   const answerOnLoop = (ex: Exchange, ctx: ServerContext, strategy: Strategy, path: LoopPath): void => {
-    const raw: unknown[] = [];
-    for (const arg of spec.args) raw.push(queryInt(ex, arg.name, arg.kind === 'integer' ? arg.default : undefined));
+    const raw = spec.args.map((arg) => queryInt(ex, arg.name, arg.kind === 'integer' ? arg.default : undefined));
     const args = checkArgs(spec.kernel, raw);
     const value = ctx.loop.run(strategy.name, workSize(spec, args), () => path.run(...args));
     const elapsedMs = Math.round(ctx.loop.budget.lastRunMs * 1000) / 1000;
