@@ -1,5 +1,9 @@
 import { spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test from 'ava';
+import { AccessLog, createLogger, LineBuffer } from '../src/server/log.js';
 import { eventually, mainEntry, type RunningServer, request, startServer } from './helpers/server.js';
 
 interface Line {
@@ -138,4 +142,37 @@ test('a bad --log-level or LOG_LEVEL is a clear startup error naming it', async 
     t.is(code, 2);
     t.regex(stderr, new RegExp(`${named} must be one of fatal, error, warn, info, debug, trace, silent`));
   }
+});
+
+test('an access line written by hand is the line pino writes for it: the same fields in the same order', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'offloop-access-'));
+  const file = join(dir, 'lines');
+  const fd = openSync(file, 'w');
+  const buffer = new LineBuffer(fd);
+  const byHand = new AccessLog(createLogger('info', { destination: buffer }));
+  const viaPino: string[] = [];
+  const pinoLog = new AccessLog(createLogger('info', { destination: { write: (line: string) => viaPino.push(line) } }));
+  const cases: Parameters<AccessLog['write']>[] = [
+    [1, 'GET', '/ping', undefined, 200, 0, 13],
+    [2, 'POST', '/pbkdf2/:strategy', 'cpp', 200, 1, 70],
+    [3, 'GET', '/sleep/:strategy', 'rust', 'aborted', 120, 0],
+    [4, 'BREW "x"', '/*', undefined, 404, 1_234_567, 300],
+    [5, 'GET', '/primes/:strategy', 'cpp-sync', 504, 999_999, 0],
+    [6, 'GET', '/primes/:strategy', 'cpp-sync', 200, 50, 68],
+    [7, 'GET', '/primes/:strategy', 'cpp-sync', 200, 100_000, 68],
+  ];
+  for (const line of cases) {
+    byHand.write(...line);
+    pinoLog.write(...line);
+  }
+  buffer.flush();
+  closeSync(fd);
+  const withoutTime = (line: string) => {
+    const { time, ...rest } = JSON.parse(line) as { time: unknown };
+    t.is(typeof time, 'number');
+    return JSON.stringify(rest);
+  };
+  const written = readFileSync(file, 'utf8').trimEnd().split('\n');
+  t.deepEqual(written.map(withoutTime), viaPino.map(withoutTime));
+  rmSync(dir, { recursive: true, force: true });
 });

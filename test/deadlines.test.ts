@@ -94,12 +94,21 @@ test('when the oldest leaves early, the timer re-arms for the next, which still 
 function fakeUws(query = '') {
   let onAborted: (() => void) | undefined;
   let alive = true;
+  const calls = { onAborted: 0, cork: 0, corked: false, writesUncorked: 0, status: '' };
   const res = {
     onAborted(callback: () => void) {
+      calls.onAborted++;
       onAborted = callback;
     },
-    cork: (f: () => void) => f(),
-    writeStatus() {
+    cork: (f: () => void) => {
+      calls.cork++;
+      calls.corked = true;
+      f();
+      calls.corked = false;
+    },
+    writeStatus(status: string) {
+      calls.status = status;
+      if (!calls.corked) calls.writesUncorked++;
       return res;
     },
     writeHeader() {
@@ -123,6 +132,7 @@ function fakeUws(query = '') {
   return {
     res: res as never,
     req: req as never,
+    calls,
     leave: () => onAborted!(),
     kill: () => {
       alive = false;
@@ -154,6 +164,7 @@ test('an exchange nobody asks for a signal makes no AbortController, even when s
       const uws = fakeUws();
       const ex = new Exchange(uws.res, uws.req, 0, 'GET');
       ex.json(200, { pong: true });
+      ex.handlerReturned();
       if (reason) ex.stop(reason);
     }
   });
@@ -164,6 +175,7 @@ test('a signal asked for before the stop aborts once, with the stop reason', (t)
   for (const reason of ['client', 'timeout', 'shutdown'] as const) {
     const uws = fakeUws();
     const ex = new Exchange(uws.res, uws.req, 0, 'GET');
+    ex.handlerReturned(); // the client may leave from now on
     const signal = ex.signal;
     t.is(ex.signal, signal, 'the same signal each time');
     let aborts = 0;
@@ -182,6 +194,7 @@ test('a request stopped before anyone asked for its signal hands out one already
   for (const reason of ['client', 'timeout', 'shutdown'] as const) {
     const uws = fakeUws();
     const ex = new Exchange(uws.res, uws.req, 0, 'GET');
+    ex.handlerReturned();
     if (reason === 'client') uws.leave();
     else ex.stop(reason);
     t.true(ex.signal.aborted);
@@ -201,9 +214,32 @@ test('what a route reads is copied before the first await: the query is parsed l
   t.is(ex.url, '/x');
   const client = fakeUws();
   const leaving = new Exchange(client.res, client.req, 0, 'GET');
+  leaving.handlerReturned();
   const aborted = once(leaving.signal, 'abort');
   client.leave();
   await aborted;
   t.is(leaving.status, 'aborted');
   t.true(leaving.answeredAt >= leaving.startedAt);
+});
+
+test("an answer inside uWS's handler needs neither onAborted nor cork; one after it gets both", (t) => {
+  const quick = fakeUws();
+  const answered = new Exchange(quick.res, quick.req, 0, 'GET');
+  answered.json(200, { pong: true });
+  answered.handlerReturned();
+  t.deepEqual(quick.calls, {
+    onAborted: 0,
+    cork: 0,
+    corked: false,
+    writesUncorked: 1, // uWS corks the socket while its handler runs
+    status: '200 OK\r\ncontent-type: application/json',
+  });
+  const slow = fakeUws();
+  const atWork = new Exchange(slow.res, slow.req, 0, 'GET');
+  atWork.handlerReturned();
+  t.is(slow.calls.onAborted, 1, 'watched for the client leaving once its handler returned');
+  atWork.json(504, {});
+  t.is(slow.calls.cork, 1);
+  t.is(slow.calls.writesUncorked, 0);
+  t.is(slow.calls.status, '504 Gateway Timeout\r\ncontent-type: application/json');
 });

@@ -83,6 +83,45 @@ test('the real time replaces the estimate', (t) => {
   t.is(budget.level, 40);
 });
 
+test('run charges what admit and done charge, its work throwing or not, and refuses as admit does', (t) => {
+  for (const ran of [30, 250, 0]) {
+    const tickets = clocked({ maxLoopMs: 1000, maxShare: 0.5 });
+    const runs = clocked({ maxLoopMs: 1000, maxShare: 0.5 });
+    tickets.advance(10);
+    runs.advance(10);
+    const ticket = tickets.budget.admit(100, 'ms');
+    tickets.advance(ran);
+    ticket.done(ran);
+    t.is(
+      runs.budget.run(100, 'ms', () => runs.advance(ran)),
+      ran + 10,
+    );
+    t.is(runs.budget.level, tickets.budget.level, `${ran} ms`);
+    t.is(runs.budget.lastRunMs, ran);
+    const fails = () => {
+      runs.advance(ran);
+      throw new Error('kernel');
+    };
+    t.throws(() => runs.budget.run(100, 'ms', fails), { message: 'kernel' });
+    const second = tickets.budget.admit(100, 'ms');
+    tickets.advance(ran);
+    second.done(ran);
+    t.is(runs.budget.level, tickets.budget.level, `${ran} ms, thrown`);
+  }
+  const { budget } = clocked({ maxLoopMs: 100, maxShare: 0.5, windowMs: 100 });
+  t.is(
+    statusOf(() => budget.run(100.5, 'limit', () => t.fail('ran'))),
+    422,
+  );
+  budget.run(60, 'ms', () => {});
+  t.is(budget.level, 0, 'no time passed: its real time was 0');
+  budget.admit(60, 'ms');
+  t.is(
+    statusOf(() => budget.run(1, 'ms', () => t.fail('ran'))),
+    503,
+  );
+});
+
 test('time that passes while the work runs drains what it really cost, even when the estimate was low', (t) => {
   const full = clocked({ maxLoopMs: 10_000, maxShare: 1 });
   const low = full.budget.admit(1000, 'ms');

@@ -71,7 +71,38 @@ const statusLines: Record<number, string> = Object.fromEntries(
   Object.entries(reasons).map(([status, reason]) => [status, `${status} ${reason}`]),
 );
 
+/** Each status line with its Content-Type header, by content type: uWS writes them in one call. */
+const headBlocks = new Map<string, Map<number, string>>();
+
+/**
+ * The status line and the Content-Type header as one block for `writeStatus`, which writes its
+ * text raw between `HTTP/1.1 ` and CRLF: one call into uWS instead of two. The types are the
+ * routes' own constants (no CR or LF; checked).
+ */
+function statusWithType(status: number, contentType: string): string {
+  let byStatus = headBlocks.get(contentType);
+  if (byStatus === undefined) {
+    if (/[\r\n]/.test(contentType))
+      throw new Error(`a content type holds a line break: ${JSON.stringify(contentType)}`);
+    byStatus = new Map();
+    headBlocks.set(contentType, byStatus);
+  }
+  let block = byStatus.get(status);
+  if (block === undefined) {
+    block = `${statusLines[status] ?? `${status} `}\r\ncontent-type: ${contentType}`;
+    byStatus.set(status, block);
+  }
+  return block;
+}
+
 const noParams: readonly string[] = Object.freeze([]);
+const noHeaders: Readonly<Record<string, string>> = Object.freeze({});
+/** The route's `:name` parameters, copied out of the HttpRequest. */
+function parameters(req: HttpRequest, count: number): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < count; i++) values.push(req.getParameter(i) ?? '');
+  return values;
+}
 /** The last request's number in this process. */
 let lastId = 0;
 
@@ -83,9 +114,11 @@ const busy = (what: string) =>
 
 /**
  * One request and its response, made safe for async work on uWebSockets.js: `onAborted` is
- * attached first, everything needed from the (stack-allocated) HttpRequest is copied before any
- * await, every write happens inside `cork` and never after the client left, and a POST body is
- * read only once its route has accepted it (type, length, capacity), under that route's limit.
+ * attached before uWS's handler returns (no abort can arrive while it runs; a request answered
+ * by then needs none), everything needed from the (stack-allocated) HttpRequest is copied before
+ * any await, every write after the handler returned happens inside `cork` and never after the
+ * client left, and a POST body is read only once its route has accepted it (type, length,
+ * capacity), under that route's limit. `handlerReturned` must be called as uWS's handler returns.
  */
 export class Exchange {
   /** This process's number for the request, in arrival order (the access log's `reqId`). */
@@ -100,8 +133,8 @@ export class Exchange {
   readonly startedAt = performance.now();
   /** When it was answered, or the client left (performance.now()). */
   answeredAt = 0;
-  /** Response body bytes handed to uWS (what a client that left mid-write got may be less). */
-  bytesSent = 0;
+  /** The response body handed to uWS: its length is counted only if asked (the access line). */
+  #sent: string | number = 0;
   stopReason: StopReason | undefined;
   /** The response status, once answered; 'aborted' when the client left unanswered. */
   status: number | 'aborted' | undefined;
@@ -127,23 +160,21 @@ export class Exchange {
   #charged = 0;
   /** Set while a large response is being written: closes the connection to end it early. */
   #cutWrite: (() => void) | undefined;
+  /**
+   * True while uWS's handler for this request still runs: uWS has corked its socket then, so an
+   * answer needs no `cork` call (and closure) of its own. Cleared by `handlerReturned`.
+   */
+  #inHandler = true;
+  /** uWS has the whole response: no abort can reach it any more. */
+  #ended = false;
 
-  /** `method`: the route's, when known (saves asking uWS); upper case. */
+  /** `method`: the route's, when known (saves asking uWS); upper case. Call it in uWS's handler. */
   constructor(res: HttpResponse, req: HttpRequest, paramCount: number, method?: string) {
     this.#res = res;
-    res.onAborted(() => {
-      this.#clientGone = true;
-      if (this.status === undefined) {
-        this.status = 'aborted';
-        this.answeredAt = performance.now();
-      }
-      if (this.#onGone) for (const callback of this.#onGone) callback();
-      this.stop('client');
-    });
     this.method = method ?? req.getMethod().toUpperCase();
     this.url = req.getUrl();
     this.#rawQuery = req.getQuery() ?? '';
-    this.params = paramCount === 0 ? noParams : Array.from({ length: paramCount }, (_, i) => req.getParameter(i) ?? '');
+    this.params = paramCount === 0 ? noParams : parameters(req, paramCount);
     if (this.method !== 'GET') {
       this.contentLength = req.getHeader('content-length');
       this.contentType = req.getHeader('content-type');
@@ -155,6 +186,53 @@ export class Exchange {
   get query(): URLSearchParams {
     this.#query ??= new URLSearchParams(this.#rawQuery);
     return this.#query;
+  }
+
+  /**
+   * One query parameter's first value, as `query.get(name)` says; a query without escapes ('%',
+   * '+') is scanned for it instead of parsed whole (the kernel routes read one or two keys).
+   */
+  queryParam(name: string): string | null {
+    const raw = this.#rawQuery;
+    if (this.#query !== undefined || raw.charCodeAt(0) === 0x3f || raw.includes('%') || raw.includes('+')) {
+      return this.query.get(name);
+    }
+    for (let start = 0; start < raw.length; ) {
+      let end = raw.indexOf('&', start);
+      if (end === -1) end = raw.length;
+      const equals = raw.indexOf('=', start);
+      const keyEnd = equals === -1 || equals > end ? end : equals;
+      if (end > start && keyEnd - start === name.length && raw.startsWith(name, start)) {
+        return keyEnd === end ? '' : raw.slice(keyEnd + 1, end);
+      }
+      start = end + 1;
+    }
+    return null;
+  }
+
+  /**
+   * Call it as uWS's handler for this request returns: from then on the client may leave (watched
+   * now, unless the response is already whole) and answers cork their writes.
+   */
+  handlerReturned(): void {
+    this.#inHandler = false;
+    if (!this.#ended) this.#res.onAborted(() => this.#clientLeft());
+  }
+
+  #clientLeft(): void {
+    this.#clientGone = true;
+    if (this.status === undefined) {
+      this.status = 'aborted';
+      this.answeredAt = performance.now();
+    }
+    if (this.#onGone) for (const callback of this.#onGone) callback();
+    this.stop('client');
+  }
+
+  /** Response body bytes handed to uWS (what a client that left mid-write got may be less). */
+  get bytesSent(): number {
+    if (typeof this.#sent === 'string') this.#sent = Buffer.byteLength(this.#sent);
+    return this.#sent;
   }
 
   /**
@@ -293,16 +371,21 @@ export class Exchange {
   }
 
   /** Answers JSON. Returns false when the client is already gone or it was answered before. */
-  json(status: number, value: unknown, headers: Record<string, string> = {}, close = false): boolean {
+  json(status: number, value: unknown, headers: Readonly<Record<string, string>> = noHeaders, close = false): boolean {
     return this.#send(status, 'application/json', JSON.stringify(value), headers, close);
   }
 
-  text(status: number, contentType: string, body: string, headers: Record<string, string> = {}): boolean {
+  text(
+    status: number,
+    contentType: string,
+    body: string,
+    headers: Readonly<Record<string, string>> = noHeaders,
+  ): boolean {
     return this.#send(status, contentType, body, headers, false);
   }
 
   fail(error: HttpError): boolean {
-    const { field, headers = {}, extra = {}, close = false } = error.options;
+    const { field, headers = noHeaders, extra = {}, close = false } = error.options;
     // uWS writes its own `Connection: close` when asked to close: we add none (one header, not two).
     return this.json(
       error.status,
@@ -316,27 +399,33 @@ export class Exchange {
     status: number,
     contentType: string,
     body: string | Uint8Array,
-    headers: Record<string, string>,
+    headers: Readonly<Record<string, string>>,
     close: boolean,
   ): boolean {
     if (this.finished) return false;
     this.status = status;
     this.answeredAt = performance.now();
-    this.bytesSent = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+    this.#sent = typeof body === 'string' ? body : body.byteLength;
     // A body still arriving is never read now: the connection must close after the answer.
     const closing = close || !this.bodyComplete;
     this.#dropBody?.(new HttpError(status, 'the request was answered before its body arrived'));
     const res = this.#res;
-    res.cork(() => {
+    this.#ended = true;
+    if (this.#inHandler) {
       this.#head(status, contentType, headers);
       res.end(body, closing);
-    });
+    } else {
+      res.cork(() => {
+        this.#head(status, contentType, headers);
+        res.end(body, closing);
+      });
+    }
     return true;
   }
 
-  #head(status: number, contentType: string, headers: Record<string, string>): void {
-    this.#res.writeStatus(statusLines[status] ?? `${status} `).writeHeader('content-type', contentType);
-    for (const name in headers) this.#res.writeHeader(name, headers[name]!);
+  #head(status: number, contentType: string, headers: Readonly<Record<string, string>>): void {
+    this.#res.writeStatus(statusWithType(status, contentType));
+    if (headers !== noHeaders) for (const name in headers) this.#res.writeHeader(name, headers[name]!);
   }
 
   /**
@@ -347,13 +436,14 @@ export class Exchange {
     if (this.finished) return Promise.resolve();
     this.status = status;
     this.answeredAt = performance.now();
-    this.bytesSent = data.byteLength;
+    this.#sent = data.byteLength;
     const res = this.#res;
     return new Promise((resolve) => {
       res.cork(() => {
         this.#head(status, contentType, headers);
         const start = res.getWriteOffset();
         const [ok, done] = res.tryEnd(data, data.length);
+        this.#ended = done;
         if (done || this.#clientGone) return resolve();
         this.#cutWrite = () => {
           this.#cutWrite = undefined;
@@ -367,6 +457,7 @@ export class Exchange {
             }
             const [sent, finished] = res.tryEnd(data.subarray(offset - start), data.length);
             if (finished) {
+              this.#ended = true;
               this.#cutWrite = undefined;
               resolve();
             }

@@ -77,13 +77,21 @@ async function kernelInput(ex: Exchange, route: KernelRoute): Promise<unknown[]>
   return values;
 }
 
+/** Where each route's integer arguments are, found once. */
+const integerArgs = new Map<KernelRoute, number[]>();
+
 /**
  * How much loop time a call stands for, for the loop strategies: its integer arguments in order
  * (loop-budget's workUnits reads them so); a too-large one is blamed on the first.
  */
 function workSize(route: KernelRoute, args: readonly unknown[]): WorkSize {
-  const integers = route.args.flatMap((arg, i) => (arg.kind === 'integer' ? [{ name: arg.name, value: args[i] }] : []));
-  return { kernel: route.kernel, args: integers.map((a) => a.value as number), field: integers[0]!.name };
+  let integers = integerArgs.get(route);
+  if (integers === undefined) {
+    integers = route.args.flatMap((arg, i) => (arg.kind === 'integer' ? [i] : []));
+    integerArgs.set(route, integers);
+  }
+  const values = integers.map((i) => args[i] as number);
+  return { kernel: route.kernel, args: values, field: route.args[integers[0]!]!.name };
 }
 
 /**
@@ -120,7 +128,41 @@ const encode: Record<Exclude<ResultEncoding, 'bytes'>, (value: unknown) => unkno
   null: () => null,
 };
 
+/** A loop strategy's way through a kernel route: its blocking kernel, and its answer's first bytes. */
+interface LoopPath {
+  readonly run: (...args: unknown[]) => unknown;
+  /** `{"kernel":…,"strategy":…,"result":`: the answer is written by hand, in `JSON.stringify`'s form. */
+  readonly answerStart: string;
+}
+
 function kernelRoute(spec: KernelRoute): Route {
+  const queryOnly = spec.result !== 'bytes' && spec.args.every((arg) => arg.from === 'query');
+  /** Each strategy's loop path, or null when its requests go the general (async) way; found once. */
+  const loopPaths = new WeakMap<Strategy, LoopPath | null>();
+  const loopPathOf = (strategy: Strategy): LoopPath | null => {
+    let path = loopPaths.get(strategy);
+    if (path === undefined) {
+      const run = queryOnly && strategy.blocksLoop ? strategy.sync?.[`${spec.kernel}Sync`] : undefined;
+      const names = `"kernel":${JSON.stringify(spec.kernel)},"strategy":${JSON.stringify(strategy.name)}`;
+      const answerStart = `{${names},"result":`;
+      path = typeof run === 'function' ? { run: run as LoopPath['run'], answerStart } : null;
+      loopPaths.set(strategy, path);
+    }
+    return path;
+  };
+  /**
+   * A loop strategy's request whole, before its handler returns: no promise, no deadline (nothing
+   * could fire while it holds the loop), no signal. The answer is the one `answer` would give.
+   */
+  const answerOnLoop = (ex: Exchange, ctx: ServerContext, strategy: Strategy, path: LoopPath): void => {
+    const raw = spec.args.map((arg) => queryInt(ex, arg.name, arg.kind === 'integer' ? arg.default : undefined));
+    const args = checkArgs(spec.kernel, raw);
+    const value = ctx.loop.run(strategy.name, workSize(spec, args), () => path.run(...args));
+    const elapsedMs = Math.round(ctx.loop.budget.lastRunMs * 1000) / 1000;
+    const result = JSON.stringify(encode[spec.result as Exclude<ResultEncoding, 'bytes'>](value));
+    ex.text(200, 'application/json', `${path.answerStart}${result},"elapsedMs":${elapsedMs}}`);
+  };
+
   const strategyOf = (ex: Exchange, ctx: ServerContext): Strategy => {
     const name = ex.params[0]!;
     const strategy = ctx.strategies.get(name as StrategyName);
@@ -152,29 +194,34 @@ function kernelRoute(spec: KernelRoute): Route {
       checkCapacity(ctx, strategy.name, ex);
       return bodyRule(ex, ctx, spec, strategy);
     },
-    async handle(ex, ctx) {
+    handle(ex, ctx) {
       const strategy = strategyOf(ex, ctx);
-      const args = checkArgs(spec.kernel, await kernelInput(ex, spec));
-      const uncancellable = !strategy.blocksLoop && !strategy.cancellable(spec.kernel);
-      if (uncancellable) checkUncancellable(ctx, strategy, workSize(spec, args));
-      const started = performance.now();
-      const info: RunInfo = {};
-      // A kernel that holds the loop cannot hear an abort: it gets no signal (each one costs the loop).
-      const work = () => strategy.run(spec.kernel, args, strategy.blocksLoop ? undefined : ex.signal, info);
-      const value = strategy.blocksLoop
-        ? await ctx.loop.run(strategy.name, workSize(spec, args), work)
-        : await admit(ctx, strategy.name, ex.signal, work);
-      const elapsedMs = Math.round((performance.now() - started) * 1000) / 1000;
-      if (spec.result === 'bytes') {
-        const headers: Record<string, string> = { 'x-elapsed-ms': String(elapsedMs), 'x-strategy': strategy.name };
-        if (info.worker) headers['x-worker'] = info.worker;
-        await ex.bytes(200, 'application/octet-stream', value as Buffer, headers);
-      } else {
-        const result = encode[spec.result](value);
-        ex.json(200, { kernel: spec.kernel, strategy: strategy.name, result, elapsedMs, ...info });
-      }
+      const path = loopPathOf(strategy);
+      return path ? answerOnLoop(ex, ctx, strategy, path) : answer(ex, ctx, strategy);
     },
   };
+
+  async function answer(ex: Exchange, ctx: ServerContext, strategy: Strategy): Promise<void> {
+    const args = checkArgs(spec.kernel, await kernelInput(ex, spec));
+    const uncancellable = !strategy.blocksLoop && !strategy.cancellable(spec.kernel);
+    if (uncancellable) checkUncancellable(ctx, strategy, workSize(spec, args));
+    const started = performance.now();
+    const info: RunInfo = {};
+    // A kernel that holds the loop cannot hear an abort: it gets no signal (each one costs the loop).
+    const work = () => strategy.run(spec.kernel, args, strategy.blocksLoop ? undefined : ex.signal, info);
+    const value = strategy.blocksLoop
+      ? await ctx.loop.run(strategy.name, workSize(spec, args), work)
+      : await admit(ctx, strategy.name, ex.signal, work);
+    const elapsedMs = Math.round((performance.now() - started) * 1000) / 1000;
+    if (spec.result === 'bytes') {
+      const headers: Record<string, string> = { 'x-elapsed-ms': String(elapsedMs), 'x-strategy': strategy.name };
+      if (info.worker) headers['x-worker'] = info.worker;
+      await ex.bytes(200, 'application/octet-stream', value as Buffer, headers);
+    } else {
+      const result = encode[spec.result](value);
+      ex.json(200, { kernel: spec.kernel, strategy: strategy.name, result, elapsedMs, ...info });
+    }
+  }
 }
 
 /** One route per kernel the table gives an HTTP form, in table order. */

@@ -45,16 +45,21 @@ export function mountRoutes(
     const status = ex.status ?? 500;
     metrics.observe(route, ex.strategy, status, seconds);
     if (!access.enabled) return;
-    const ms = Math.round(seconds * 1e6) / 1e3;
-    access.write(ex.id, ex.method, route, ex.strategy === '-' ? undefined : ex.strategy, status, ms, ex.bytesSent);
+    const micros = Math.round(seconds * 1e6);
+    access.write(ex.id, ex.method, route, ex.strategy === '-' ? undefined : ex.strategy, status, micros, ex.bytesSent);
   }
 
-  function finish(route: Route, ex: Exchange, deadline: Deadline<Exchange> | undefined): void {
-    deadlines.disarm(deadline);
+  function finish(route: Route, ex: Exchange): void {
     if (!ex.finished) ex.fail(new HttpError(500, 'the route gave no answer'));
     ex.release();
-    active.delete(ex);
     record(route.pattern, ex);
+  }
+
+  /** The end of a request that was at work after its handler returned. */
+  function finishAtWork(route: Route, ex: Exchange, deadline: Deadline<Exchange> | undefined): void {
+    deadlines.disarm(deadline);
+    active.delete(ex);
+    finish(route, ex);
     if (draining && active.size === 0) drained?.();
   }
 
@@ -124,24 +129,36 @@ export function mountRoutes(
     const params = route.params ?? 0;
     app[route.method](route.pattern, (res, req) => {
       const ex = new Exchange(res, req, params, method);
-      if (!admit(route, ex)) return;
-      active.add(ex);
-      const deadline = route.timed ? deadlines.arm(ex, ex.startedAt) : undefined;
-      let outcome: void | Promise<void>;
-      try {
-        outcome = route.handle(ex, ctx);
-      } catch (error) {
-        outcome = Promise.reject(error);
-      }
-      if (outcome === undefined) return finish(route, ex, deadline);
-      outcome.then(
-        () => finish(route, ex, deadline),
-        (error: unknown) => {
-          answerError(ex, error);
-          finish(route, ex, deadline);
-        },
-      );
+      serve(route, ex);
+      ex.handlerReturned();
     });
+  }
+
+  /** A request from its admission; what is still at work when it returns is armed and in flight. */
+  function serve(route: Route, ex: Exchange): void {
+    if (!admit(route, ex)) return;
+    let outcome: void | Promise<void>;
+    try {
+      outcome = route.handle(ex, ctx);
+    } catch (error) {
+      outcome = Promise.reject(error);
+    }
+    // A handler that returned has ended its request: nothing (no timer, no shutdown) could
+    // have reached it meanwhile, so only one still at work is armed and counted in flight.
+    if (outcome === undefined) {
+      finish(route, ex);
+      return;
+    }
+    active.add(ex);
+    // Armed from its arrival, so arrival order stays deadline order.
+    const deadline = route.timed ? deadlines.arm(ex, ex.startedAt) : undefined;
+    outcome.then(
+      () => finishAtWork(route, ex, deadline),
+      (error: unknown) => {
+        answerError(ex, error);
+        finishAtWork(route, ex, deadline);
+      },
+    );
   }
 
   const patterns = new Map<string, Set<string>>();
@@ -156,6 +173,7 @@ export function mountRoutes(
       const message = `${ex.method} is not allowed on ${pattern}; use ${allow}`;
       ex.fail(new HttpError(405, message, { headers: { allow }, extra: { allow } }));
       record(pattern, ex);
+      ex.handlerReturned();
     });
   }
   app.any('/*', (res, req) => {
@@ -163,6 +181,7 @@ export function mountRoutes(
     const extra = { routes: routes.map((r) => r.summary) };
     ex.fail(new HttpError(404, `no route for ${ex.method} ${ex.url}`, { extra }));
     record('/*', ex);
+    ex.handlerReturned();
   });
 
   return {
