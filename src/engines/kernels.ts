@@ -307,7 +307,8 @@ function parser<K extends TaskName>(name: K): (...raw: unknown[]) => KernelArgs[
   const args = spec.args;
   return (...raw) => {
     const out: unknown[] = [];
-    for (const [i, arg] of args.entries()) out.push(checkArg(arg, raw[i], out));
+    // An index loop: `args.entries()` allocates an iterator and a pair per argument, per call.
+    for (let i = 0; i < args.length; i++) out.push(checkArg(args[i]!, raw[i], out));
     // The descriptors were type-checked against the signature (see `table`): `out` has its shape.
     const parsed = out as KernelArgs[K];
     (spec.check as ((a: KernelArgs[K]) => void) | undefined)?.(parsed);
