@@ -1,9 +1,13 @@
 import net from 'node:net';
 import test from 'ava';
-import { createServer } from '../src/server/app.js';
+import { createServer, type ServerOptions } from '../src/server/app.js';
 import { within } from './helpers/outcome.js';
 import { stall } from './helpers/raw.js';
 import { eventually, request, startServer } from './helpers/server.js';
+
+/** An embedded server on a free loopback port, one worker, logging only warnings. */
+const quietServer = (options: ServerOptions) =>
+  createServer({ logLevel: 'warn', port: 0, host: '127.0.0.1', workers: 1, ...options });
 
 // Clients whose bodies stop arriving: each is answered (408, or 503 at shutdown) and closed, the
 // request ends, memory held is what arrived (not what Content-Length promised), and shutdown
@@ -29,7 +33,7 @@ test.serial(
     // The 408s must come only once all 300 have arrived (5 s, not 2: a loaded machine connects them
     // slowly), and before uWS's own idle timeout closes the connections unanswered (8-12 s: its
     // 10 s counted in 4 s ticks).
-    const server = await createServer({ logLevel: 'warn', port: 0, host: '127.0.0.1', workers: 1, timeout: 5000 });
+    const server = await quietServer({ timeout: 5000 });
     try {
       const before = arrayBuffers();
       const clients = await Promise.all(
@@ -59,14 +63,7 @@ test.serial(
 );
 
 test.serial('a declared 64 MiB body with 1 KiB sent holds about 1 KiB', async (t) => {
-  const server = await createServer({
-    logLevel: 'warn',
-    port: 0,
-    host: '127.0.0.1',
-    workers: 1,
-    timeout: 60_000,
-    shutdownTimeout: 100,
-  });
+  const server = await quietServer({ timeout: 60_000, shutdownTimeout: 100 });
   const before = arrayBuffers();
   const client = await stall(server.port, blurHead(64), Buffer.alloc(1024, 1));
   while (server.bodyBytes < 1024) await new Promise((resolve) => setImmediate(resolve));
@@ -77,14 +74,7 @@ test.serial('a declared 64 MiB body with 1 KiB sent holds about 1 KiB', async (t
 });
 
 test.serial('close() with stalled bodies settles: each client gets 503 and its connection closes', async (t) => {
-  const server = await createServer({
-    logLevel: 'warn',
-    port: 0,
-    host: '127.0.0.1',
-    workers: 1,
-    timeout: 60_000,
-    shutdownTimeout: 300,
-  });
+  const server = await quietServer({ timeout: 60_000, shutdownTimeout: 300 });
   const clients = await Promise.all(
     Array.from({ length: 50 }, () => stall(server.port, blurHead(4), Buffer.alloc(1024, 1))),
   );
@@ -127,14 +117,7 @@ test.serial(
     // radius 0: the answer (a copy) is ready at once, so the timeout finds it being written on any
     // machine; 4 s leaves the 16 MiB body all the time it needs to arrive.
     const timeout = 4000;
-    const server = await createServer({
-      logLevel: 'warn',
-      port: 0,
-      host: '127.0.0.1',
-      workers: 1,
-      timeout,
-      shutdownTimeout: 300,
-    });
+    const server = await quietServer({ timeout, shutdownTimeout: 300 });
     t.teardown(() => server.close());
     const body = Buffer.alloc(16 * mib, 7);
     const socket = net.connect(server.port, '127.0.0.1');
