@@ -7,7 +7,7 @@ import { durationBuckets, RequestMetrics } from '../dist/src/server/request-metr
 const calls = 200_000;
 const rounds = 9;
 const routes = ['/ping', '/primes/:strategy', '/pbkdf2/:strategy', '/health'];
-const strategies = ['-', 'cpp', 'worker', 'rust-pool'];
+const strategies = ['', 'cpp', 'worker', 'rust-pool'];
 const statuses = [200, 200, 200, 503];
 
 function promClient() {

@@ -153,10 +153,10 @@ test('an access line written by hand is the line pino writes for it: the same fi
   const viaPino: string[] = [];
   const pinoLog = new AccessLog(createLogger('info', { destination: { write: (line: string) => viaPino.push(line) } }));
   const cases: Parameters<AccessLog['write']>[] = [
-    [1, 'GET', '/ping', undefined, 200, 0, 13],
+    [1, 'GET', '/ping', '', 200, 0, 13],
     [2, 'POST', '/pbkdf2/:strategy', 'cpp', 200, 1, 70],
     [3, 'GET', '/sleep/:strategy', 'rust', 'aborted', 120, 0],
-    [4, 'BREW "x"', '/*', undefined, 404, 1_234_567, 300],
+    [4, 'BREW "x"', '/*', '', 404, 1_234_567, 300],
     [5, 'GET', '/primes/:strategy', 'cpp-sync', 504, 999_999, 0],
     [6, 'GET', '/primes/:strategy', 'cpp-sync', 200, 50, 68],
     [7, 'GET', '/primes/:strategy', 'cpp-sync', 200, 100_000, 68],

@@ -138,8 +138,8 @@ export class Exchange {
   stopReason: StopReason | undefined;
   /** The response status, once answered; 'aborted' when the client left unanswered. */
   status: number | 'aborted' | undefined;
-  /** The strategy label for metrics. */
-  strategy = '-';
+  /** The strategy the route ran its work on; '' until a route names one (404, 405, refusals). */
+  strategy = '';
   /** Whether stopping this request's work really stops it (the 504 and 503 bodies say so). */
   cancellable = true;
   body: Promise<Buffer> | undefined;

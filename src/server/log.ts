@@ -265,7 +265,8 @@ export class AccessLog {
     reqId: number,
     method: string,
     route: string,
-    strategy: string | undefined,
+    /** '' when the request never had one. */
+    strategy: string,
     status: number | 'aborted',
     micros: number,
     bytes: number,

@@ -221,7 +221,7 @@ export function createMetrics(sources: MetricsSources) {
     registry,
     /** Prometheus text: every server process's figures, merged, under --processes N. */
     text: (): Promise<string> => cluster?.text() ?? registry.metrics(),
-    /** Records one finished request (`strategy` '-' or '': it never had one). */
+    /** Records one finished request (`strategy` '': it never had one). */
     observe(route: string, strategy: string, status: number | 'aborted', seconds: number) {
       requests.observe(route, strategy, status, seconds);
     },

@@ -46,7 +46,7 @@ export function mountRoutes(
     metrics.observe(route, ex.strategy, status, seconds);
     if (!access.enabled) return;
     const micros = Math.round(seconds * 1e6);
-    access.write(ex.id, ex.method, route, ex.strategy === '-' ? undefined : ex.strategy, status, micros, ex.bytesSent);
+    access.write(ex.id, ex.method, route, ex.strategy, status, micros, ex.bytesSent);
   }
 
   function finish(route: Route, ex: Exchange): void {

@@ -34,7 +34,7 @@ interface Exported {
 export class RequestMetrics {
   readonly #routes = new Map<string, Map<string, Series>>();
 
-  /** Records one finished request; `strategy` '' (or '-') = the request never had one. */
+  /** Records one finished request; `strategy` '' = the request never had one. */
   observe(route: string, strategy: string, status: number | string, seconds: number): void {
     let strategies = this.#routes.get(route);
     if (strategies === undefined) {
@@ -113,6 +113,6 @@ export class RequestMetrics {
 }
 
 function newSeries(route: string, strategy: string): Series {
-  const labels: Labels = strategy === '' || strategy === '-' ? { route } : { route, strategy };
+  const labels: Labels = strategy === '' ? { route } : { route, strategy };
   return { labels, buckets: new Float64Array(durationBuckets.length + 1), count: 0, sum: 0, byStatus: new Map() };
 }
