@@ -27,6 +27,31 @@ for (const pool of [cppPool, rustPool]) {
   });
 }
 
+// Threads park when the queue is empty and a submission wakes one: a submission that wakes
+// nobody leaves its task queued for ever, and this test then hangs. Bursts of every size up to
+// twice the threads, some right after the last settled (threads still awake or just parking),
+// some after a pause (every thread asleep). A race narrower than a burst may still slip past;
+// native/cpp/wake_signal.h argues why there is none.
+for (const pool of [cppPool, rustPool]) {
+  test.serial(`${pool.name}: threads that park between bursts wake for every task`, async (t) => {
+    await pool.close();
+    pool.configure({ threads: 4 });
+    try {
+      let submitted = 0;
+      for (let burst = 0; burst < 600; burst++) {
+        const size = 1 + (burst % 8);
+        const tasks = Array.from({ length: size }, (_, i) => (i % 2 ? pool.primes(100) : pool.noop()));
+        submitted += size;
+        await Promise.all(tasks);
+        if (burst % 5 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      t.like(pool.stats(), { completed: submitted, queued: 0, running: 0 });
+    } finally {
+      await pool.close();
+    }
+  });
+}
+
 test.serial('workers: a one-thread worker pool runs its queue first in, first out', async (t) => {
   const workers = createWorkers({ threads: 1 });
   try {

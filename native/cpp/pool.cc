@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -24,6 +23,7 @@
 #include "args.h"
 #include "durations.h"
 #include "env.h"
+#include "wake_signal.h"
 
 #if defined(__linux__)
 #include <pthread.h>
@@ -292,7 +292,7 @@ class PoolCore {
 
   // Shared with the pool threads.
   std::mutex mutex_;
-  std::condition_variable wake_;
+  WakeSignal wake_;
   JobList queued_;
   JobList running_;
   JobList done_;                  // ran; a threadsafe-function call is on its way for them
@@ -359,7 +359,7 @@ void PoolCore::WorkerMain(unsigned index) {
       lock.lock();
       if (spun) spinning_.store(false, std::memory_order_relaxed);
     }
-    wake_.wait(lock, [this] { return stopping_ || !queued_.empty(); });
+    wake_.Wait(lock, [this] { return stopping_ || !queued_.empty(); });
     if (stopping_) return;  // what is still queued is settled by the JS thread
     PoolJob* job = queued_.PopFront();
     queued_count_.store(queued_.size(), std::memory_order_relaxed);
@@ -424,7 +424,7 @@ void PoolCore::Submit(std::unique_ptr<PoolJob> owned) {
     // parks, and then finds the job); wake a parked one for any more.
     wake = !(spinning_.load(std::memory_order_relaxed) && queued_.size() == 1);
   }
-  if (wake) wake_.notify_one();
+  if (wake) wake_.NotifyOne();
 }
 
 void PoolCore::Cancel(PoolJob* job) {
@@ -493,7 +493,7 @@ void PoolCore::JoinThreads() {
       job->abort_.store(true, std::memory_order_relaxed);
     }
   }
-  wake_.notify_all();
+  wake_.NotifyAll();
   for (std::thread& t : workers_) {
     if (t.joinable()) t.join();
   }
