@@ -6,6 +6,7 @@
  *   → { kind: 'probe', url, intervalMs }   ← { type: 'ready' } … → { type: 'stop' }   ← { type: 'done', … }
  *   → { kind: 'load', options }            ← { type: 'done', … }
  */
+import { readFileSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { drive, type LoadOptions } from './load.js';
 import { startProbe } from './probe.js';
@@ -13,10 +14,28 @@ import { startProbe } from './probe.js';
 export type HarnessJob = { kind: 'probe'; url: string; intervalMs: number } | { kind: 'load'; options: LoadOptions };
 export type HarnessReply =
   | { type: 'ready' }
-  | { type: 'done'; figures: unknown; cpuS: number; nice: number }
+  | { type: 'done'; figures: unknown; cpuS: number; nice: number; policy: string }
   | { type: 'error'; message: string };
 
 const send = (reply: HarnessReply) => process.send!(reply);
+
+/** This process's scheduling policy as the kernel reports it (/proc/self/stat field 41), or 'unknown'. */
+function schedulingPolicy(): string {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const policy = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+    return ['normal', 'fifo', 'rr', 'batch', 'iso', 'idle'][policy] ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+const done = (figures: unknown, started: number): HarnessReply => ({
+  type: 'done',
+  figures,
+  cpuS: cpuSeconds() - started,
+  nice: getPriority(),
+  policy: schedulingPolicy(),
+});
 const cpuSeconds = () => {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1e6;
@@ -27,14 +46,14 @@ async function run(job: HarnessJob): Promise<void> {
   const started = cpuSeconds();
   if (job.kind === 'load') {
     const figures = await drive(job.options);
-    send({ type: 'done', figures, cpuS: cpuSeconds() - started, nice: getPriority() });
+    send(done(figures, started));
     return;
   }
   const probe = await startProbe(job.url, job.intervalMs);
   process.on('message', (message: { type?: string }) => {
     if (message.type !== 'stop') return;
     probe.stop().then(
-      (figures) => send({ type: 'done', figures, cpuS: cpuSeconds() - started, nice: getPriority() }),
+      (figures) => send(done(figures, started)),
       (error: unknown) => send({ type: 'error', message: String(error) }),
     );
   });

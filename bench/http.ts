@@ -7,15 +7,16 @@ import type { LoadOptions } from './load.js';
 import { describeMachine, endOfPart, libuvPoolSize } from './machine.js';
 import type { Profile } from './profile.js';
 import type { Step } from './progress.js';
-import type {
-  HeavyRow,
-  HttpResult,
-  LoadFigures,
-  LoadRows,
-  LoadRun,
-  ProbeFigures,
-  SeedRow,
-  StarvationRow,
+import {
+  type HeavyRow,
+  type HttpResult,
+  headlineRatio,
+  type LoadFigures,
+  type LoadRows,
+  type LoadRun,
+  type ProbeFigures,
+  type SeedRow,
+  type StarvationRow,
 } from './results.js';
 import { routingPlan } from './routing.js';
 import { benchServerArgs, type OffloopProcess, startOffloop } from './server.js';
@@ -37,12 +38,26 @@ export const baseArgs = ['--host', '127.0.0.1', '--max-loop-share', '1', '--max-
 export const heavyRoutes = ['primes', 'pbkdf2'] as const;
 const seedPaths = ['/terrible-ping', '/good-ping', '/perfect-ping'] as const;
 
-/** The runs of one load, summarised: median and spread of the ratios; the median run's figures for the tables. */
-export function summarizeRuns(runs: readonly LoadRun[]): LoadRows {
+/** Every ping latency of one run, idle and loaded (kept in memory only: too many to write out). */
+export interface RunSamples {
+  idle: number[];
+  ping: number[];
+}
+
+/** Latency figures of samples: the probe's summary, with what was lost added up. */
+function pooledFigures(samples: number[][], runs: readonly ProbeFigures[]): ProbeFigures {
+  return { ...summarize(samples.flat()), lost: runs.reduce((sum, r) => sum + r.lost, 0) };
+}
+
+/**
+ * The runs of one load, summarised: median and spread of the runs' ratios; with the runs'
+ * samples, the pooled ratios and pooled ping figures (else the median run's) for the tables.
+ */
+export function summarizeRuns(runs: readonly LoadRun[], samples?: readonly RunSamples[]): LoadRows {
   const p99 = repeated(runs.map((r) => r.pingP99Ratio));
   const byRatio = [...runs].sort((a, b) => a.pingP99Ratio - b.pingP99Ratio);
   const median = byRatio[(byRatio.length - 1) >> 1]!;
-  return {
+  const rows: LoadRows = {
     runs: [...runs],
     pingP99Ratio: p99,
     pingP999Ratio: repeated(runs.map((r) => r.pingP999Ratio)),
@@ -52,6 +67,21 @@ export function summarizeRuns(runs: readonly LoadRun[]): LoadRows {
     ping: median.ping,
     idle: median.idle,
     cpu: median.cpu,
+  };
+  if (samples?.length !== runs.length) return rows;
+  const idle = pooledFigures(
+    samples.map((s) => s.idle),
+    runs.map((r) => r.idle),
+  );
+  const ping = pooledFigures(
+    samples.map((s) => s.ping),
+    runs.map((r) => r.ping),
+  );
+  return {
+    ...rows,
+    idle,
+    ping,
+    pooled: { p99Ratio: ratio(ping.p99, idle.p99), p999Ratio: ratio(ping.p999, idle.p999) },
   };
 }
 
@@ -101,9 +131,9 @@ const describeLoad = (load: LoadFigures, ping: ProbeFigures, idle: ProbeFigures,
 const describeRows = (rows: LoadRows) =>
   rows.runs.length === 1
     ? ''
-    : ` — p99 ÷ idle over ${rows.runs.length} runs: median ${fmt(rows.pingP99Ratio.median)}× ` +
-      `(${fmt(rows.pingP99Ratio.min)}–${fmt(rows.pingP99Ratio.max)}), ` +
-      `p99.9 ${fmt(rows.pingP999Ratio.median)}× (${fmt(rows.pingP999Ratio.min)}–${fmt(rows.pingP999Ratio.max)})`;
+    : ` — p99 ÷ idle, ${rows.runs.length} runs pooled: ${fmt(headlineRatio(rows, 'p99'))}× ` +
+      `(runs ${fmt(rows.pingP99Ratio.min)}–${fmt(rows.pingP99Ratio.max)}), ` +
+      `p99.9 ${fmt(headlineRatio(rows, 'p999'))}× (runs ${fmt(rows.pingP999Ratio.min)}–${fmt(rows.pingP999Ratio.max)})`;
 
 /**
  * A heavy route's request as the kernel table lays it out: query arguments, or a JSON body, at
@@ -144,13 +174,13 @@ export async function measureRun(
   placement: Placement,
   h: Settings,
   load: Request,
-): Promise<LoadRun> {
+): Promise<LoadRun & { samples: RunSamples }> {
   const idleProbe = await startPingProbe(placement, s.url, h.probeIntervalMs);
   const idleWait = loopWaitMeter(s.pid);
   await delay(h.idleS * 1000);
   const idleLoopWait = idleWait();
   const { figures: idleFigures } = await idleProbe.stop();
-  const { samples: _idle, ...idle } = idleFigures;
+  const { samples: idleSamples, ...idle } = idleFigures;
   const meter = cpuMeter(s.pid);
   const loadWait = loopWaitMeter(s.pid);
   const probe = await startPingProbe(placement, s.url, h.probeIntervalMs);
@@ -163,7 +193,7 @@ export async function measureRun(
   }
   const loadedLoopWait = loadWait();
   const pinged = await probe.stop();
-  const { samples: _samples, ...ping } = pinged.figures;
+  const { samples: pingSamples, ...ping } = pinged.figures;
   const own = meter();
   const cpu = { ...own, harnessS: own.harnessS + pinged.cpuS + loaded.cpuS };
   await settle(s.url);
@@ -176,6 +206,8 @@ export async function measureRun(
     cpu,
     loopWait: { idle: idleLoopWait, loaded: loadedLoopWait },
     nice: { probe: pinged.nice, load: loaded.nice },
+    policy: { probe: pinged.policy, load: loaded.policy },
+    samples: { idle: idleSamples, ping: pingSamples },
   };
 }
 
@@ -188,13 +220,15 @@ export async function measureRuns(
   load: Request,
 ): Promise<{ rows: LoadRows; text: string }> {
   const done: LoadRun[] = [];
+  const samples: RunSamples[] = [];
   const lines: string[] = [];
   for (let i = 0; i < n; i++) {
-    const r = await measureRun(s, placement, h, load);
+    const { samples: pings, ...r } = await measureRun(s, placement, h, load);
     done.push(r);
+    samples.push(pings);
     lines.push(describeLoad(r.load, r.ping, r.idle, r.cpu) + describeWait(r.loopWait));
   }
-  const rows = summarizeRuns(done);
+  const rows = summarizeRuns(done, samples);
   return { rows, text: lines.join('\n    ') + describeRows(rows) };
 }
 

@@ -1,6 +1,6 @@
 import { cpuKernelNames } from '../src/engines/kernels.js';
 import type { Machine } from './machine.js';
-import type { HttpResult, KernelsResult, LoadRows, Parts } from './results.js';
+import { type HttpResult, headlineRatio, type KernelsResult, type LoadRows, type Parts } from './results.js';
 import { fmt, type Repeated, ratio } from './stats.js';
 import { flatten, type Summary } from './summary.js';
 
@@ -119,8 +119,8 @@ function kernelSection(k: KernelsResult): string {
 
 function httpSection(h: HttpResult): string {
   const s = h.settings;
-  const spread = (r: Repeated, runs: number) =>
-    runs > 1 ? `${fmt(r.median)}× (${fmt(r.min)}–${fmt(r.max)})` : `${fmt(r.median)}×`;
+  const spread = (headline: number, r: Repeated, runs: number) =>
+    runs > 1 ? `${fmt(headline)}× (${fmt(r.min)}–${fmt(r.max)})` : `${fmt(headline)}×`;
   const loadRow = (name: string, kernelMs: number | undefined, r: LoadRows) => [
     name,
     kernelMs === undefined ? '' : fmt(kernelMs),
@@ -129,8 +129,8 @@ function httpSection(h: HttpResult): string {
     r.ping.p50,
     `${fmt(r.idle.p99)} → ${fmt(r.ping.p99)}`,
     `${fmt(r.idle.p999)} → ${fmt(r.ping.p999)}`,
-    spread(r.pingP99Ratio, r.runs.length),
-    spread(r.pingP999Ratio, r.runs.length),
+    spread(headlineRatio(r, 'p99'), r.pingP99Ratio, r.runs.length),
+    spread(headlineRatio(r, 'p999'), r.pingP999Ratio, r.runs.length),
     `${fmt(r.runs[0]?.loopWait.idle.usPerRun)} → ${fmt(r.loopWaitUs.median)}`,
     cores(r.cpu.childS, r.cpu.wallS),
     cores(r.cpu.harnessS, r.cpu.wallS),
@@ -143,8 +143,8 @@ function httpSection(h: HttpResult): string {
     'ping p50 ms',
     'ping p99 ms (idle → loaded)',
     'ping p99.9 ms (idle → loaded)',
-    'p99 ÷ idle (min–max)',
-    'p99.9 ÷ idle (min–max)',
+    'p99 ÷ idle, runs pooled (runs: min–max)',
+    'p99.9 ÷ idle, runs pooled (runs: min–max)',
     "loop's wait for a CPU, µs a run (idle → loaded)",
     'server cores',
     'harness cores',

@@ -8,9 +8,9 @@ import { baseArgs, heavyRequest, measureRuns, type Request, settle } from './htt
 import { describeMachine, endOfPart, type Machine } from './machine.js';
 import { type Profile, profiles } from './profile.js';
 import { runSteps, type Step } from './progress.js';
-import { type LoadRows, writeJson } from './results.js';
+import { headlineRatio, type LoadRows, writeJson } from './results.js';
 import { benchServerArgs, startOffloop } from './server.js';
-import { fmt, ratio } from './stats.js';
+import { fmt, type Repeated, ratio, repeated, round as round4 } from './stats.js';
 import { primaryRoute, strategyTable } from './strategies.js';
 
 /**
@@ -47,6 +47,7 @@ export const tailConfigs: readonly TailConfig[] = [
   { strategy: 'worker', label: '--workers 1', args: ['--workers', '1'] },
   { strategy: 'worker', label: 'worker threads at nice 19', threads: 'nice19' },
   { strategy: 'worker', label: 'worker threads SCHED_IDLE', threads: 'idle' },
+  { strategy: 'rust', label: 'default (libuv pool 4)' },
   { strategy: 'builtin', label: 'default (libuv pool 4)' },
   { strategy: 'builtin', label: '--threadpool 2', args: ['--threadpool', '2'] },
   { strategy: 'builtin', label: 'libuv threads SCHED_IDLE', threads: 'idle' },
@@ -58,7 +59,14 @@ export const tailConfigs: readonly TailConfig[] = [
     label: '--pool-policy normal --pool-nice 0',
     args: ['--pool-policy', 'normal', '--pool-nice', '0'],
   },
+  { strategy: 'rust-pool', label: 'default (--pool-policy idle)' },
 ];
+
+/** The configurations to run: `only` strategies (all when empty), `defaults`: each one's first only. */
+export function selectConfigs(only: readonly string[], defaults: boolean): TailConfig[] {
+  const wanted = tailConfigs.filter((c) => only.length === 0 || only.includes(c.strategy));
+  return defaults ? wanted.filter((c) => wanted.find((d) => d.strategy === c.strategy) === c) : wanted;
+}
 
 /** CPU ticks of each thread of `pid` (utime + stime). */
 function threadTicks(pid: number): Map<number, number> {
@@ -90,6 +98,8 @@ async function applyPolicy(tids: readonly number[], policy: ThreadPolicy): Promi
 }
 
 export interface TailRow extends LoadRows {
+  /** Which pass over the configurations (1-based): `--rounds N` runs them all N times, in turn. */
+  round: number;
   strategy: string;
   label: string;
   args: string[];
@@ -106,18 +116,24 @@ export interface TailResult {
   machine: Machine;
   harness: string;
   rows: TailRow[];
+  /**
+   * With more than one round: each configuration's published figure (runs pooled) in every
+   * round, its median and min–max: how far one bench run's figure can be trusted.
+   */
+  betweenRounds?: Array<{ strategy: string; label: string; p99Ratios: number[]; p99Ratio: Repeated }>;
 }
 
-export function tailPlan(profile: Profile) {
+export function tailPlan(profile: Profile, configs: readonly TailConfig[] = tailConfigs, rounds = 1) {
   // A shorter idle baseline than the HTTP part's: there are many configurations.
   const h = { ...profile.http, idleS: Math.min(2, profile.http.idleS) };
   const table = strategyTable();
   const rows: TailRow[] = [];
   const machine = describeMachine();
   let stopServer: (() => Promise<unknown>) | undefined;
-  const steps: Step[] = tailConfigs.map((c) => ({
+  const passes = Array.from({ length: rounds }, (_, i) => configs.map((c) => ({ c, round: i + 1 })));
+  const steps: Step[] = passes.flat().map(({ c, round }) => ({
     label:
-      `tail · ${c.strategy} · ${c.label}: ` +
+      `tail · ${rounds > 1 ? `round ${round} · ` : ''}${c.strategy} · ${c.label}: ` +
       `${h.repeats} × (idle ${h.idleS} s, ${h.connections} connections × ${h.loadS} s)`,
     async run() {
       const strategy = table.find((s) => s.name === c.strategy);
@@ -141,8 +157,9 @@ export function tailPlan(profile: Profile) {
         if (c.threads) await applyPolicy(tids, c.threads);
         await settle(server.url);
         const measured = await measureRuns(server, defaultPlacement, h, h.repeats, load);
-        const base = rows.find((r) => r.strategy === c.strategy);
+        const base = rows.find((r) => r.strategy === c.strategy && r.round === round);
         rows.push({
+          round,
           strategy: c.strategy,
           label: c.label,
           args,
@@ -153,8 +170,8 @@ export function tailPlan(profile: Profile) {
         });
         const r = measured.rows;
         return (
-          `p99 ÷ idle ${fmt(r.pingP99Ratio.median)}× (${fmt(r.pingP99Ratio.min)}–${fmt(r.pingP99Ratio.max)}), ` +
-          `p99.9 ${fmt(r.pingP999Ratio.median)}×; ${fmt(r.reqPerSec.median)} req/s; ` +
+          `p99 ÷ idle ${fmt(headlineRatio(r, 'p99'))}× (runs ${fmt(r.pingP99Ratio.min)}–${fmt(r.pingP99Ratio.max)}), ` +
+          `p99.9 ${fmt(headlineRatio(r, 'p999'))}×; ${fmt(r.reqPerSec.median)} req/s; ` +
           `the loop waited ${fmt(r.loopWaitUs.median)} µs for a CPU a run` +
           `${c.threads ? `; ${tids.length} threads → ${c.threads}` : ''}`
         );
@@ -172,6 +189,16 @@ export function tailPlan(profile: Profile) {
       machine: endOfPart(machine),
       harness: defaultPlacement.text,
       rows,
+      ...(rounds > 1
+        ? {
+            betweenRounds: configs.map((c) => {
+              const p99Ratios = rows
+                .filter((r) => r.strategy === c.strategy && r.label === c.label)
+                .map((r) => round4(headlineRatio(r, 'p99')));
+              return { strategy: c.strategy, label: c.label, p99Ratios, p99Ratio: repeated(p99Ratios) };
+            }),
+          }
+        : {}),
     }),
     cleanup: async () => {
       await stopServer?.();
@@ -179,19 +206,40 @@ export function tailPlan(profile: Profile) {
   };
 }
 
-/** `node dist/bench/run.js tail [--quick] [--out <dir>]`. */
+/**
+ * `node dist/bench/run.js tail [--quick] [--out <dir>] [--only cpp-pool,rust-pool] [--defaults]
+ * [--rounds N]`: `--defaults` runs each strategy's default configuration only; `--rounds N` runs
+ * the whole list N times, in turn, and reports how far each figure moves between rounds.
+ */
 export async function tailMain(argv: string[]): Promise<number> {
   const { parseArgs } = await import('node:util');
   const { values } = parseArgs({
     args: argv,
-    options: { quick: { type: 'boolean', default: false }, out: { type: 'string' } },
+    options: {
+      quick: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      only: { type: 'string', default: '' },
+      defaults: { type: 'boolean', default: false },
+      rounds: { type: 'string', default: '1' },
+    },
     strict: true,
   });
+  const rounds = Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20)
+    throw new RangeError(`--rounds must be an integer from 1 to 20, got ${JSON.stringify(values.rounds)}`);
+  const only = values.only.split(',').filter(Boolean);
+  const unknown = only.filter((name) => !tailConfigs.some((c) => c.strategy === name));
+  if (unknown.length > 0)
+    throw new RangeError(
+      `--only: no tail configurations for ${unknown.join(', ')} ` +
+        `(there are: ${[...new Set(tailConfigs.map((c) => c.strategy))].join(', ')})`,
+    );
   const profile = profiles[values.quick ? 'quick' : 'full'];
   const out = await outputFolder({ quick: values.quick, out: values.out });
   await mkdir(out, { recursive: true });
-  const plan = tailPlan(profile);
-  console.log(`offloop bench (${profile.name}): tail — ${plan.steps.length} configurations → ${out}`);
+  const configs = selectConfigs(only, values.defaults);
+  const plan = tailPlan(profile, configs, rounds);
+  console.log(`offloop bench (${profile.name}): tail — ${configs.length} configurations × ${rounds} rounds → ${out}`);
   let failures: Awaited<ReturnType<typeof runSteps>>;
   try {
     failures = await runSteps(plan.steps);
@@ -206,9 +254,17 @@ export async function tailMain(argv: string[]): Promise<number> {
   );
   for (const r of result.rows)
     console.log(
-      `  ${r.strategy} · ${r.label}: ${fmt(r.pingP99Ratio.median)}× (${fmt(r.pingP99Ratio.min)}–` +
-        `${fmt(r.pingP99Ratio.max)}); ${fmt(r.pingP999Ratio.median)}×; ${fmt(r.throughput)}; ` +
-        fmt(r.loopWaitUs.median),
+      `  ${rounds > 1 ? `${r.round} · ` : ''}${r.strategy} · ${r.label}: ${fmt(headlineRatio(r, 'p99'))}× ` +
+        `(runs ${fmt(r.pingP99Ratio.min)}–${fmt(r.pingP99Ratio.max)}); ${fmt(headlineRatio(r, 'p999'))}×; ` +
+        `${fmt(r.throughput)}; ${fmt(r.loopWaitUs.median)}`,
     );
+  if (result.betweenRounds) {
+    console.log('\nbetween rounds: ping p99 ÷ idle (runs pooled), median (min–max), each round');
+    for (const b of result.betweenRounds)
+      console.log(
+        `  ${b.strategy} · ${b.label}: ${fmt(b.p99Ratio.median)}× (${fmt(b.p99Ratio.min)}–${fmt(b.p99Ratio.max)}); ` +
+          b.p99Ratios.map((v) => fmt(v)).join(', '),
+      );
+  }
   return failures.length ? 1 : 0;
 }

@@ -5,7 +5,7 @@ import test from 'ava';
 import { defaultOut, outputFolder, parseCli } from '../bench/cli.js';
 import { compareSummaries, renderChanges } from '../bench/compare.js';
 import { summarizeRuns } from '../bench/http.js';
-import type { LoadRun } from '../bench/results.js';
+import { headlineRatio, type LoadRun } from '../bench/results.js';
 import { parseWrk } from '../bench/routing.js';
 import { repeated } from '../bench/stats.js';
 import { flatten, type Summary } from '../bench/summary.js';
@@ -45,6 +45,29 @@ test('a load measured several times: the ratios summarised, the tables show the 
   t.deepEqual(rows.loopWaitUs, { median: 150, min: 120, max: 300 });
   t.is(rows.load.reqPerSec, 80, 'the run whose p99 ratio is the median');
   t.is(rows.runs.length, 3);
+  t.is(rows.pooled, undefined, 'no samples, no pooled figure');
+  t.is(headlineRatio(rows, 'p99'), 1.5, 'the runs’ median stands in');
+
+  // With the runs' samples, the published figure is the p99 of all their pings together ÷ the
+  // p99 of all their idle pings, which no single run's ratio need equal.
+  const samples = (base: number, slow: number) =>
+    Array.from({ length: 1000 }, (_, i) => base + (i % 100 < slow ? 10 * base : (i % 7) / 100));
+  const runSamples = [
+    { idle: samples(0.2, 0), ping: samples(0.3, 3) },
+    { idle: samples(0.25, 1), ping: samples(0.3, 0) },
+    { idle: samples(0.2, 0), ping: samples(0.4, 0) },
+  ];
+  const sorted = (xs: number[]) => xs.sort((a, b) => a - b);
+  const p = (xs: number[], q: number) => sorted(xs)[Math.ceil(q * xs.length) - 1]!;
+  const allIdle = runSamples.flatMap((r) => r.idle);
+  const allPing = runSamples.flatMap((r) => r.ping);
+  const pooled = summarizeRuns([run(3, 90), run(1.2, 100), run(1.5, 80)], runSamples);
+  t.is(pooled.pooled?.p99Ratio, p(allPing, 0.99) / p(allIdle, 0.99));
+  t.is(pooled.pooled?.p999Ratio, p(allPing, 0.999) / p(allIdle, 0.999));
+  t.is(pooled.ping.n, 3000);
+  t.is(pooled.idle.p99, p(allIdle, 0.99));
+  t.is(headlineRatio(pooled, 'p99'), pooled.pooled!.p99Ratio);
+  t.deepEqual(pooled.pingP99Ratio, rows.pingP99Ratio, 'the runs’ own ratios stay the spread');
 });
 
 const before: Summary = {
