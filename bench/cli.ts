@@ -14,7 +14,8 @@ export const usage = `Usage: node dist/bench/run.js [kernels|http] [--quick] [--
   http         run only the HTTP harness (server, autocannon, ping probe, routing with wrk, pool starvation)
   queue        the queue strategy through Redis with 1 and 2 local workers (needs redis-server; not in the default run)
   tail         what keeps the loop's tail up: each off-loop strategy under pool sizes, admission, thread priorities
-               (about 8 minutes; not in the default run; changes thread priorities with chrt/renice)
+               (about 10 minutes; not in the default run; changes thread priorities with chrt/renice);
+               --only <strategies> --defaults --rounds <n>: a part of it, repeated, into a scratch folder
   --quick      a smoke run (about 3 minutes) into a temporary folder: bench/results is left alone
   --out <dir>  where to write the results (default: bench/results in this package for a full run)
   --harness    where the probe and the load generator run: ${Object.keys(placements).join(', ')}

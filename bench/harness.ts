@@ -16,12 +16,6 @@ import type { LoadFigures, ProbeFigures } from './results.js';
 export interface Seat {
   /** nice value; a negative one needs root (or CAP_SYS_NICE) and falls back to 0, as reported. */
   readonly nice: number;
-  /**
-   * Under SCHED_IDLE (Linux, through `chrt --idle`, as reported): a waking server thread preempts
-   * it at once. A nice 19 process does not get out of the way so fast: on this kernel (EEVDF) it
-   * keeps the CPU until its slice ends, which held the server's loop for 2-8 ms at a time.
-   */
-  readonly idle?: boolean;
   /** Pinned to the machine's last core (with 2 or more cores and `taskset`), or wherever the OS puts it. */
   readonly lastCore: boolean;
 }
@@ -37,11 +31,10 @@ export const placements: Readonly<Record<string, Placement>> = {
   priority: {
     name: 'priority',
     probe: { nice: -10, lastCore: false },
-    load: { nice: 19, idle: true, lastCore: false },
+    load: { nice: 19, lastCore: false },
     text:
       'the probe at nice -10 (it wakes on time, so its own scheduling is not in the figure) and the load ' +
-      'generator under SCHED_IDLE at nice 19 (it takes a core only when no other thread wants one, and ' +
-      'gives it back as soon as one does), each in its own process',
+      'generator at nice 19 (it takes a core only when the server leaves one), each in its own process',
   },
   pinned: {
     name: 'pinned',
@@ -80,28 +73,11 @@ export function lastCore(): number | undefined {
   return cores >= 2 && tasksetAvailable() ? cores - 1 : undefined;
 }
 
-let hasChrt: boolean | undefined;
-function chrtAvailable(): boolean {
-  if (hasChrt === undefined) {
-    try {
-      execFileSync('chrt', ['--idle', '0', 'true'], { stdio: 'ignore' });
-      hasChrt = true;
-    } catch {
-      hasChrt = false;
-    }
-  }
-  return hasChrt;
-}
-
-/**
- * `nice -n N [chrt --idle 0] [taskset -c C] node script`: the command prefixes exec in place, so
- * the pid is node's.
- */
+/** `nice -n N [taskset -c C] node script`: the command prefixes exec in place, so the pid is node's. */
 function command(seat: Seat, script: string): [string, string[]] {
   const core = seat.lastCore ? lastCore() : undefined;
   const pin = core === undefined ? [] : ['taskset', '-c', String(core)];
-  const idle = seat.idle && chrtAvailable() ? ['chrt', '--idle', '0'] : [];
-  return ['nice', ['-n', String(seat.nice), ...idle, ...pin, process.execPath, script]];
+  return ['nice', ['-n', String(seat.nice), ...pin, process.execPath, script]];
 }
 
 /** What a harness side did: its figures, its CPU seconds, and the nice value and policy it really ran at. */

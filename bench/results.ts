@@ -99,7 +99,7 @@ export interface LoadRun {
   policy?: { probe: string; load: string };
 }
 
-/** A load measured `runs.length` times; the headline figures are the run with the median p99 ratio. */
+/** A load measured `runs.length` times: the runs' pings pooled for the headline figures, the runs' own ratios as their spread. */
 export interface LoadRows {
   runs: LoadRun[];
   /** Median and spread (min–max) of the runs' own ratios. */
@@ -107,8 +107,9 @@ export interface LoadRows {
   pingP999Ratio: Repeated;
   /**
    * Every run's pings taken together: the p99 (p99.9) of all loaded pings ÷ that of all idle
-   * pings. The figure we publish: each run's p99 rests on ~10 slow pings out of ~1000, and its
-   * idle baseline on ~6, so single runs swing; the pooled figure rests on all of them.
+   * pings. The figure we publish: each run's p99 rests on its ~25 slowest pings of ~2500 (a ping
+   * every 2 ms for 5 s) and its idle baseline on ~15, so single runs swing; the pooled figure rests
+   * on the runs' pings together. It need not lie within the runs' own min–max.
    */
   pooled?: { p99Ratio: number; p999Ratio: number };
   reqPerSec: Repeated;

@@ -21,6 +21,9 @@ import { primaryRoute, strategyTable } from './strategies.js';
  * load), the dedicated pools' policies. Not in the default run:
  *
  *   node dist/bench/run.js tail [--quick] [--out <dir>]     (writes tail.json)
+ *
+ * A partial run (`--only`, `--defaults`, `--rounds`) writes to a scratch folder unless `--out`
+ * says where, so it never replaces the committed bench/results/tail.json.
  */
 
 const execFileP = promisify(execFile);
@@ -235,7 +238,8 @@ export async function tailMain(argv: string[]): Promise<number> {
         `(there are: ${[...new Set(tailConfigs.map((c) => c.strategy))].join(', ')})`,
     );
   const profile = profiles[values.quick ? 'quick' : 'full'];
-  const out = await outputFolder({ quick: values.quick, out: values.out });
+  const partial = only.length > 0 || values.defaults || rounds > 1;
+  const out = await outputFolder({ quick: values.quick || partial, out: values.out });
   await mkdir(out, { recursive: true });
   const configs = selectConfigs(only, values.defaults);
   const plan = tailPlan(profile, configs, rounds);
@@ -249,7 +253,7 @@ export async function tailMain(argv: string[]): Promise<number> {
   const result = plan.result();
   await writeJson(out, 'tail', result);
   console.log(
-    '\nstrategy · configuration: ping p99 ÷ idle, median (min–max); p99.9; throughput ÷ default; ' +
+    '\nstrategy · configuration: ping p99 ÷ idle, runs pooled (runs: min–max); p99.9; throughput ÷ default; ' +
       "the loop's wait for a CPU, µs a run",
   );
   for (const r of result.rows)
