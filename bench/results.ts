@@ -99,7 +99,7 @@ export interface LoadRun {
   policy?: { probe: string; load: string };
 }
 
-/** A load measured `runs.length` times: the runs' pings pooled for the headline figures, the runs' own ratios as their spread. */
+/** A load measured `runs.length` times: the runs' pings pooled for the headline figures, their ratios the spread. */
 export interface LoadRows {
   runs: LoadRun[];
   /** Median and spread (min–max) of the runs' own ratios. */
