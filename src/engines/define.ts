@@ -29,9 +29,8 @@ export function defineAsync(runner: Runner): AsyncKernels {
 
 /** The blocking forms, `${name}Sync` for each kernel: validate, then run on the calling thread. */
 export function defineSync(runSync: SyncRunner): SyncKernels {
-  return perSyncKernel<SyncMethods<KernelName>>(
-    <K extends KernelName>(kernel: K): SyncMethods<K>[K] =>
-      (...raw) =>
-        runSync(kernel, parse[kernel](...raw)),
-  );
+  return perSyncKernel<SyncMethods<KernelName>>(<K extends KernelName>(kernel: K): SyncMethods<K>[K] => {
+    const check = parse[kernel];
+    return (...raw) => runSync(kernel, check(...raw));
+  });
 }

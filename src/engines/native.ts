@@ -11,6 +11,7 @@ import {
 } from './addon.js';
 import { defineAsync, defineSync } from './define.js';
 import { Drain } from './drain.js';
+import type { KernelName } from './kernels.js';
 import type { Engine, EngineName } from './types.js';
 import { integer, oneOf } from './validate.js';
 
@@ -72,8 +73,13 @@ export interface NativePoolEngine extends NativeEngine {
 type AnyNative = (...args: unknown[]) => never;
 
 /** The addons take bytes only: strings (pbkdf2's password and salt) are encoded here. */
-const bytes = (args: readonly unknown[]) =>
-  args.map((arg) => (typeof arg === 'string' ? Buffer.from(arg, 'utf8') : arg));
+/** Strings as UTF-8 Buffers for the addons; the arguments themselves when there is none (no copy per call). */
+const bytes = (args: readonly unknown[]): readonly unknown[] => {
+  for (const arg of args) {
+    if (typeof arg === 'string') return args.map((a) => (typeof a === 'string' ? Buffer.from(a, 'utf8') : a));
+  }
+  return args;
+};
 
 /** The addons reject an aborted task with their own AbortError (a DOMException): ours carries the reason. */
 const isAbort = (error: unknown) => (error as { name?: unknown } | null)?.name === 'AbortError';
@@ -92,12 +98,16 @@ function engineOver(
 ): NativeEngine {
   let addon: NativeBinding | undefined;
   const binding = () => (addon ??= loadAddon(addonName));
+  // Each kernel's blocking function, looked up on its first call rather than by name on every one.
+  const syncFunctions: Partial<Record<KernelName, AnyNative>> = {};
   return {
     name,
     get shaBackend() {
       return binding().shaBackend;
     },
-    ...defineSync((kernel, args) => (binding()[`${kernel}Sync`] as AnyNative)(...bytes(args))),
+    ...defineSync((kernel, args) =>
+      (syncFunctions[kernel] ??= binding()[`${kernel}Sync`] as AnyNative)(...bytes(args)),
+    ),
     ...defineAsync({
       run(task, args, signal) {
         const b = binding();

@@ -152,8 +152,9 @@ export class LineBuffer implements pino.DestinationStream {
       count++;
     }
     const taken = this.#lines.splice(0, count).join('');
-    this.#chars += Buffer.byteLength(taken) - taken.length; // #chars counts bytes once taken
-    return Buffer.from(taken);
+    const bytes = Buffer.from(taken); // encoded once: its length is the byte count
+    this.#chars += bytes.length - taken.length; // #chars counts bytes once taken
+    return bytes;
   }
 
   /**
