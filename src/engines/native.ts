@@ -105,9 +105,11 @@ function engineOver(
     get shaBackend() {
       return binding().shaBackend;
     },
-    ...defineSync((kernel, args) =>
-      (syncFunctions[kernel] ??= binding()[`${kernel}Sync`] as AnyNative)(...bytes(args)),
-    ),
+    ...defineSync((kernel, args) => {
+      const run = syncFunctions[kernel] ?? (binding()[`${kernel}Sync`] as AnyNative);
+      syncFunctions[kernel] = run;
+      return run(...bytes(args));
+    }),
     ...defineAsync({
       run(task, args, signal) {
         const b = binding();
