@@ -72,8 +72,10 @@ export interface NativePoolEngine extends NativeEngine {
 
 type AnyNative = (...args: unknown[]) => never;
 
-/** The addons take bytes only: strings (pbkdf2's password and salt) are encoded here. */
-/** Strings as UTF-8 Buffers for the addons; the arguments themselves when there is none (no copy per call). */
+/**
+ * The addons take bytes only: strings (pbkdf2's password and salt) are encoded here as UTF-8
+ * Buffers; with no string among them, the arguments go as they are (no copy per call).
+ */
 const bytes = (args: readonly unknown[]): readonly unknown[] => {
   for (const arg of args) {
     if (typeof arg === 'string') return args.map((a) => (typeof a === 'string' ? Buffer.from(a, 'utf8') : a));
