@@ -171,8 +171,8 @@ function httpSection(h: HttpResult): string {
           'within. req/s and CPU are the median run’s. '
         : 'The table shows the run with the median ratio, the ratio columns the median and the spread (min–max) ' +
           'over the runs. ') +
-      `With ${(s.loadS * 1000) / s.probeIntervalMs} pings a run, p99.9 is about the ` +
-      `${Math.round((s.loadS * 1000) / s.probeIntervalMs / 1000)}th-slowest ping of a run.`,
+      `With ${(s.loadS * 1000) / s.probeIntervalMs} pings a run, a run's p99.9 is set by its ` +
+      `${Math.max(1, Math.round((s.loadS * 1000) / s.probeIntervalMs / 1000))} slowest.`,
     '',
     `**${h.note}**`,
     '',
