@@ -26,31 +26,43 @@ function stalledReader() {
   };
 }
 
-test('a reader that stops reading neither blocks the loop nor grows the buffer past its bound', async (t) => {
-  const reader = stalledReader();
-  const lines = new LineBuffer(reader.fd, 256 << 10);
-  const line = `${JSON.stringify({ msg: 'x'.repeat(1000) })}\n`;
-  const total = 4000; // about 4 MiB: past what the pipe (64 KiB) and the buffer (256 KiB) hold
-  let turnsMeanwhile = 0;
-  const ticker = setInterval(() => turnsMeanwhile++, 1);
-  for (let i = 0; i < total; i++) {
-    lines.write(line);
-    if (i % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
-  }
-  lines.flush();
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  clearInterval(ticker);
-  t.true(turnsMeanwhile > 0, 'the loop kept turning');
-  t.true(lines.dropped > 0, 'lines past the bound were dropped');
-  t.true(lines.dropped < total);
-  // Once it reads again, every line that was not dropped arrives, whole.
-  const bytes = await reader.drain(() => {
-    lines.flush();
-    return lines.pending === 0;
+// The buffer counts bytes once it has encoded a batch and characters before: multi-byte lines
+// must leave it at exactly 0 pending too, or the drain below never ends.
+const lines = {
+  ascii: `${JSON.stringify({ msg: 'x'.repeat(1000) })}\n`,
+  'multi-byte UTF-8': `${JSON.stringify({ msg: 'é€😀'.repeat(200) })}\n`,
+};
+for (const [kind, line] of Object.entries(lines)) {
+  const title =
+    kind === 'ascii'
+      ? 'a reader that stops reading neither blocks the loop nor grows the buffer past its bound'
+      : `${kind} lines: a stalled reader, then every line not dropped arrives whole and nothing stays pending`;
+  test(title, async (t) => {
+    const reader = stalledReader();
+    const buffer = new LineBuffer(reader.fd, 256 << 10);
+    const total = 4000; // 4 MiB or more: past what the pipe (64 KiB) and the buffer (256 KiB) hold
+    let turnsMeanwhile = 0;
+    const ticker = setInterval(() => turnsMeanwhile++, 1);
+    for (let i = 0; i < total; i++) {
+      buffer.write(line);
+      if (i % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    buffer.flush();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    clearInterval(ticker);
+    t.true(turnsMeanwhile > 0, 'the loop kept turning');
+    t.true(buffer.dropped > 0, 'lines past the bound were dropped');
+    t.true(buffer.dropped < total);
+    // Once it reads again, every line that was not dropped arrives, whole.
+    const bytes = await reader.drain(() => {
+      buffer.flush();
+      return buffer.pending === 0;
+    });
+    const lineBytes = Buffer.byteLength(line);
+    t.is(bytes % lineBytes, 0, 'whole lines only');
+    t.is(bytes / lineBytes, total - buffer.dropped);
   });
-  t.is(bytes % line.length, 0, 'whole lines only');
-  t.is(bytes / line.length, total - lines.dropped);
-});
+}
 
 test('at exit, the lines a full pipe still refuses are written once the reader reads, none lost', async (t) => {
   const fixture = fileURLToPath(new URL('./fixtures/log-exit.js', import.meta.url));
