@@ -29,6 +29,10 @@ function schedulingPolicy(): string {
     return 'unknown';
   }
 }
+const cpuSeconds = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
 const done = (figures: unknown, started: number): HarnessReply => ({
   type: 'done',
   figures,
@@ -36,10 +40,6 @@ const done = (figures: unknown, started: number): HarnessReply => ({
   nice: getPriority(),
   policy: schedulingPolicy(),
 });
-const cpuSeconds = () => {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1e6;
-};
 
 async function run(job: HarnessJob): Promise<void> {
   // The CPU of the job itself: node's start-up and imports are not part of the measurement window.

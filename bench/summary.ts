@@ -65,9 +65,9 @@ export function computeSummary(parts: Parts, table: readonly StrategyInfo[]): Su
       summary[key] = Object.fromEntries(
         table.map((s) => {
           const row = primary(s);
-          // The runs' spread is noted either way; the figure is the pooled one where there is one.
-          const runsMedian = median(`${key}.${s.name}`, row?.[field], row?.runs.length ?? 0);
-          return [s.name, row?.pooled ? round(headlineRatio(row, at)) : runsMedian];
+          median(`${key}.${s.name}`, row?.[field], row?.runs.length ?? 0); // notes the runs' spread
+          // The pooled figure where there is one, else the runs' median.
+          return [s.name, round(row ? headlineRatio(row, at) : NaN)];
         }),
       );
     }

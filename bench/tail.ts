@@ -231,11 +231,11 @@ export async function tailMain(argv: string[]): Promise<number> {
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20)
     throw new RangeError(`--rounds must be an integer from 1 to 20, got ${JSON.stringify(values.rounds)}`);
   const only = values.only.split(',').filter(Boolean);
-  const unknown = only.filter((name) => !tailConfigs.some((c) => c.strategy === name));
+  const known = new Set(tailConfigs.map((c) => c.strategy));
+  const unknown = only.filter((name) => !known.has(name));
   if (unknown.length > 0)
     throw new RangeError(
-      `--only: no tail configurations for ${unknown.join(', ')} ` +
-        `(there are: ${[...new Set(tailConfigs.map((c) => c.strategy))].join(', ')})`,
+      `--only: no tail configurations for ${unknown.join(', ')} (there are: ${[...known].join(', ')})`,
     );
   const profile = profiles[values.quick ? 'quick' : 'full'];
   const partial = only.length > 0 || values.defaults || rounds > 1;

@@ -102,16 +102,20 @@ function engineOver(
   const binding = () => (addon ??= loadAddon(addonName));
   // Each kernel's blocking function, looked up on its first call rather than by name on every one.
   const syncFunctions: Partial<Record<KernelName, AnyNative>> = {};
+  const syncFunction = (kernel: KernelName): AnyNative => {
+    let run = syncFunctions[kernel];
+    if (run === undefined) {
+      run = binding()[`${kernel}Sync`] as AnyNative;
+      syncFunctions[kernel] = run;
+    }
+    return run;
+  };
   return {
     name,
     get shaBackend() {
       return binding().shaBackend;
     },
-    ...defineSync((kernel, args) => {
-      const run = syncFunctions[kernel] ?? (binding()[`${kernel}Sync`] as AnyNative);
-      syncFunctions[kernel] = run;
-      return run(...bytes(args));
-    }),
+    ...defineSync((kernel, args) => syncFunction(kernel)(...bytes(args))),
     ...defineAsync({
       run(task, args, signal) {
         const b = binding();
