@@ -12,19 +12,97 @@
  * - cpu: µs of this process's CPU time per round trip, every thread counted (the pool threads,
  *   piscina's workers, libuv's) — what survives contention.
  */
+import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { addonCandidates, type NativeBinding } from '../src/engines/addon.js';
 import { cpp, cppPool, createWorkers, rust, rustPool } from '../src/index.js';
+import { tasksetAvailable } from './harness.js';
+import type { DispatchRow } from './results.js';
 import { percentile } from './stats.js';
 
 export interface DispatchPath {
   name: string;
   call: () => Promise<unknown>;
+}
+
+/** A path the bench reports, with what it is in words. */
+export interface RoundTrip extends DispatchPath {
+  what: string;
+}
+
+/**
+ * The round trips the bench compares: a `noop` through each way of leaving the loop, and a bare
+ * worker_threads ping-pong as the floor of any worker-based path. `close` ends the echo worker.
+ */
+export function roundTrips(workers: { noop(): Promise<unknown> }): { trips: RoundTrip[]; close(): Promise<void> } {
+  let echo: Worker | undefined;
+  let pending: (() => void) | undefined;
+  const pingPong = () =>
+    new Promise<void>((resolve) => {
+      echo ??= new Worker(new URL('./echo-worker.js', import.meta.url)).on('message', () => {
+        const settle = pending;
+        pending = undefined;
+        settle?.();
+      });
+      pending = resolve;
+      echo.postMessage(0);
+    });
+  return {
+    trips: [
+      { name: 'cpp', what: "cpp.noop(): async work on libuv's pool (node-addon-api)", call: () => cpp.noop() },
+      { name: 'rust', what: "rust.noop(): async work on libuv's pool (raw Node-API)", call: () => rust.noop() },
+      { name: 'cpp-pool', what: "cppPool.noop(): the C++ addon's own pool", call: () => cppPool.noop() },
+      { name: 'rust-pool', what: "rustPool.noop(): the Rust addon's own pool", call: () => rustPool.noop() },
+      { name: 'workers', what: 'workers.noop(): a piscina task', call: () => workers.noop() },
+      { name: 'postmessage', what: 'a bare worker_threads postMessage ping-pong', call: () => pingPong() },
+    ],
+    close: async () => {
+      await echo?.terminate();
+    },
+  };
+}
+
+/** A path's figures as the kernel suite's results keep them (times in ms, like tinybench's rows). */
+export function dispatchRow(f: DispatchFigures, what: string): DispatchRow {
+  const ms = (us: number) => us / 1000;
+  return {
+    name: f.name,
+    what,
+    // Over the rounds' batches (µs per call): the median, the mean, the p99 of the batches,
+    // and rme, the interquartile half-width ÷ the median; `rounds` has the rest.
+    opsPerSec: 1e6 / f.meanWallUs,
+    meanMs: ms(f.meanWallUs),
+    p50Ms: ms(f.wallUs.p50),
+    p99Ms: ms(f.p99WallUs),
+    rme: (100 * (f.wallUs.p75 - f.wallUs.p25)) / 2 / f.wallUs.p50,
+    samples: f.rounds * f.callsPerBatch,
+    rounds: f,
+  };
+}
+
+/**
+ * The same round trips in a child process pinned to one core (`taskset -c 0`), or undefined where
+ * `taskset` is missing. Why: on a virtual machine, waking a thread on an idle virtual core costs
+ * tens of µs (native/README.md, "Dispatch"), and whether a path's threads share the caller's core
+ * is the scheduler's choice, made per process; on one core every handoff is a plain context
+ * switch, so this figure is the mechanisms' own cost, and holds still between runs.
+ */
+export async function dispatchOnOneCore(rounds: number, calls: number): Promise<DispatchRow[] | undefined> {
+  if (!tasksetAvailable()) return undefined;
+  const self = fileURLToPath(import.meta.url);
+  const args = ['-c', '0', process.execPath, self, '--json', '--rounds', String(rounds), '--calls', String(calls)];
+  const { stdout } = await promisify(execFile)('taskset', args, { maxBuffer: 16 << 20 });
+  const { rows } = JSON.parse(stdout) as { rows: Array<DispatchFigures & { what: string }> };
+  return rows.map((r) => {
+    const { what, ...figures } = r;
+    return dispatchRow(figures, what);
+  });
 }
 
 /** p25, p50 and p75 of the rounds' figures. */
@@ -149,13 +227,8 @@ async function main() {
   const require = createRequire(import.meta.url);
   const load = (file: string) => require(file) as NativeBinding;
   const workers = createWorkers();
-  const paths: DispatchPath[] = [
-    { name: 'cpp', call: () => cpp.noop() },
-    { name: 'rust', call: () => rust.noop() },
-    { name: 'cpp-pool', call: () => cppPool.noop() },
-    { name: 'rust-pool', call: () => rustPool.noop() },
-    { name: 'workers', call: () => workers.noop() },
-  ];
+  const standard = roundTrips(workers);
+  const paths: DispatchPath[] = [...standard.trips];
   // --baseline DIR: the addons of another build (DIR is a checkout with build/, or a folder holding
   // offloop_cpp.node and offloop_rust.node) beside this build's, both called directly: an A/B of
   // a change to the addons.
@@ -213,7 +286,9 @@ async function main() {
   const rows = await measureDispatch(plan);
   const idle = await idleCpuShare(1000);
   if (values.json) {
-    console.log(JSON.stringify({ rounds, calls, gapMs, inFlight, idleCpuShare: idle, rows }, null, 2));
+    const what = (name: string) => standard.trips.find((t) => t.name === name)?.what ?? name;
+    const described = rows.map((r) => ({ ...r, what: what(r.name) }));
+    console.log(JSON.stringify({ rounds, calls, gapMs, inFlight, idleCpuShare: idle, rows: described }, null, 2));
   } else {
     const q = (s: Quartiles, d = 1) => `${s.p50.toFixed(d)} [${s.p25.toFixed(d)}–${s.p75.toFixed(d)}]`;
     const how = gapMs > 0 ? `, a ${gapMs} ms pause after each` : inFlight > 1 ? `, ${inFlight} in flight` : '';
@@ -226,6 +301,7 @@ async function main() {
     }
     console.log(`idle afterwards: the process used ${(idle * 100).toFixed(2)}% of a core`);
   }
+  await standard.close();
   await workers.close();
   for (const engine of [cppPool, rustPool]) await engine.close();
   for (const addon of addons) addon.pool.stop();

@@ -1,11 +1,10 @@
 import { pbkdf2Sync as opensslPbkdf2Sync, pbkdf2 as pbkdf2Callback } from 'node:crypto';
 import { promisify } from 'node:util';
-import { Worker } from 'node:worker_threads';
 import { Bench, type BenchOptions, type Fn, type FnOptions } from 'tinybench';
 import { rng } from '#rng';
 import { type CpuKernelName, cpuKernelNames } from '../src/engines/kernels.js';
 import { cpp, cppPool, createWorkers, js, rust, rustPool, type SyncKernels } from '../src/index.js';
-import { type DispatchPath, measureDispatch } from './dispatch.js';
+import { dispatchOnOneCore, dispatchRow, measureDispatch, roundTrips } from './dispatch.js';
 import { describeMachine, endOfPart } from './machine.js';
 import type { Profile } from './profile.js';
 import type { Step } from './progress.js';
@@ -50,7 +49,6 @@ export function kernelPlan(profile: Profile): Plan {
   const { width, height, radius } = p.blur;
   const pixels = rng(0x9e3779b9).bytes(width * height * 4); // seeded: every run blurs the same image
   const workers = createWorkers(); // one thread per core, as the library's default
-  let echo: Worker | undefined;
 
   const sequential: BenchOptions = {
     time: p.timeMs,
@@ -64,6 +62,8 @@ export function kernelPlan(profile: Profile): Plan {
   const kernels: KernelRow[] = [];
   const openssl: OpensslRow[] = [];
   const dispatch: DispatchRow[] = [];
+  let dispatchOneCore: DispatchRow[] | undefined;
+  const dispatchCalls = Math.round(Math.min(1000, Math.max(50, p.dispatchTimeMs / 1.5)));
   const scaling: ScalingRow[] = [];
   const steps: Step[] = [];
   const perSec = (s: TaskStats) =>
@@ -136,54 +136,31 @@ export function kernelPlan(profile: Profile): Plan {
 
   // 3. Dispatch: a round trip that does no work, one at a time, every path in rotating batches
   // (dispatch.ts): the ratio to piscina compares batches taken moments apart, so it holds still.
-  const roundTrips: Array<DispatchPath & { what: string }> = [
-    { name: 'cpp', what: "cpp.noop(): async work on libuv's pool (node-addon-api)", call: () => cpp.noop() },
-    { name: 'rust', what: "rust.noop(): async work on libuv's pool (raw Node-API)", call: () => rust.noop() },
-    { name: 'cpp-pool', what: "cppPool.noop(): the C++ addon's own pool", call: () => cppPool.noop() },
-    { name: 'rust-pool', what: "rustPool.noop(): the Rust addon's own pool", call: () => rustPool.noop() },
-    { name: 'workers', what: 'workers.noop(): a piscina task', call: () => workers.noop() },
-    { name: 'postmessage', what: 'a bare worker_threads postMessage ping-pong', call: () => pingPong() },
-  ];
-  let pending: (() => void) | undefined;
-  const pingPong = () =>
-    new Promise<void>((resolve) => {
-      echo ??= new Worker(new URL('./echo-worker.js', import.meta.url)).on('message', () => {
-        const settle = pending;
-        pending = undefined;
-        settle?.();
-      });
-      pending = resolve;
-      echo.postMessage(0);
-    });
+  const standard = roundTrips(workers);
+  const describe = (rows: DispatchRow[]) =>
+    rows.map((r) => `${r.name} ${fmt(r.p50Ms * 1000)} µs (÷ piscina ${fmt(r.rounds!.ratioWall.p50)})`).join(', ');
   steps.push({
-    label: `kernels · dispatch · ${roundTrips.map((trip) => trip.name).join(', ')} in rotating batches`,
+    label: `kernels · dispatch · ${standard.trips.map((trip) => trip.name).join(', ')} in rotating batches`,
     async run() {
       const figures = await measureDispatch({
-        paths: roundTrips,
+        paths: standard.trips,
         reference: 'workers',
-        callsPerBatch: Math.round(Math.min(1000, Math.max(50, p.dispatchTimeMs / 1.5))),
-        budgetMs: p.dispatchTimeMs * roundTrips.length,
+        callsPerBatch: dispatchCalls,
+        budgetMs: p.dispatchTimeMs * standard.trips.length,
         minRounds: 5,
         maxRounds: 1000,
       });
-      for (const f of figures) {
-        const trip = roundTrips.find((t) => t.name === f.name)!;
-        const ms = (us: number) => us / 1000;
-        dispatch.push({
-          name: f.name,
-          what: trip.what,
-          // Over the rounds' batches (µs per call): the median, the mean, the p99 of the batches,
-          // and rme, the interquartile half-width ÷ the median; `rounds` has the rest.
-          opsPerSec: 1e6 / f.meanWallUs,
-          meanMs: ms(f.meanWallUs),
-          p50Ms: ms(f.wallUs.p50),
-          p99Ms: ms(f.p99WallUs),
-          rme: (100 * (f.wallUs.p75 - f.wallUs.p25)) / 2 / f.wallUs.p50,
-          samples: f.rounds * f.callsPerBatch,
-          rounds: f,
-        });
-      }
-      return figures.map((f) => `${f.name} ${fmt(f.wallUs.p50)} µs (÷ piscina ${fmt(f.ratioWall.p50)})`).join(', ');
+      dispatch.push(...figures.map((f) => dispatchRow(f, standard.trips.find((t) => t.name === f.name)!.what)));
+      return describe(dispatch);
+    },
+  });
+  steps.push({
+    label: 'kernels · dispatch on one core · the same round trips in a child process pinned to core 0 (taskset)',
+    async run() {
+      const rows = await dispatchOnOneCore(p.dispatchOneCoreRounds, dispatchCalls);
+      if (!rows) return 'skipped: taskset (util-linux) is not installed';
+      dispatchOneCore = rows;
+      return describe(rows);
     },
   });
 
@@ -263,10 +240,11 @@ export function kernelPlan(profile: Profile): Plan {
       kernels,
       openssl,
       dispatch,
+      ...(dispatchOneCore ? { dispatchOneCore } : {}),
       scaling,
     }),
     async cleanup() {
-      await echo?.terminate();
+      await standard.close();
       await workers.close();
       await cppPool.close();
       await rustPool.close();

@@ -17,6 +17,8 @@ export interface Profile {
     readonly blur: { readonly width: number; readonly height: number; readonly radius: number };
     /** Round trips of `noop` are cheap: a time budget alone bounds them. */
     readonly dispatchTimeMs: number;
+    /** Rounds of the same round trips in a child pinned to one core (bench/dispatch.ts, dispatchOnOneCore). */
+    readonly dispatchOneCoreRounds: number;
     /** Wall time of each (engine, tasks in flight) throughput window, and its kernel size. */
     readonly scalingTimeMs: number;
     readonly scalingPrimesLimit: number;
@@ -70,6 +72,7 @@ export const profiles: Record<Profile['name'], Profile> = {
       warmupMs: 300,
       warmupIterations: 3,
       dispatchTimeMs: 1500,
+      dispatchOneCoreRounds: 20,
       scalingTimeMs: 1500,
     },
     http: {
@@ -96,6 +99,7 @@ export const profiles: Record<Profile['name'], Profile> = {
       warmupMs: 20,
       warmupIterations: 1,
       dispatchTimeMs: 100,
+      dispatchOneCoreRounds: 3,
       scalingTimeMs: 150,
     },
     http: {

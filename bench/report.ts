@@ -87,6 +87,19 @@ function kernelSection(k: KernelsResult): string {
         `${fmt(ratio(r.p50Ms, piscina?.p50Ms))}×`,
       ]),
     ),
+    ...(k.dispatchOneCore
+      ? [
+          '',
+          'The same round trips in a child process pinned to one core (`taskset -c 0`): every handoff a plain ' +
+            'context switch, without the cross-core wake-ups that the table above includes (on a virtual ' +
+            "machine, tens of µs each): the mechanisms' own cost.",
+          '',
+          table(
+            ['mechanism', 'median µs', '÷ piscina (median of rounds)'],
+            k.dispatchOneCore.map((r) => [r.name, r.p50Ms * 1000, `${fmt(r.rounds?.ratioWall.p50)}×`]),
+          ),
+        ]
+      : []),
     '',
     '### Scaling',
     '',

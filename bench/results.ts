@@ -64,6 +64,11 @@ export interface KernelsResult {
   kernels: KernelRow[];
   openssl: OpensslRow[];
   dispatch: DispatchRow[];
+  /**
+   * The same round trips in a child process pinned to one core (absent without `taskset`): the
+   * mechanisms' own cost, without the cross-core wake-ups that `dispatch` includes.
+   */
+  dispatchOneCore?: DispatchRow[];
   scaling: ScalingRow[];
 }
 

@@ -24,6 +24,8 @@ export interface Summary {
   pbkdf2_vs_openssl?: Record<string, number>;
   /** noop round-trip time (median) ÷ piscina's. */
   dispatch_ratio?: Record<string, number>;
+  /** The same with every thread of the process pinned to one core: the mechanisms' own cost (no cross-core wake-up). */
+  dispatch_ratio_one_core?: Record<string, number>;
   /** async ops/s with 2 in flight ÷ with 1. */
   scaling?: Record<string, number>;
   /**
@@ -88,9 +90,15 @@ export function computeSummary(parts: Parts, table: readonly StrategyInfo[]): Su
     // The median of each round's ratio (paths measured moments apart), else the medians' ratio.
     const trip = (name: string) => kernels.dispatch.find((r) => r.name === name);
     const tripRatio = (n: string) => trip(n)?.rounds?.ratioWall.p50 ?? ratio(trip(n)?.p50Ms, trip('workers')?.p50Ms);
-    summary.dispatch_ratio = Object.fromEntries(
-      ['cpp', 'rust', 'cpp-pool', 'rust-pool', 'postmessage'].map((n) => [n, round(tripRatio(n))]),
-    );
+    const dispatchPaths = ['cpp', 'rust', 'cpp-pool', 'rust-pool', 'postmessage'];
+    summary.dispatch_ratio = Object.fromEntries(dispatchPaths.map((n) => [n, round(tripRatio(n))]));
+    const oneCore = kernels.dispatchOneCore;
+    if (oneCore) {
+      const oneCoreRatio = (n: string) => oneCore.find((r) => r.name === n)?.rounds?.ratioWall.p50;
+      summary.dispatch_ratio_one_core = Object.fromEntries(
+        dispatchPaths.map((n) => [n, round(oneCoreRatio(n) ?? Number.NaN)]),
+      );
+    }
     const rate = (engine: string, inFlight: number) =>
       kernels.scaling.find((r) => r.engine === engine && r.inFlight === inFlight)?.opsPerSec;
     summary.scaling = Object.fromEntries(scalingEngines.map((e) => [e, round(ratio(rate(e, 2), rate(e, 1)))]));

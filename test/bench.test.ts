@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
+import { tasksetAvailable } from '../bench/harness.js';
 import { serverFlags } from '../bench/server.js';
 import { createWorkers } from '../src/index.js';
 import { packagePath } from '../src/package-root.js';
@@ -30,6 +31,10 @@ function expectedKeys(): string[] {
     ...['primes', 'pbkdf2', 'blur'].flatMap((kernel) => ['cpp', 'rust'].map((engine) => `speedup.${kernel}.${engine}`)),
     ...['js', 'cpp', 'rust'].map((engine) => `pbkdf2_vs_openssl.${engine}`),
     ...['cpp', 'rust', 'cpp-pool', 'rust-pool', 'postmessage'].map((engine) => `dispatch_ratio.${engine}`),
+    // The one-core round trips need taskset (util-linux).
+    ...(tasksetAvailable()
+      ? ['cpp', 'rust', 'cpp-pool', 'rust-pool', 'postmessage'].map((engine) => `dispatch_ratio_one_core.${engine}`)
+      : []),
     ...['cpp', 'rust', 'workers'].map((engine) => `scaling.${engine}`),
     'routing_overhead',
     'routing.primes',
