@@ -6,6 +6,7 @@
         "native/cpp/addon.cc",
         "native/cpp/blur.cc",
         "native/cpp/env.cc",
+        "native/cpp/loop_signal.cc",
         "native/cpp/memory.cc",
         "native/cpp/pbkdf2.cc",
         "native/cpp/pool.cc",

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import test, { type ExecutionContext } from 'ava';
+import { tasksetAvailable } from '../bench/harness.js';
 import { loadAddon, type TimeSummary } from '../src/engines/addon.js';
 import { type AsyncKernels, cppPool, createWorkers, rustPool } from '../src/index.js';
 
@@ -140,6 +141,34 @@ test('with OFFLOOP_POOL_SPIN_US set, the pools spin before parking and still set
   };
   t.deepEqual(JSON.parse(output), { cpp: expected, rust: expected });
 });
+
+// A pool thread signals the JS thread after releasing its lock. Were it to signal while holding
+// one that the woken JS thread then takes (as a threadsafe function does with its mutex), a JS
+// thread woken on the same core would preempt it inside the lock and block on it at once: two
+// waits per round trip instead of one (native/README.md, "Dispatch"). Pinned to one core, the
+// count is exact: the JS thread blocks once per call, waiting for the completion.
+const blocksTitle =
+  "cpp-pool/rust-pool: on one core the JS thread blocks once per round trip, never on the pool thread's lock";
+const pinnable = process.platform === 'linux' && tasksetAvailable();
+(pinnable ? test : test.skip)(
+  pinnable ? blocksTitle : `${blocksTitle}: skipped, needs Linux and taskset (apt-get install util-linux)`,
+  async (t) => {
+    const fixture = new URL('./fixtures/signal-blocks.js', import.meta.url);
+    const child = spawn('taskset', ['-c', '0', process.execPath, fixture.pathname], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+    });
+    const [code] = await once(child, 'exit');
+    t.is(code, 0);
+    const blocks = JSON.parse(output) as Record<'cpp' | 'rust', number>;
+    for (const [name, perCall] of Object.entries(blocks)) {
+      t.true(perCall >= 0.9 && perCall < 1.5, `${name}: the JS thread blocked ${perCall} times per call (expected 1)`);
+    }
+  },
+);
 
 // Settling may run user code (the AbortError is built from the global DOMException), which may
 // stop the pool in the middle of a batch of completions: the rest of the batch, the jobs done

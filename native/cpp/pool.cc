@@ -1,13 +1,10 @@
-// The dedicated pool: threads, FIFO queue, threadsafe-function completion, start/stop/stats
+// The dedicated pool: threads, FIFO queue, completion through a loop signal, start/stop/stats
 // and environment teardown. See pool.h.
 //
-// Lifetimes. A PoolCore is one started pool (start .. stop). It is freed by the finalizer of
-// its threadsafe function, which Node calls only after the function has been released (by
-// stop(), or by our environment cleanup hook) and its queued callbacks have run, so a
-// callback never sees a freed core. Our cleanup hook is registered after the threadsafe
-// function is created, and Node runs cleanup hooks last-in first-out, so on teardown it runs
-// before the function's own hook: the threads are joined before the function can go away,
-// and no thread ever calls into a released function.
+// Lifetimes. A PoolCore is one started pool (start .. stop). It is freed once its loop signal
+// has closed, a turn of the loop after stop() or the environment's teardown closed it, so no
+// signal callback ever sees a freed core; the threads, the only senders, are joined before
+// that. Teardown is an async cleanup hook, so Node runs the loop until the signal has closed.
 #include "pool.h"
 
 #include <algorithm>
@@ -23,6 +20,7 @@
 #include "args.h"
 #include "durations.h"
 #include "env.h"
+#include "loop_signal.h"
 #include "wake_signal.h"
 
 #if defined(__linux__)
@@ -254,8 +252,9 @@ class PoolCore {
 
   void Submit(std::unique_ptr<PoolJob> job);  // JS thread
   void Cancel(PoolJob* job);                  // JS thread
-  // JS thread: rejects every pending call with an AbortError, joins the threads and releases
-  // the threadsafe function. The core is freed later, by its finalizer: do not use it after.
+  // JS thread: rejects every pending call with an AbortError, joins the threads and closes the
+  // signal. The core is freed on a later turn of the loop, once the signal has closed: do not
+  // use it after.
   void Stop();
   // Copies the figures under the lock into `run` and `wait` and fills `out`.
   void Figures(PoolFigures* out, DurationLog* run, DurationLog* wait);
@@ -269,9 +268,9 @@ class PoolCore {
         policy_(policy),
         started_ns_(NowNs()) {}
 
-  static void CallJs(napi_env env, napi_value js_callback, void* context, void* data);
-  static void Finalize(napi_env env, void* data, void* hint);
-  static void CleanupHook(void* arg);
+  static void OnSignal(void* core);
+  static void OnSignalClosed(void* core);
+  static void TeardownHook(napi_async_cleanup_hook_handle hook, void* arg);
 
   void WorkerMain(unsigned index);
   bool SpinForWork();
@@ -280,7 +279,7 @@ class PoolCore {
   void JoinThreads();
   std::vector<PoolJob*> TakeUnsettled();
   void DropUnsettled();
-  void Release(napi_threadsafe_function_release_mode mode);
+  void CloseSignal();
 
   const napi_env env_;
   EnvState* const owner_;
@@ -288,15 +287,15 @@ class PoolCore {
   const unsigned nice_;
   const Policy policy_;
   const uint64_t started_ns_;
-  napi_threadsafe_function tsfn_ = nullptr;
+  LoopSignal signal_;  // the pool threads' way back to the JS thread
 
   // Shared with the pool threads.
   std::mutex mutex_;
   WakeSignal wake_;
   JobList queued_;
   JobList running_;
-  JobList done_;                  // ran; a threadsafe-function call is on its way for them
-  bool drain_signalled_ = false;  // that call was made and has not yet drained done_
+  JobList done_;                  // ran; a signal is on its way for them
+  bool drain_signalled_ = false;  // that signal was sent and has not yet drained done_
   bool stopping_ = false;
   // queued_.size(), also readable without the lock (by the spinning thread); written under it.
   std::atomic<size_t> queued_count_{0};
@@ -312,8 +311,10 @@ class PoolCore {
   uint64_t next_seq_ = 0;
   size_t pending_ = 0;  // submitted and not yet settled
   bool referenced_ = false;
-  bool released_ = false;
-  bool hooked_ = false;
+  bool closed_ = false;  // the signal is closed: nothing more arrives, and the core goes soon
+  napi_async_cleanup_hook_handle hook_ = nullptr;  // our teardown, until stop()
+  napi_async_cleanup_hook_handle closing_hook_ =
+      nullptr;  // teardown under way: done once closed
   bool joined_ = false;
 };
 
@@ -322,17 +323,10 @@ void PoolJob::OnCancel() { core_->Cancel(this); }
 PoolCore* PoolCore::Start(napi_env env, EnvState* owner, unsigned threads, unsigned nice,
                           Policy policy) {
   std::unique_ptr<PoolCore> owned(new PoolCore(env, owner, threads, nice, policy));
-  napi_value name = nullptr;
-  napi_status status = napi_create_string_utf8(env, "offloop:pool", NAPI_AUTO_LENGTH, &name);
-  if (status == napi_ok) {
-    status = napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, owned.get(),
-                                             Finalize, owned.get(), CallJs, &owned->tsfn_);
+  if (!owned->signal_.Open(env, "offloop:pool", OnSignal, owned.get())) {
+    throw Napi::Error::New(env, "pool: failed to open its loop signal");
   }
-  if (status != napi_ok) {
-    throw Napi::Error::New(env, "pool: failed to create its threadsafe function");
-  }
-  PoolCore* core = owned.release();                  // from here on, the finalizer frees it
-  napi_unref_threadsafe_function(env, core->tsfn_);  // idle: nothing pending yet
+  PoolCore* core = owned.release();  // from here on, freed once its signal has closed
   try {
     core->workers_.reserve(threads);
     for (unsigned i = 0; i < threads; ++i) {
@@ -340,12 +334,13 @@ PoolCore* PoolCore::Start(napi_env env, EnvState* owner, unsigned threads, unsig
     }
   } catch (const std::exception& e) {
     core->JoinThreads();
-    core->Release(napi_tsfn_release);
+    core->CloseSignal();
     throw Napi::Error::New(
         env, "pool: failed to start " + std::to_string(threads) + " threads: " + e.what());
   }
-  // Registered after the threadsafe function's own hook, so it runs before it (LIFO).
-  if (napi_add_env_cleanup_hook(env, CleanupHook, core) == napi_ok) core->hooked_ = true;
+  if (napi_add_async_cleanup_hook(env, TeardownHook, core, &core->hook_) != napi_ok) {
+    core->hook_ = nullptr;
+  }
   return core;
 }
 
@@ -378,15 +373,14 @@ void PoolCore::WorkerMain(unsigned index) {
     running_.Remove(job);
     job->state_ = PoolJob::State::kDone;
     done_.PushBack(job);
-    // One call per batch: the first job done since the JS thread last drained done_ calls the
-    // function, and that call settles every job done by then (as libuv drains its completed
-    // work in one callback). Unbounded queue, non-blocking: never waits for the JS thread.
-    // Fails only once the function is closing (environment teardown); the jobs then stay in
-    // done_ for the teardown to free.
+    // One signal per batch: the first job done since the JS thread last drained done_ sends it,
+    // and its callback settles every job done by then (as libuv drains its completed work in
+    // one callback). Sent after unlocking, so the JS thread it wakes finds the lock free. Never
+    // waits for the JS thread; the signal stays open until this thread has been joined.
     const bool signal = !drain_signalled_;
     drain_signalled_ = true;
     lock.unlock();
-    if (signal) napi_call_threadsafe_function(tsfn_, nullptr, napi_tsfn_nonblocking);
+    if (signal) signal_.Send();
     lock.lock();
   }
 }
@@ -411,7 +405,7 @@ void PoolCore::Submit(std::unique_ptr<PoolJob> owned) {
   job->seq_ = next_seq_++;
   job->queued_at_ = NowNs();
   if (pending_++ == 0 && !referenced_) {
-    napi_ref_threadsafe_function(env_, tsfn_);
+    signal_.Ref(true);
     referenced_ = true;
   }
   bool wake = true;
@@ -444,18 +438,12 @@ void PoolCore::Cancel(PoolJob* job) {
   if (dequeued) SettleAndFree(job, Outcome::kDropped);
 }
 
-void PoolCore::CallJs(napi_env env, napi_value, void* context, void*) {
-  // env is null when Node drops queued calls while freeing the function: nothing to do
-  // (everything pending was settled by stop() or freed by the teardown).
-  if (env == nullptr) return;
-  static_cast<PoolCore*>(context)->SettleDone();
-}
+void PoolCore::OnSignal(void* core) { static_cast<PoolCore*>(core)->SettleDone(); }
 
-// One call per batch: settles every job done so far, oldest first; jobs done meanwhile make
-// another call. After stop() (released_) the calls still queued find nothing: stop() has
-// settled every job already.
+// One signal per batch: settles every job done so far, oldest first; jobs done meanwhile send
+// another.
 void PoolCore::SettleDone() {
-  if (released_) return;
+  if (closed_) return;
   JobList batch;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -465,7 +453,7 @@ void PoolCore::SettleDone() {
   // Settling may run JS (a replaced DOMException), which may stop the pool: what is left of
   // the batch then settles as stop() settles what it finds.
   while (PoolJob* job = batch.PopFront()) {
-    SettleAndFree(job, released_ ? Outcome::kDropped : Outcome::kRan);
+    SettleAndFree(job, closed_ ? Outcome::kDropped : Outcome::kRan);
   }
 }
 
@@ -477,8 +465,8 @@ void PoolCore::SettleAndFree(PoolJob* job, Outcome outcome) {
     // A HandleScope that could not open: the Promise stays pending; nothing else to do.
   }
   owned.reset();
-  if (pending_ > 0 && --pending_ == 0 && referenced_ && !released_) {
-    napi_unref_threadsafe_function(env_, tsfn_);
+  if (pending_ > 0 && --pending_ == 0 && referenced_ && !closed_) {
+    signal_.Ref(false);
     referenced_ = false;
   }
 }
@@ -528,22 +516,25 @@ void PoolCore::Stop() {
   JoinThreads();
   std::vector<PoolJob*> jobs = TakeUnsettled();
   for (PoolJob* job : jobs) job->Detach();  // cancel(token) from here on finds nothing
+  if (hook_ != nullptr) {
+    napi_remove_async_cleanup_hook(hook_);
+    hook_ = nullptr;
+  }
+  CloseSignal();  // the core goes on a later turn of the loop, not while settling below
   for (PoolJob* job : jobs) SettleAndFree(job, Outcome::kDropped);
-  Release(napi_tsfn_release);
 }
 
-void PoolCore::Release(napi_threadsafe_function_release_mode mode) {
-  if (released_) return;
-  released_ = true;
-  if (hooked_) {
-    napi_remove_env_cleanup_hook(env_, CleanupHook, this);
-    hooked_ = false;
-  }
-  if (referenced_) {
-    napi_unref_threadsafe_function(env_, tsfn_);
-    referenced_ = false;
-  }
-  napi_release_threadsafe_function(tsfn_, mode);  // the finalizer frees this, later
+void PoolCore::CloseSignal() {
+  if (closed_) return;
+  closed_ = true;
+  signal_.Close(OnSignalClosed);
+}
+
+void PoolCore::OnSignalClosed(void* arg) {
+  auto* core = static_cast<PoolCore*>(arg);
+  napi_async_cleanup_hook_handle done = core->closing_hook_;
+  delete core;
+  if (done != nullptr) napi_remove_async_cleanup_hook(done);  // teardown finished
 }
 
 void PoolCore::Figures(PoolFigures* out, DurationLog* run, DurationLog* wait) {
@@ -562,27 +553,17 @@ void PoolCore::Figures(PoolFigures* out, DurationLog* run, DurationLog* wait) {
   out->utilization = capacity > 0 ? std::min(1.0, static_cast<double>(busy) / capacity) : 0;
 }
 
-// Environment teardown (process exit, worker termination), before the threadsafe function's
-// own hook: join, free what is pending (its Promises can no longer be settled), release.
-void PoolCore::CleanupHook(void* arg) {
+// Environment teardown (process exit, worker termination): join, free what is pending (its
+// Promises can no longer be settled), close the signal; Node runs the loop until it has closed.
+void PoolCore::TeardownHook(napi_async_cleanup_hook_handle hook, void* arg) {
   auto* core = static_cast<PoolCore*>(arg);
-  core->hooked_ = false;  // Node removed it before calling it
+  core->hook_ = nullptr;
   if (core->owner_->pool == core) core->owner_->pool = nullptr;
   core->owner_->pool_closed = true;
   core->JoinThreads();
   core->DropUnsettled();
-  core->Release(napi_tsfn_abort);
-}
-
-// The threadsafe function is gone: after stop() or teardown, only the memory is left to free.
-// Anything else is handled defensively (the function closed some other way).
-void PoolCore::Finalize(napi_env env, void* data, void*) {
-  auto* core = static_cast<PoolCore*>(data);
-  core->JoinThreads();
-  core->DropUnsettled();
-  if (core->hooked_) napi_remove_env_cleanup_hook(env, CleanupHook, core);
-  if (!core->released_ && core->owner_->pool == core) core->owner_->pool = nullptr;
-  delete core;
+  core->closing_hook_ = hook;
+  core->CloseSignal();
 }
 
 // ---- per-environment slot and exports ------------------------------------------------------

@@ -3,11 +3,11 @@
 // Per Node environment (instance data), a fixed set of native threads at a lower scheduling
 // priority takes tasks from a FIFO queue (mutex + condition variable) and runs them with the
 // same task types and the same AsyncCall as the libuv path. Completed calls reach the JS
-// thread through one napi_threadsafe_function per started pool, called once per batch (by the
+// thread through one LoopSignal per started pool (loop_signal.h), sent once per batch (by the
 // first job done since the last drain), whose callback settles every job done by then with
-// AsyncCall::Settle, exactly as OnWorkComplete does for libuv work. The threadsafe
-// function is referenced while any call is pending and unreferenced when none is, so an idle
-// pool never keeps the process alive.
+// AsyncCall::Settle, exactly as OnWorkComplete does for libuv work. The signal keeps the loop
+// alive while any call is pending and not when none is, so an idle pool never keeps the
+// process alive.
 //
 // Everything that is not a pool thread's kernel run happens on the JS thread: submission,
 // cancel(token), settling, ref/unref, start/stop/stats and environment teardown.

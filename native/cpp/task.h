@@ -15,7 +15,7 @@
 // Executors decide where Run happens:
 //   RunNow            - on the calling JS thread (the *Sync exports);
 //   QueueOnThreadpool - one napi async work item on libuv's threadpool, settling a Promise;
-//   QueueOnPool       - the dedicated pool (pool.h), settling through a threadsafe function.
+//   QueueOnPool       - the dedicated pool (pool.h), settling through its loop signal.
 // Both asynchronous executors wrap the task in an AsyncCall (below), which owns the Promise
 // and settles it the same way whoever ran it; each only adds a PendingWork implementation.
 #ifndef OFFLOOP_TASK_H_

@@ -29,6 +29,7 @@ mod env;
 mod inflight;
 mod js;
 mod kernels;
+mod loop_signal;
 mod memory;
 mod napi;
 mod ops;

@@ -141,20 +141,6 @@ pub struct napi_async_work__ {
 }
 pub type napi_async_work = *mut napi_async_work__;
 
-#[repr(C)]
-pub struct napi_threadsafe_function__ {
-    _opaque: [u8; 0],
-}
-pub type napi_threadsafe_function = *mut napi_threadsafe_function__;
-
-pub type napi_threadsafe_function_release_mode = c_int;
-pub const napi_tsfn_release: napi_threadsafe_function_release_mode = 0;
-pub const napi_tsfn_abort: napi_threadsafe_function_release_mode = 1;
-
-pub type napi_threadsafe_function_call_mode = c_int;
-pub const napi_tsfn_nonblocking: napi_threadsafe_function_call_mode = 0;
-pub const napi_tsfn_blocking: napi_threadsafe_function_call_mode = 1;
-
 pub type napi_cleanup_hook = Option<unsafe extern "C" fn(arg: *mut c_void)>;
 
 #[repr(C)]
@@ -177,9 +163,17 @@ pub struct napi_handle_scope__ {
 }
 pub type napi_handle_scope = *mut napi_handle_scope__;
 
-pub type napi_threadsafe_function_call_js = Option<
-    unsafe extern "C" fn(env: napi_env, js_callback: napi_value, context: *mut c_void, data: *mut c_void),
->;
+#[repr(C)]
+pub struct napi_async_context__ {
+    _private: [u8; 0],
+}
+pub type napi_async_context = *mut napi_async_context__;
+
+#[repr(C)]
+pub struct napi_callback_scope__ {
+    _private: [u8; 0],
+}
+pub type napi_callback_scope = *mut napi_callback_scope__;
 
 pub type napi_async_execute_callback = Option<unsafe extern "C" fn(env: napi_env, data: *mut c_void)>;
 pub type napi_async_complete_callback =
@@ -437,46 +431,26 @@ unsafe extern "C" {
     pub fn napi_remove_async_cleanup_hook(remove_handle: napi_async_cleanup_hook_handle) -> napi_status;
     // NAPI_VERSION >= 2
     pub fn napi_get_uv_event_loop(env: node_api_basic_env, loop_: *mut *mut uv_loop_t) -> napi_status;
-
-    // node_api.h: calling into JS from other threads (NAPI_VERSION >= 4)
-    pub fn napi_create_threadsafe_function(
+    // node_api.h: async context and callback scopes (NAPI_VERSION >= 3 for the scopes)
+    pub fn napi_async_init(
         env: napi_env,
-        func: napi_value,
         async_resource: napi_value,
         async_resource_name: napi_value,
-        max_queue_size: usize,
-        initial_thread_count: usize,
-        thread_finalize_data: *mut c_void,
-        thread_finalize_cb: napi_finalize,
-        context: *mut c_void,
-        call_js_cb: napi_threadsafe_function_call_js,
-        result: *mut napi_threadsafe_function,
+        result: *mut napi_async_context,
     ) -> napi_status;
-    pub fn napi_get_threadsafe_function_context(
-        func: napi_threadsafe_function,
-        result: *mut *mut c_void,
+    pub fn napi_async_destroy(env: napi_env, async_context: napi_async_context) -> napi_status;
+    pub fn napi_open_callback_scope(
+        env: napi_env,
+        resource_object: napi_value,
+        context: napi_async_context,
+        result: *mut napi_callback_scope,
     ) -> napi_status;
-    pub fn napi_call_threadsafe_function(
-        func: napi_threadsafe_function,
-        data: *mut c_void,
-        is_blocking: napi_threadsafe_function_call_mode,
-    ) -> napi_status;
-    pub fn napi_acquire_threadsafe_function(func: napi_threadsafe_function) -> napi_status;
-    pub fn napi_release_threadsafe_function(
-        func: napi_threadsafe_function,
-        mode: napi_threadsafe_function_release_mode,
-    ) -> napi_status;
-    pub fn napi_unref_threadsafe_function(
-        env: node_api_basic_env,
-        func: napi_threadsafe_function,
-    ) -> napi_status;
-    pub fn napi_ref_threadsafe_function(
-        env: node_api_basic_env,
-        func: napi_threadsafe_function,
-    ) -> napi_status;
+    pub fn napi_close_callback_scope(env: napi_env, scope: napi_callback_scope) -> napi_status;
+    pub fn napi_fatal_exception(env: napi_env, err: napi_value) -> napi_status;
+
 }
 
-// ---- uv.h: the few libuv calls used to watch the event loop (see `crate::inflight`) ----------
+// ---- uv.h: the few libuv calls used (`crate::inflight`, `crate::loop_signal`) -----------------
 
 #[repr(C)]
 pub struct uv_loop_t {
@@ -488,9 +462,11 @@ pub struct uv_handle_t {
     _private: [u8; 0],
 }
 pub type uv_handle_type = c_int;
-/// `UV_PREPARE` in uv.h's `uv_handle_type`.
+/// `UV_ASYNC` and `UV_PREPARE` in uv.h's `uv_handle_type`.
+pub const UV_ASYNC: uv_handle_type = 1;
 pub const UV_PREPARE: uv_handle_type = 9;
 pub type uv_prepare_cb = Option<unsafe extern "C" fn(handle: *mut uv_handle_t)>;
+pub type uv_async_cb = Option<unsafe extern "C" fn(handle: *mut uv_handle_t)>;
 pub type uv_close_cb = Option<unsafe extern "C" fn(handle: *mut uv_handle_t)>;
 
 unsafe extern "C" {
@@ -500,6 +476,10 @@ unsafe extern "C" {
     pub fn uv_prepare_init(loop_: *mut uv_loop_t, prepare: *mut uv_handle_t) -> c_int;
     pub fn uv_prepare_start(prepare: *mut uv_handle_t, cb: uv_prepare_cb) -> c_int;
     pub fn uv_prepare_stop(prepare: *mut uv_handle_t) -> c_int;
+    pub fn uv_async_init(loop_: *mut uv_loop_t, async_: *mut uv_handle_t, cb: uv_async_cb) -> c_int;
+    /// Thread-safe: any thread may call it on an open async handle.
+    pub fn uv_async_send(async_: *mut uv_handle_t) -> c_int;
+    pub fn uv_ref(handle: *mut uv_handle_t);
     pub fn uv_unref(handle: *mut uv_handle_t);
     pub fn uv_close(handle: *mut uv_handle_t, close_cb: uv_close_cb);
 }

@@ -5,35 +5,31 @@
 //!
 //! * `threads` plain `std::thread`s that lower their own priority (`nice`) when they start and
 //!   then take [`Job`]s from a FIFO queue (mutex + condition variable);
-//! * one `napi_threadsafe_function` through which finished jobs travel back to the JS thread,
-//!   one call per batch (the first job done since the last drain makes it), where [`call_js`]
-//!   settles each Promise exactly as the libuv path does ([`task::settle`]);
-//! * [`Books`]: the JS-thread side of that tsfn — how many jobs are pending (the tsfn is
-//!   referenced while there are any, so an idle pool never keeps the event loop alive but a
-//!   pending Promise does) and whether the pool has been stopped.
+//! * one [`LoopSignal`] through which finished jobs travel back to the JS thread, one signal per
+//!   batch (the first job done since the last drain sends it, after releasing the queue's lock),
+//!   where [`on_signal`] settles each Promise exactly as the libuv path does ([`task::settle`]);
+//! * [`Books`]: the JS-thread side of that signal — how many jobs are pending (the signal keeps
+//!   the event loop alive while there are any, so an idle pool never does but a pending Promise
+//!   does) and whether the pool has been stopped. It owns the signal and is freed once the signal
+//!   has closed.
 //!
 //! The jobs are the same [`Task`]s the libuv path runs; only where `run` happens and how the
 //! result comes back differ.
 //!
 //! Life cycle and teardown (all on the JS thread):
 //!
-//! * start: create the tsfn (context = `Books`, freed by the tsfn's finaliser), spawn the
-//!   threads, then register an env cleanup hook. Hooks run in reverse order of registration, so
-//!   ours — added after the tsfn, which registers its own — runs *before* Node closes the tsfn:
-//!   our threads are joined while the tsfn they call is still alive.
+//! * start: open the signal, spawn the threads, then register an async env cleanup hook (so at
+//!   teardown Node runs the loop until the signal has closed).
 //! * stop / teardown: take the pool out of the instance data, mark the queue stopping, take the
-//!   queued jobs, set the abort flag of the running ones, wake and join every thread, then
-//!   release the tsfn (nothing calls it afterwards). `stop()` rejects the queued jobs with an
-//!   `AbortError`; the running ones end in the done list, which a tsfn call is already on its
-//!   way to drain, and settle (as aborted) when it is delivered. Teardown cannot run JS: it drops
-//!   the queued jobs and releases the tsfn with `napi_tsfn_abort`; Node then hands any
-//!   undelivered call to [`call_js`] with a null env, and the done jobs are freed unsettled with
-//!   the pool's `Shared`.
+//!   queued jobs, set the abort flag of the running ones, wake and join every thread, take the
+//!   done jobs, then close the signal (nothing sends it afterwards). `stop()` rejects the queued
+//!   and done jobs with an `AbortError`; teardown cannot run JS and drops them unsettled.
 
 use crate::cancel::{PendingWork, Token};
 use crate::durations::DurationLog;
 use crate::env::{self, EnvState, PoolSlot};
 use crate::js::{self, Env, ErrorKind, JsResult, napi};
+use crate::loop_signal::{LoopSignal, Sender};
 use crate::napi::*;
 use crate::task::{self, Outcome, Settlement, Task};
 use std::any::Any;
@@ -127,11 +123,9 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 struct Running(Rc<Pool>);
 
 impl PoolSlot for Running {
-    fn teardown(&self, env: napi_env, state: *mut c_void) {
-        // The hook would otherwise run later with a dangling `state`.
-        // SAFETY: the (fun, arg) pair registered in `start_pool`.
-        unsafe { napi_remove_env_cleanup_hook(env, Some(teardown_hook), state) };
-        drop(shutdown(&self.0, How::Teardown));
+    fn teardown(&self, _env: napi_env, _state: *mut c_void) {
+        // Only if our cleanup hook could not be added (it would have taken the pool out).
+        drop(shutdown(&self.0));
     }
     fn as_any(&self) -> &dyn Any {
         self
@@ -153,15 +147,24 @@ fn take(state: &EnvState) -> Option<Rc<Pool>> {
     slot.as_any().downcast_ref::<Running>().map(|r| r.0.clone())
 }
 
-/// Env cleanup hook (process exit, worker termination): stop the pool without running JS.
-unsafe extern "C" fn teardown_hook(arg: *mut c_void) {
+/// Async env cleanup hook (process exit, worker termination): stop the pool without running JS;
+/// done once its signal has closed ([`on_closed`]).
+unsafe extern "C" fn teardown_hook(hook: napi_async_cleanup_hook_handle, arg: *mut c_void) {
     let _ = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: `arg` is this environment's `EnvState`, which outlives the hook (it is freed by
-        // the instance-data finaliser, which runs after it or removes it).
-        let state = unsafe { &*(arg as *const EnvState) };
-        if let Some(pool) = take(state) {
+        // SAFETY: the pool's `Books`, freed only once its signal has closed, which has not
+        // happened: closing it removes this hook first (`stop`) or happens below.
+        let books = unsafe { &*(arg as *const Books) };
+        books.hook.set(ptr::null_mut());
+        books.closing_hook.set(hook);
+        // SAFETY: `state` outlives the hooks (the instance data is freed after them).
+        let state = unsafe { &*books.state };
+        match take(state) {
             // The queued jobs are dropped unsettled: their environment is going away.
-            drop(shutdown(&pool, How::Teardown));
+            Some(pool) => drop(shutdown(&pool)),
+            // SAFETY: this hook's handle; nothing left to close.
+            None => unsafe {
+                napi_remove_async_cleanup_hook(hook);
+            },
         }
     }));
 }
@@ -177,7 +180,7 @@ struct Pool {
     started: Instant,
     shared: Arc<Shared>,
     handles: RefCell<Vec<JoinHandle<()>>>,
-    /// Owned by the tsfn; valid until it is released in `shutdown` (Node frees it after that).
+    /// Freed once its signal has closed, a turn of the loop after `shutdown` closed it.
     books: *const Books,
     /// Cleared by `shutdown`.
     live: Cell<bool>,
@@ -186,7 +189,7 @@ struct Pool {
 impl Pool {
     fn books(&self) -> &Books {
         assert!(self.live.get(), "offloop_rust: pool used after shutdown");
-        // SAFETY: the tsfn that owns `books` is released only in `shutdown`.
+        // SAFETY: the signal whose closing frees `books` is closed only in `shutdown`.
         unsafe { &*self.books }
     }
 }
@@ -195,7 +198,8 @@ impl Pool {
 struct Shared {
     queue: Mutex<Queue>,
     ready: Condvar,
-    tsfn: Tsfn,
+    /// Wakes the JS thread to drain `done`.
+    wake: Sender,
     /// `queue.waiting.len()`, also readable without the lock (by the spinning thread); written
     /// under it.
     queued: AtomicUsize,
@@ -234,22 +238,15 @@ fn spin_for_work(shared: &Shared) -> bool {
     true
 }
 
-struct Tsfn(napi_threadsafe_function);
-// SAFETY: a threadsafe function may be called from any thread; the pool threads only ever call
-// `napi_call_threadsafe_function` with it, and only before it is released (they are joined
-// first).
-unsafe impl Send for Tsfn {}
-unsafe impl Sync for Tsfn {}
-
 #[derive(Default)]
 struct Queue {
     /// Waiting jobs by id: FIFO (ids increase), and O(log n) removal by `cancel(token)`.
     waiting: BTreeMap<u64, Job>,
     /// The jobs being run: their ids and abort flags (for `cancel` and `stop`).
     running: Vec<(u64, Arc<AtomicBool>)>,
-    /// The jobs that ran, waiting for the JS thread: one tsfn call ([`call_js`]) settles them all.
+    /// The jobs that ran, waiting for the JS thread: one signal ([`on_signal`]) settles them all.
     done: Vec<Job>,
-    /// That call was made and has not yet drained `done`.
+    /// That signal was sent and has not yet drained `done`.
     signalled: bool,
     stopping: bool,
     /// What the threads have done: tasks run, their run and wait times, the sum of run times.
@@ -263,48 +260,54 @@ fn lock(shared: &Shared) -> MutexGuard<'_, Queue> {
     shared.queue.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The JS-thread side of one pool's tsfn: its context, freed by its finaliser.
+/// The JS-thread side of one pool's signal: freed once the signal has closed ([`on_closed`]).
 struct Books {
-    tsfn: napi_threadsafe_function,
+    signal: LoopSignal,
+    shared: Arc<Shared>,
+    /// This environment's state: the teardown hook takes the pool out of it.
+    state: *const EnvState,
     /// Jobs submitted and not yet settled.
     pending: Cell<usize>,
-    /// The tsfn was released: do not ref/unref it any more.
-    released: Cell<bool>,
-    /// The pool was stopped: whatever it still delivers is settled as aborted.
+    /// The signal is closed: do not touch it any more.
+    closed: Cell<bool>,
+    /// The pool was stopped: whatever is still settled is settled as aborted.
     stopped: Cell<bool>,
-    /// The environment is being torn down: settle nothing.
-    torn_down: Cell<bool>,
+    /// Our async cleanup hook, until `stop()` removes it or it runs.
+    hook: Cell<napi_async_cleanup_hook_handle>,
+    /// Set when that hook runs: it is done once the signal has closed.
+    closing_hook: Cell<napi_async_cleanup_hook_handle>,
 }
 
 impl Books {
-    /// JS thread: one more pending job; the first one references the tsfn.
-    fn add_pending(&self, env: Env) {
+    /// JS thread: one more pending job; the first one keeps the loop alive.
+    fn add_pending(&self) {
         let n = self.pending.get() + 1;
         self.pending.set(n);
-        if n == 1 && !self.released.get() {
-            // SAFETY: JS thread; the tsfn is alive (not released).
-            let _ = unsafe { napi_ref_threadsafe_function(env.raw(), self.tsfn) };
+        if n == 1 && !self.closed.get() {
+            self.signal.keep_alive(true);
         }
     }
 
-    /// JS thread: one job fewer; the last one unreferences the tsfn.
-    fn sub_pending(&self, env: Env) {
+    /// JS thread: one job fewer; the last one lets the loop go.
+    fn sub_pending(&self) {
         let n = self.pending.get().saturating_sub(1);
         self.pending.set(n);
-        if n == 0 && !self.released.get() {
-            // SAFETY: as above.
-            let _ = unsafe { napi_unref_threadsafe_function(env.raw(), self.tsfn) };
+        if n == 0 && !self.closed.get() {
+            self.signal.keep_alive(false);
         }
     }
 }
 
-/// tsfn finaliser: free the `Books`.
-unsafe extern "C" fn finalize_books(_env: napi_env, data: *mut c_void, _hint: *mut c_void) {
-    let _ = catch_unwind(|| {
-        // SAFETY: the box leaked in `start_pool`, finalised once, after which `call_js` no longer
-        // reads it (Node passes it a null env).
-        drop(unsafe { Box::from_raw(data as *mut Books) });
-    });
+/// The signal has closed: free the `Books` (and with it the signal), and finish a teardown.
+unsafe fn on_closed(_env: napi_env, owner: *mut c_void) {
+    // SAFETY: the box leaked in `start_pool`, freed once, here; nothing reads it afterwards.
+    let books = unsafe { Box::from_raw(owner as *mut Books) };
+    let hook = books.closing_hook.get();
+    drop(books);
+    if !hook.is_null() {
+        // SAFETY: the teardown hook's handle, removed once.
+        unsafe { napi_remove_async_cleanup_hook(hook) };
+    }
 }
 
 // ---- jobs ------------------------------------------------------------------------------------
@@ -441,23 +444,15 @@ fn worker(shared: Arc<Shared>, index: usize, nice: i32, policy: Policy) {
                 queue.running.swap_remove(i);
             }
             queue.done.push(job);
-            // One call per batch: the first job done since the JS thread last drained `done`
-            // calls the tsfn, and that call settles every job done by then (as libuv drains its
+            // One signal per batch: the first job done since the JS thread last drained `done`
+            // sends it, and its callback settles every job done by then (as libuv drains its
             // completed work in one callback).
             !std::mem::replace(&mut queue.signalled, true)
         };
         if signal {
-            let data = Arc::into_raw(shared.clone());
-            // SAFETY: the tsfn is alive: it is released only after this thread has been joined.
-            // Unbounded queue + nonblocking: this never waits on the JS thread.
-            let status = unsafe {
-                napi_call_threadsafe_function(shared.tsfn.0, data as *mut c_void, napi_tsfn_nonblocking)
-            };
-            if status != napi_ok {
-                // napi_closing: the environment is going away; its teardown drops the jobs.
-                // SAFETY: not handed over.
-                drop(unsafe { Arc::from_raw(data) });
-            }
+            // After unlocking, so the JS thread it wakes finds the lock free. Never waits for the
+            // JS thread; the signal is closed only after this thread has been joined.
+            shared.wake.send();
         }
     }
 }
@@ -466,98 +461,59 @@ fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// tsfn callback (JS thread): settle every job done so far, oldest first (`data` is the pool's
-/// `Shared`, one reference per call). A null env means the tsfn is being finalised (teardown) and
-/// `context` is already freed: only drop the reference (the jobs go with the `Shared`).
-unsafe extern "C" fn call_js(
-    env: napi_env,
-    _js_callback: napi_value,
-    context: *mut c_void,
-    data: *mut c_void,
-) {
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        if data.is_null() {
-            return;
-        }
-        // SAFETY: the reference a pool thread handed to `napi_call_threadsafe_function`,
-        // delivered once.
-        let shared = unsafe { Arc::from_raw(data as *const Shared) };
-        if env.is_null() || context.is_null() {
-            return;
-        }
-        // SAFETY: the tsfn's context, alive while the tsfn delivers with a non-null env.
-        let books = unsafe { &*(context as *const Books) };
-        if books.torn_down.get() {
-            return;
-        }
-        // SAFETY: Node calls us on the JS thread with its env.
-        let env = unsafe { Env::new(env) };
-        let batch = {
-            let mut queue = lock(&shared);
-            queue.signalled = false;
-            std::mem::take(&mut queue.done)
-        };
-        // Settling may run JS (a replaced DOMException), which may stop the pool: what is left
-        // of the batch then settles as aborted, as `stop()` settles what it finds.
-        for job in batch {
-            books.sub_pending(env);
-            job.settle(env, books.stopped.get());
-        }
-    }));
+/// The signal's callback (JS thread): settle every job done so far, oldest first.
+unsafe fn on_signal(env: napi_env, owner: *mut c_void) {
+    // SAFETY: the `Books` that owns the signal, alive while it is open.
+    let books = unsafe { &*(owner as *const Books) };
+    if books.closed.get() {
+        return;
+    }
+    // SAFETY: libuv calls us on the JS thread with its env.
+    let env = unsafe { Env::new(env) };
+    let batch = {
+        let mut queue = lock(&books.shared);
+        queue.signalled = false;
+        std::mem::take(&mut queue.done)
+    };
+    // Settling may run JS (a replaced DOMException), which may stop the pool: what is left of the
+    // batch then settles as aborted, as `stop()` settles what it finds. `books` stays valid: its
+    // signal closes on a later turn of the loop.
+    for job in batch {
+        books.sub_pending();
+        job.settle(env, books.stopped.get());
+    }
 }
 
 // ---- start / stop ----------------------------------------------------------------------------
 
 /// Start a pool for this environment and record it in `state`.
 fn start_pool(env: Env, state: &EnvState, threads: usize, nice: i32, policy: Policy) -> JsResult<Rc<Pool>> {
-    let name = js::string(env, "offloop_rust.pool")?;
+    let signal = LoopSignal::open(env, "offloop_rust.pool", on_signal)?;
+    let shared = Arc::new(Shared {
+        queue: Mutex::new(Queue::default()),
+        ready: Condvar::new(),
+        wake: signal.sender(),
+        queued: AtomicUsize::new(0),
+        spinning: AtomicBool::new(false),
+    });
     let books = Box::into_raw(Box::new(Books {
-        tsfn: ptr::null_mut(),
+        signal,
+        shared: shared.clone(),
+        state,
         pending: Cell::new(0),
-        released: Cell::new(false),
+        closed: Cell::new(false),
         stopped: Cell::new(false),
-        torn_down: Cell::new(false),
+        hook: Cell::new(ptr::null_mut()),
+        closing_hook: Cell::new(ptr::null_mut()),
     }));
-    let mut tsfn = ptr::null_mut();
-    // SAFETY: on success the tsfn owns `books` and frees it through `finalize_books`.
-    let status = unsafe {
-        napi_create_threadsafe_function(
-            env.raw(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-            name,
-            0, // unbounded: pool threads never block on the JS thread
-            1, // held by the JS thread until `shutdown` releases it
-            books.cast(),
-            Some(finalize_books),
-            books.cast(),
-            Some(call_js),
-            &mut tsfn,
-        )
-    };
-    if status != napi_ok {
-        // SAFETY: not handed over.
-        drop(unsafe { Box::from_raw(books) });
-        js::check(env, status, "napi_create_threadsafe_function")?;
-    }
-    // SAFETY: nothing else sees `books` yet.
-    unsafe { (*books).tsfn = tsfn };
-    // Idle: must not keep the event loop alive.
-    // SAFETY: JS thread, live tsfn.
-    let _ = unsafe { napi_unref_threadsafe_function(env.raw(), tsfn) };
-
+    // SAFETY: just leaked; freed by `on_closed`, once its signal has closed.
+    unsafe { (*books).signal.bind(books.cast()) };
     let pool = Rc::new(Pool {
         threads,
         nice,
         policy,
         started: Instant::now(),
-        shared: Arc::new(Shared {
-            queue: Mutex::new(Queue::default()),
-            ready: Condvar::new(),
-            tsfn: Tsfn(tsfn),
-            queued: AtomicUsize::new(0),
-            spinning: AtomicBool::new(false),
-        }),
+        shared,
         handles: RefCell::new(Vec::with_capacity(threads)),
         books,
         live: Cell::new(true),
@@ -572,7 +528,7 @@ fn start_pool(env: Env, state: &EnvState, threads: usize, nice: i32, policy: Pol
         match spawned {
             Ok(handle) => pool.handles.borrow_mut().push(handle),
             Err(err) => {
-                drop(shutdown(&pool, How::Stop));
+                drop(shutdown(&pool));
                 return js::throw(
                     env,
                     ErrorKind::Error,
@@ -585,29 +541,24 @@ fn start_pool(env: Env, state: &EnvState, threads: usize, nice: i32, policy: Pol
             }
         }
     }
-    // After the tsfn exists, so that at teardown our hook runs before Node closes the tsfn.
-    let arg = state as *const EnvState as *mut c_void;
-    // SAFETY: removed in `stop` (or by `finalize_env`); `arg` outlives it.
-    let status = unsafe { napi_add_env_cleanup_hook(env.raw(), Some(teardown_hook), arg) };
+    let mut hook = ptr::null_mut();
+    // SAFETY: removed in `stop`, or by itself once the signal has closed; `books` outlives it.
+    let status =
+        unsafe { napi_add_async_cleanup_hook(env.raw(), Some(teardown_hook), books.cast(), &mut hook) };
     if status != napi_ok {
-        drop(shutdown(&pool, How::Stop));
-        js::check(env, status, "napi_add_env_cleanup_hook")?;
+        drop(shutdown(&pool));
+        js::check(env, status, "napi_add_async_cleanup_hook")?;
     }
+    pool.books().hook.set(hook);
     *state.pool.borrow_mut() = Some(Box::new(Running(pool.clone())));
     Ok(pool)
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum How {
-    /// `pool.stop()`: JS may run afterwards; what the tsfn still delivers settles as aborted.
-    Stop,
-    /// Environment teardown: no JS; undelivered jobs are freed unsettled.
-    Teardown,
-}
-
 /// Stop `pool` (already taken out of the instance data): cancel the running jobs, join the
-/// threads, release the tsfn. Returns the jobs that were still queued, unsettled.
-fn shutdown(pool: &Pool, how: How) -> Vec<Job> {
+/// threads, close the signal. Returns the jobs not yet settled (queued, or done and not yet
+/// drained), oldest first: `stop()` rejects them with an `AbortError`, teardown (no JS) drops
+/// them unsettled.
+fn shutdown(pool: &Pool) -> Vec<Job> {
     if !pool.live.get() {
         return Vec::new();
     }
@@ -629,19 +580,15 @@ fn shutdown(pool: &Pool, how: How) -> Vec<Job> {
     }
     let books = pool.books();
     books.stopped.set(true);
-    books.released.set(true);
-    if how == How::Teardown {
-        books.torn_down.set(true);
-    }
-    let mode = match how {
-        How::Stop => napi_tsfn_release,
-        How::Teardown => napi_tsfn_abort,
-    };
     pool.live.set(false);
-    // SAFETY: every thread that called the tsfn has been joined; this drops the JS thread's
-    // (the only) hold on it, after which Node delivers what is queued and then finalises it.
-    let _ = unsafe { napi_release_threadsafe_function(books.tsfn, mode) };
-    waiting.into_values().collect()
+    let done = std::mem::take(&mut lock(&pool.shared).done);
+    // Every thread that sent the signal has been joined. `books` (and the signal) go on a later
+    // turn of the loop: the caller may still settle the jobs.
+    books.closed.set(true);
+    books.signal.close(on_closed);
+    let mut jobs: Vec<Job> = waiting.into_values().chain(done).collect();
+    jobs.sort_by_key(|job| job.id);
+    jobs
 }
 
 /// The running pool, started (with the defaults) if there is none.
@@ -680,15 +627,12 @@ pub fn stop(env: Env) -> JsResult<()> {
     let Some(pool) = take(state) else {
         return Ok(());
     };
-    // SAFETY: the (fun, arg) pair registered in `start_pool`.
-    let _ = unsafe {
-        napi_remove_env_cleanup_hook(
-            env.raw(),
-            Some(teardown_hook),
-            state as *const EnvState as *mut c_void,
-        )
-    };
-    let waiting = shutdown(&pool, How::Stop);
+    let hook = pool.books().hook.replace(ptr::null_mut());
+    if !hook.is_null() {
+        // SAFETY: our hook's handle, registered in `start_pool` and not yet run.
+        unsafe { napi_remove_async_cleanup_hook(hook) };
+    }
+    let waiting = shutdown(&pool);
     drop(pool);
     // Last, as settling may run JS (a user's DOMException), which may even start a new pool.
     for job in waiting {
@@ -807,7 +751,7 @@ where
         deferred: Deferred(deferred),
         stage: Stage::Queued(Box::new(Runs(task))),
     };
-    pool.books().add_pending(env);
+    pool.books().add_pending();
     let wake = {
         let mut queue = lock(&pool.shared);
         queue.waiting.insert(id, job);
@@ -853,7 +797,7 @@ impl PendingWork for QueuedJob {
             removed
         };
         if let Some(job) = removed {
-            pool.books().sub_pending(env);
+            pool.books().sub_pending();
             job.settle(env, true);
         }
     }

@@ -8,7 +8,7 @@
 //! * [`queue`]: one libuv async work item (`napi_create_async_work`) on the threadpool,
 //!   settling a Promise (`napi_create_promise`) from the completion callback.
 //! * `crate::pool::submit`: the addon's own thread pool (one per environment), settling the
-//!   Promise through the pool's `napi_threadsafe_function`. It builds on this module; this one
+//!   Promise through the pool's loop signal (`crate::loop_signal`). It builds on this module; this one
 //!   knows nothing of it.
 //!
 //! Which executor runs an export is chosen in `crate::ops` (like `Where` in the C++ addon's
