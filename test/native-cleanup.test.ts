@@ -4,7 +4,8 @@ import { Worker } from 'node:worker_threads';
 import test from 'ava';
 
 // Node waits for running libuv-threadpool work before a process or a worker thread may end.
-// The addons stop that work when their environment ends, so exiting does not wait for it. The
+// The addons stop that work when their environment ends, so exiting does not wait for it; their
+// own pools are joined and closed by the environment's teardown, queued calls and all. The
 // oracle is the work's own length: a minute of sleep (and the longest primes) in each addon,
 // so an exit that comes before a minute has passed did not wait for it.
 const fixture = new URL('./fixtures/long-native-work.js', import.meta.url);
