@@ -22,7 +22,7 @@ import { parseArgs, promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { addonCandidates, type NativeBinding } from '../src/engines/addon.js';
 import { cpp, cppPool, createWorkers, rust, rustPool } from '../src/index.js';
-import { tasksetAvailable } from './harness.js';
+import { firstCore } from './harness.js';
 import type { DispatchRow } from './results.js';
 import { percentile } from './stats.js';
 
@@ -87,16 +87,27 @@ export function dispatchRow(f: DispatchFigures, what: string): DispatchRow {
 }
 
 /**
- * The same round trips in a child process pinned to one core (`taskset -c 0`), or undefined where
+ * The same round trips in a child process pinned to one core (`taskset`), or undefined where
  * `taskset` is missing. Why: on a virtual machine, waking a thread on an idle virtual core costs
  * tens of µs (native/README.md, "Dispatch"), and whether a path's threads share the caller's core
  * is the scheduler's choice, made per process; on one core every handoff is a plain context
  * switch, so this figure is the mechanisms' own cost, and holds still between runs.
  */
 export async function dispatchOnOneCore(rounds: number, calls: number): Promise<DispatchRow[] | undefined> {
-  if (!tasksetAvailable()) return undefined;
+  const core = firstCore();
+  if (core === undefined) return undefined;
   const self = fileURLToPath(import.meta.url);
-  const args = ['-c', '0', process.execPath, self, '--json', '--rounds', String(rounds), '--calls', String(calls)];
+  const args = [
+    '-c',
+    String(core),
+    process.execPath,
+    self,
+    '--json',
+    '--rounds',
+    String(rounds),
+    '--calls',
+    String(calls),
+  ];
   const { stdout } = await promisify(execFile)('taskset', args, { maxBuffer: 16 << 20 });
   const { rows } = JSON.parse(stdout) as { rows: Array<DispatchFigures & { what: string }> };
   return rows.map((r) => {

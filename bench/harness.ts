@@ -1,4 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { HarnessJob, HarnessReply } from './harness-child.js';
@@ -67,10 +68,34 @@ export function tasksetAvailable(): boolean {
   return hasTaskset;
 }
 
+/**
+ * The cores this process may run on, lowest first: its affinity list on Linux (a container's
+ * cpuset need not start at 0), else 0 … cores − 1.
+ */
+export function allowedCores(): number[] {
+  try {
+    const list = /^Cpus_allowed_list:\s*(\S+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (list) {
+      return list.split(',').flatMap((range) => {
+        const [from, to = from] = range.split('-').map(Number) as [number, number?];
+        return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+      });
+    }
+  } catch {
+    // not Linux: fall through
+  }
+  return Array.from({ length: availableParallelism() }, (_, i) => i);
+}
+
 /** The core a pinned seat gets, or undefined when pinning is not possible here. */
 export function lastCore(): number | undefined {
-  const cores = availableParallelism();
-  return cores >= 2 && tasksetAvailable() ? cores - 1 : undefined;
+  const cores = allowedCores();
+  return cores.length >= 2 && tasksetAvailable() ? cores.at(-1) : undefined;
+}
+
+/** The core that work pinned to one core gets, or undefined without `taskset`. */
+export function firstCore(): number | undefined {
+  return tasksetAvailable() ? allowedCores()[0] : undefined;
 }
 
 /** `nice -n N [taskset -c C] node script`: the command prefixes exec in place, so the pid is node's. */

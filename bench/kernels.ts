@@ -155,7 +155,7 @@ export function kernelPlan(profile: Profile): Plan {
     },
   });
   steps.push({
-    label: 'kernels · dispatch on one core · the same round trips in a child process pinned to core 0 (taskset)',
+    label: 'kernels · dispatch on one core · the same round trips in a child process pinned to one core (taskset)',
     async run() {
       const rows = await dispatchOnOneCore(p.dispatchOneCoreRounds, dispatchCalls);
       if (!rows) return 'skipped: taskset (util-linux) is not installed';

@@ -90,7 +90,7 @@ function kernelSection(k: KernelsResult): string {
     ...(k.dispatchOneCore
       ? [
           '',
-          'The same round trips in a child process pinned to one core (`taskset -c 0`): every handoff a plain ' +
+          'The same round trips in a child process pinned to one core (`taskset`): every handoff a plain ' +
             'context switch, without the cross-core wake-ups that the table above includes (on a virtual ' +
             "machine, tens of µs each): the mechanisms' own cost.",
           '',

@@ -1,10 +1,9 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startNode } from './child.js';
 import { cpuMeter } from './cpu.js';
-import { defaultPlacement, lastCore, runLoad } from './harness.js';
+import { allowedCores, defaultPlacement, firstCore, lastCore, runLoad } from './harness.js';
 import type { Profile } from './profile.js';
 import type { Step } from './progress.js';
 import type { RoutingResult, RoutingRow } from './results.js';
@@ -59,7 +58,7 @@ const wrkSeconds = (s: number) => Math.max(1, Math.round(s));
 
 /** Pins every thread of `pid` to one core (or back to all of them): only the loop matters on these routes. */
 async function pin(pid: number, core: number | undefined): Promise<void> {
-  const cores = core === undefined ? `0-${availableParallelism() - 1}` : String(core);
+  const cores = core === undefined ? allowedCores().join(',') : String(core);
   await execFileP('taskset', ['-a', '-p', '-c', cores, String(pid)]).catch(() => {});
 }
 
@@ -150,12 +149,12 @@ export function routingPlan(profile: Profile, baseArgs: readonly string[]) {
         /listening on (http:\/\/\S+) \(pid (\d+)\)/,
       );
       running.set('bare-uws', { url: match[1]!, pid: Number(match[2]), stop: () => proc.stop() });
-      if (core !== undefined) for (const s of running.values()) await pin(s.pid, 0);
+      if (core !== undefined) for (const s of running.values()) await pin(s.pid, firstCore());
       // JIT warm-up of every request path, unmeasured.
       for (const name of running.keys())
         for (const route of routingRoutes) await flood(name, route, 0, Math.min(1, h.routingS));
       return (
-        `${generator}${core === undefined ? '' : ` on core ${core}, servers on core 0`}; ` +
+        `${generator}${core === undefined ? '' : ` on core ${core}, servers on core ${firstCore()}`}; ` +
         [...running].map(([name, s]) => `${name} ${s.url} pid ${s.pid}`).join(', ')
       );
     },
@@ -211,7 +210,7 @@ export function routingPlan(profile: Profile, baseArgs: readonly string[]) {
         method:
           generator === 'wrk'
             ? `wrk -t1 -c${h.routingConnections} -d${wrkSeconds(h.routingS)}s` +
-              `${core === undefined ? '' : ` pinned to core ${core} (taskset), the servers to core 0`}; ` +
+              `${core === undefined ? '' : ` pinned to core ${core} (taskset), the servers to core ${firstCore()}`}; ` +
               'offloop req/s ÷ bare req/s per round'
             : 'autocannon (wrk not installed): it cannot saturate uWS, so the ratio is ' +
               "bare server CPU µs per request ÷ offloop's",

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import test, { type ExecutionContext } from 'ava';
-import { tasksetAvailable } from '../bench/harness.js';
+import { firstCore } from '../bench/harness.js';
 import { loadAddon, type TimeSummary } from '../src/engines/addon.js';
 import { type AsyncKernels, cppPool, createWorkers, rustPool } from '../src/index.js';
 
@@ -149,12 +149,12 @@ test('with OFFLOOP_POOL_SPIN_US set, the pools spin before parking and still set
 // count is exact: the JS thread blocks once per call, waiting for the completion.
 const blocksTitle =
   "cpp-pool/rust-pool: on one core the JS thread blocks once per round trip, never on the pool thread's lock";
-const pinnable = process.platform === 'linux' && tasksetAvailable();
-(pinnable ? test : test.skip)(
-  pinnable ? blocksTitle : `${blocksTitle}: skipped, needs Linux and taskset (apt-get install util-linux)`,
+const core = process.platform === 'linux' ? firstCore() : undefined;
+(core !== undefined ? test : test.skip)(
+  core !== undefined ? blocksTitle : `${blocksTitle}: skipped, needs Linux and taskset (apt-get install util-linux)`,
   async (t) => {
     const fixture = new URL('./fixtures/signal-blocks.js', import.meta.url);
-    const child = spawn('taskset', ['-c', '0', process.execPath, fixture.pathname], {
+    const child = spawn('taskset', ['-c', String(core), process.execPath, fixture.pathname], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let output = '';

@@ -54,18 +54,19 @@ void LoopSignal::OnAsync(uv_async_t* handle) {
   if (napi_open_handle_scope(env, &handles) != napi_ok) return;
   napi_value resource = nullptr;
   napi_callback_scope scope = nullptr;
-  if (napi_get_reference_value(env, self->resource_, &resource) == napi_ok &&
-      napi_open_callback_scope(env, resource, self->context_, &scope) == napi_ok) {
-    self->on_signal_(self->owner_);
-    // As for a threadsafe function's callback: what it threw is an uncaught exception.
-    bool thrown = false;
-    napi_value error = nullptr;
-    if (napi_is_exception_pending(env, &thrown) == napi_ok && thrown &&
-        napi_get_and_clear_last_exception(env, &error) == napi_ok) {
-      napi_fatal_exception(env, error);
-    }
-    napi_close_callback_scope(env, scope);  // runs the microtasks the callback queued
+  if (napi_get_reference_value(env, self->resource_, &resource) != napi_ok ||
+      napi_open_callback_scope(env, resource, self->context_, &scope) != napi_ok) {
+    scope = nullptr;  // still drain: a batch left undrained would never be signalled again
   }
+  self->on_signal_(self->owner_);
+  // As for a threadsafe function's callback: what it threw is an uncaught exception.
+  bool thrown = false;
+  napi_value error = nullptr;
+  if (napi_is_exception_pending(env, &thrown) == napi_ok && thrown &&
+      napi_get_and_clear_last_exception(env, &error) == napi_ok) {
+    napi_fatal_exception(env, error);
+  }
+  if (scope != nullptr) napi_close_callback_scope(env, scope);  // runs the queued microtasks
   napi_close_handle_scope(env, handles);
 }
 

@@ -339,7 +339,11 @@ PoolCore* PoolCore::Start(napi_env env, EnvState* owner, unsigned threads, unsig
         env, "pool: failed to start " + std::to_string(threads) + " threads: " + e.what());
   }
   if (napi_add_async_cleanup_hook(env, TeardownHook, core, &core->hook_) != napi_ok) {
+    // Without it nothing would join the threads or close the signal when the environment ends.
     core->hook_ = nullptr;
+    core->JoinThreads();
+    core->CloseSignal();
+    throw Napi::Error::New(env, "pool: failed to add its environment cleanup hook");
   }
   return core;
 }

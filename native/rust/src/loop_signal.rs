@@ -152,20 +152,23 @@ unsafe extern "C" fn on_async(handle: *mut uv_handle_t) {
             }
             let mut resource = ptr::null_mut();
             let mut scope = ptr::null_mut();
-            if napi_get_reference_value(env, this.resource, &mut resource) == napi_ok
-                && napi_open_callback_scope(env, resource, this.context, &mut scope) == napi_ok
+            if napi_get_reference_value(env, this.resource, &mut resource) != napi_ok
+                || napi_open_callback_scope(env, resource, this.context, &mut scope) != napi_ok
             {
-                (this.on_signal)(env, this.owner.get());
-                // As for a threadsafe function's callback: what it threw is an uncaught exception.
-                let mut thrown = false;
-                let mut error = ptr::null_mut();
-                if napi_is_exception_pending(env, &mut thrown) == napi_ok
-                    && thrown
-                    && napi_get_and_clear_last_exception(env, &mut error) == napi_ok
-                {
-                    napi_fatal_exception(env, error);
-                }
-                napi_close_callback_scope(env, scope); // runs the microtasks the callback queued
+                scope = ptr::null_mut(); // still drain: a batch left undrained would never be signalled again
+            }
+            (this.on_signal)(env, this.owner.get());
+            // As for a threadsafe function's callback: what it threw is an uncaught exception.
+            let mut thrown = false;
+            let mut error = ptr::null_mut();
+            if napi_is_exception_pending(env, &mut thrown) == napi_ok
+                && thrown
+                && napi_get_and_clear_last_exception(env, &mut error) == napi_ok
+            {
+                napi_fatal_exception(env, error);
+            }
+            if !scope.is_null() {
+                napi_close_callback_scope(env, scope); // runs the queued microtasks
             }
             napi_close_handle_scope(env, handles);
         }

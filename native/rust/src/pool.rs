@@ -124,7 +124,8 @@ struct Running(Rc<Pool>);
 
 impl PoolSlot for Running {
     fn teardown(&self, _env: napi_env, _state: *mut c_void) {
-        // Only if our cleanup hook could not be added (it would have taken the pool out).
+        // Not expected: our cleanup hook, which Node runs first, takes the pool out (and a pool
+        // whose hook could not be added does not start). Stop its threads all the same.
         drop(shutdown(&self.0));
     }
     fn as_any(&self) -> &dyn Any {
@@ -479,8 +480,8 @@ unsafe fn on_signal(env: napi_env, owner: *mut c_void) {
     // batch then settles as aborted, as `stop()` settles what it finds. `books` stays valid: its
     // signal closes on a later turn of the loop.
     for job in batch {
-        books.sub_pending();
         job.settle(env, books.stopped.get());
+        books.sub_pending();
     }
 }
 
@@ -797,8 +798,10 @@ impl PendingWork for QueuedJob {
             removed
         };
         if let Some(job) = removed {
-            pool.books().sub_pending();
+            // `books` outlives a stop() that settling may run (it goes a loop turn later).
+            let books = pool.books();
             job.settle(env, true);
+            books.sub_pending();
         }
     }
 }
