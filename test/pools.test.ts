@@ -121,17 +121,21 @@ for (const pool of [cppPool, rustPool]) {
   });
 }
 
-test('with OFFLOOP_POOL_SPIN_US set, the pools spin before parking and still settle every call once', async (t) => {
-  const fixture = new URL('./fixtures/spinning-pool.js', import.meta.url);
-  const child = spawn(process.execPath, [fixture.pathname], {
-    env: { ...process.env, OFFLOOP_POOL_SPIN_US: '200' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+/** Runs a fixture (through `prefix`, e.g. taskset) to its end: its exit code and what it printed. */
+async function runFixture(name: string, prefix: string[] = [], env = process.env) {
+  const fixture = new URL(`./fixtures/${name}`, import.meta.url).pathname;
+  const [command, ...args] = [...prefix, process.execPath, fixture];
+  const child = spawn(command!, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
   let output = '';
   child.stdout.on('data', (chunk) => {
     output += chunk;
   });
   const [code] = await once(child, 'exit');
+  return { code, output };
+}
+
+test('with OFFLOOP_POOL_SPIN_US set, the pools spin before parking and still settle every call once', async (t) => {
+  const { code, output } = await runFixture('spinning-pool.js', [], { ...process.env, OFFLOOP_POOL_SPIN_US: '200' });
   t.is(code, 0);
   const expected = {
     primes: [168],
@@ -153,15 +157,7 @@ const core = process.platform === 'linux' ? firstCore() : undefined;
 (core !== undefined ? test : test.skip)(
   core !== undefined ? blocksTitle : `${blocksTitle}: skipped, needs Linux and taskset (apt-get install util-linux)`,
   async (t) => {
-    const fixture = new URL('./fixtures/signal-blocks.js', import.meta.url);
-    const child = spawn('taskset', ['-c', String(core), process.execPath, fixture.pathname], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk) => {
-      output += chunk;
-    });
-    const [code] = await once(child, 'exit');
+    const { code, output } = await runFixture('signal-blocks.js', ['taskset', '-c', String(core)]);
     t.is(code, 0);
     const blocks = JSON.parse(output) as Record<'cpp' | 'rust', number>;
     for (const [name, perCall] of Object.entries(blocks)) {
