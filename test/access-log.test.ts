@@ -138,7 +138,8 @@ test('a bad --log-level or LOG_LEVEL is a clear startup error naming it', async 
     });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    // 'close': after 'exit', what the child wrote may still be unread.
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
     t.is(code, 2);
     t.regex(stderr, new RegExp(`${named} must be one of fatal, error, warn, info, debug, trace, silent`));
   }

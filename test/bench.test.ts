@@ -70,7 +70,8 @@ function runBench(args: string[]): Promise<{ code: number | null; output: string
     child.stdout.on('data', (d: Buffer) => (output += d));
     child.stderr.on('data', (d: Buffer) => (output += d));
     child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, output }));
+    // 'close': after 'exit', what the child printed may still be unread.
+    child.on('close', (code) => resolve({ code, output }));
   });
 }
 

@@ -39,7 +39,8 @@ test('npm start with a bad DATABASE_URL exits 2 with a clear message', async (t)
   });
   let output = '';
   child.stderr.on('data', (d: Buffer) => (output += d));
-  const code = await new Promise((resolve) => child.once('exit', resolve));
+  // 'close': after 'exit', what the child wrote may still be unread.
+  const code = await new Promise((resolve) => child.once('close', resolve));
   t.is(code, 2);
   t.regex(output, /--database-url \(DATABASE_URL\) must be sqlite:PATH, postgres:\/\/… or postgresql:\/\/…/);
   t.false(output.includes('s3cret'));

@@ -16,7 +16,8 @@ function stalledReader() {
     fd,
     /** Lets it read; closes the pipe once `closeWhen()`; resolves with the bytes it read. */
     async drain(closeWhen: () => boolean): Promise<number> {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
+      // 'close', not 'exit': 'exit' may come before wc's output has been read from its stdout.
+      const exited = new Promise((resolve) => child.once('close', resolve));
       (child.stdio[3] as NodeJS.WritableStream).write('g');
       while (!closeWhen()) await new Promise((resolve) => setTimeout(resolve, 20));
       child.stdin!.end();

@@ -130,7 +130,8 @@ async function runFixture(name: string, prefix: string[] = [], env = process.env
   child.stdout.on('data', (chunk) => {
     output += chunk;
   });
-  const [code] = await once(child, 'exit');
+  // 'close': after 'exit', what the child printed may still be unread.
+  const [code] = await once(child, 'close');
   return { code, output };
 }
 
