@@ -57,6 +57,7 @@ void LoopSignal::OnAsync(uv_async_t* handle) {
   if (napi_get_reference_value(env, self->resource_, &resource) != napi_ok ||
       napi_open_callback_scope(env, resource, self->context_, &scope) != napi_ok) {
     scope = nullptr;  // still drain: a batch left undrained would never be signalled again
+    // (without a handle scope, above, nothing can be settled at all: Node is past running JS)
   }
   self->on_signal_(self->owner_);
   // As for a threadsafe function's callback: what it threw is an uncaught exception.

@@ -155,7 +155,9 @@ unsafe extern "C" fn on_async(handle: *mut uv_handle_t) {
             if napi_get_reference_value(env, this.resource, &mut resource) != napi_ok
                 || napi_open_callback_scope(env, resource, this.context, &mut scope) != napi_ok
             {
-                scope = ptr::null_mut(); // still drain: a batch left undrained would never be signalled again
+                // Still drain: a batch left undrained would never be signalled again. (Without a
+                // handle scope, above, nothing can be settled at all: Node is past running JS.)
+                scope = ptr::null_mut();
             }
             (this.on_signal)(env, this.owner.get());
             // As for a threadsafe function's callback: what it threw is an uncaught exception.
