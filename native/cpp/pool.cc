@@ -175,6 +175,26 @@ inline void CpuRelax() {
 #endif
 }
 
+// The pool's lock: a std::mutex that tries a hundred times, pausing, before it sleeps, as Rust's
+// std Mutex does. It is held for well under a microsecond at a time, and a thread that sleeps on
+// it pays a wake-up, which across cores costs tens of µs on a virtual machine (native/README.md,
+// "Dispatch").
+class PoolMutex {
+ public:
+  void lock() {
+    for (int i = 0; i < 100; ++i) {
+      if (mutex_.try_lock()) return;
+      CpuRelax();
+    }
+    mutex_.lock();
+  }
+  bool try_lock() { return mutex_.try_lock(); }
+  void unlock() { mutex_.unlock(); }
+
+ private:
+  std::mutex mutex_;
+};
+
 // A monotonic clock in nanoseconds, for the pool's figures.
 uint64_t NowNs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -290,7 +310,7 @@ class PoolCore {
   LoopSignal signal_;  // the pool threads' way back to the JS thread
 
   // Shared with the pool threads.
-  std::mutex mutex_;
+  PoolMutex mutex_;
   WakeSignal wake_;
   JobList queued_;
   JobList running_;
@@ -350,9 +370,9 @@ PoolCore* PoolCore::Start(napi_env env, EnvState* owner, unsigned threads, unsig
 
 void PoolCore::WorkerMain(unsigned index) {
   PreparePoolThread(index, nice_, policy_);
-  std::unique_lock<std::mutex> lock(mutex_);
+  std::unique_lock<PoolMutex> lock(mutex_);
   for (;;) {
-    if (queued_.empty() && !stopping_) {
+    if (kSpinNs != 0 && queued_.empty() && !stopping_) {  // no spin, no need to let go here
       lock.unlock();
       const bool spun = SpinForWork();
       lock.lock();
@@ -414,7 +434,7 @@ void PoolCore::Submit(std::unique_ptr<PoolJob> owned) {
   }
   bool wake = true;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<PoolMutex> lock(mutex_);
     job->state_ = PoolJob::State::kQueued;
     queued_.PushBack(job);
     queued_count_.store(queued_.size(), std::memory_order_relaxed);
@@ -428,7 +448,7 @@ void PoolCore::Submit(std::unique_ptr<PoolJob> owned) {
 void PoolCore::Cancel(PoolJob* job) {
   bool dequeued = false;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<PoolMutex> lock(mutex_);
     if (job->state_ == PoolJob::State::kQueued) {
       queued_.Remove(job);
       queued_count_.store(queued_.size(), std::memory_order_relaxed);
@@ -450,7 +470,7 @@ void PoolCore::SettleDone() {
   if (closed_) return;
   JobList batch;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<PoolMutex> lock(mutex_);
     while (PoolJob* job = done_.PopFront()) batch.PushBack(job);
     drain_signalled_ = false;
   }
@@ -479,7 +499,7 @@ void PoolCore::JoinThreads() {
   if (joined_) return;
   joined_ = true;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<PoolMutex> lock(mutex_);
     stopping_ = true;
     for (PoolJob* job = running_.front(); job != nullptr; job = JobList::Next(job)) {
       job->abort_.store(true, std::memory_order_relaxed);
@@ -496,7 +516,7 @@ void PoolCore::JoinThreads() {
 // submission order and empties the lists.
 std::vector<PoolJob*> PoolCore::TakeUnsettled() {
   std::vector<PoolJob*> jobs;
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<PoolMutex> lock(mutex_);
   jobs.reserve(queued_.size() + done_.size() + running_.size());
   for (JobList* list : {&done_, &running_, &queued_}) {
     while (PoolJob* job = list->PopFront()) jobs.push_back(job);
@@ -544,7 +564,7 @@ void PoolCore::OnSignalClosed(void* arg) {
 void PoolCore::Figures(PoolFigures* out, DurationLog* run, DurationLog* wait) {
   uint64_t busy = 0;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<PoolMutex> lock(mutex_);
     out->queued = queued_.size();
     out->running = running_.size();
     *run = run_log_;

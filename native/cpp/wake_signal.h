@@ -1,4 +1,4 @@
-// A condition variable for the dedicated pool's std::mutex that costs one futex wake per
+// A condition variable for the dedicated pool's lock that costs one futex wake per
 // notify and nothing more (native/README.md, "Dispatch").
 //
 // Why not std::condition_variable: glibc's pthread_cond_wait takes the mutex back marked
@@ -36,8 +36,8 @@ static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t) &&
 
 class WakeSignal {
  public:
-  template <class Predicate>
-  void Wait(std::unique_lock<std::mutex>& lock, Predicate ready) {
+  template <class Lock, class Predicate>
+  void Wait(Lock& lock, Predicate ready) {
     while (!ready()) {
       // Read under the lock: a notify for a change made after this read (under the lock, so
       // after we release it) bumps the counter, and the futex then does not sleep.
@@ -71,15 +71,15 @@ class WakeSignal {
 
 class WakeSignal {
  public:
-  template <class Predicate>
-  void Wait(std::unique_lock<std::mutex>& lock, Predicate ready) {
+  template <class Lock, class Predicate>
+  void Wait(Lock& lock, Predicate ready) {
     condition_.wait(lock, ready);
   }
   void NotifyOne() { condition_.notify_one(); }
   void NotifyAll() { condition_.notify_all(); }
 
  private:
-  std::condition_variable condition_;
+  std::condition_variable_any condition_;  // any lock: the pool's is not a std::mutex
 };
 
 #endif

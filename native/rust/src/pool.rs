@@ -409,7 +409,8 @@ fn worker(shared: Arc<Shared>, index: usize, nice: i32, policy: Policy) {
     loop {
         let (mut job, started) = {
             let mut queue = lock(&shared);
-            if queue.waiting.is_empty() && !queue.stopping {
+            // Without a spin there is no need to let go of the lock here.
+            if !SPIN.is_zero() && queue.waiting.is_empty() && !queue.stopping {
                 drop(queue);
                 let spun = spin_for_work(&shared);
                 queue = lock(&shared);
