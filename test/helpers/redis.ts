@@ -147,7 +147,8 @@ export async function startWorker(redisUrl: string, args: string[] = []): Promis
       }
     }
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': after 'exit', what the worker wrote may still be unread.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   const next = (match: (e: WorkerEvent) => boolean, from = 0) => {
     const seen = events.slice(from).find(match);
     return seen ? Promise.resolve(seen) : new Promise<WorkerEvent>((resolve) => waiters.push({ match, resolve }));

@@ -62,7 +62,9 @@ export async function startServer(
     stdout += d;
   });
   child.stderr!.on('data', (d: Buffer) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': after 'exit', what the server wrote may still be unread, and tests read
+  // its output once it has exited.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   const listening = await new Promise<{ port: number; pids: readonly number[] }>((resolve, reject) => {
     child.on('message', (message) => {
       if (isListeningMessage(message)) resolve(message);
