@@ -93,6 +93,7 @@ export function routingPlan(profile: Profile, baseArgs: readonly string[]) {
   const running = new Map<RoutingServer, { url: string; pid: number; stop: () => Promise<unknown> }>();
   const generator = wrk() ? ('wrk' as const) : ('autocannon' as const);
   const core = lastCore();
+  const serverCore = firstCore(); // where the servers run while wrk has `core`
   const steps: Step[] = [];
   const bodies: Record<string, string> = {};
 
@@ -149,12 +150,12 @@ export function routingPlan(profile: Profile, baseArgs: readonly string[]) {
         /listening on (http:\/\/\S+) \(pid (\d+)\)/,
       );
       running.set('bare-uws', { url: match[1]!, pid: Number(match[2]), stop: () => proc.stop() });
-      if (core !== undefined) for (const s of running.values()) await pin(s.pid, firstCore());
+      if (core !== undefined) for (const s of running.values()) await pin(s.pid, serverCore);
       // JIT warm-up of every request path, unmeasured.
       for (const name of running.keys())
         for (const route of routingRoutes) await flood(name, route, 0, Math.min(1, h.routingS));
       return (
-        `${generator}${core === undefined ? '' : ` on core ${core}, servers on core ${firstCore()}`}; ` +
+        `${generator}${core === undefined ? '' : ` on core ${core}, servers on core ${serverCore}`}; ` +
         [...running].map(([name, s]) => `${name} ${s.url} pid ${s.pid}`).join(', ')
       );
     },
@@ -210,7 +211,7 @@ export function routingPlan(profile: Profile, baseArgs: readonly string[]) {
         method:
           generator === 'wrk'
             ? `wrk -t1 -c${h.routingConnections} -d${wrkSeconds(h.routingS)}s` +
-              `${core === undefined ? '' : ` pinned to core ${core} (taskset), the servers to core ${firstCore()}`}; ` +
+              `${core === undefined ? '' : ` pinned to core ${core} (taskset), the servers to core ${serverCore}`}; ` +
               'offloop req/s ÷ bare req/s per round'
             : 'autocannon (wrk not installed): it cannot saturate uWS, so the ratio is ' +
               "bare server CPU µs per request ÷ offloop's",

@@ -332,9 +332,10 @@ class PoolCore {
   size_t pending_ = 0;  // submitted and not yet settled
   bool referenced_ = false;
   bool closed_ = false;  // the signal is closed: nothing more arrives, and the core goes soon
-  napi_async_cleanup_hook_handle hook_ = nullptr;  // our teardown, until stop()
-  napi_async_cleanup_hook_handle closing_hook_ =
-      nullptr;  // teardown under way: done once closed
+  // Our teardown hook, until stop() removes it or it runs; once it has run, its handle, which
+  // says it is done when the signal has closed.
+  napi_async_cleanup_hook_handle hook_ = nullptr;
+  napi_async_cleanup_hook_handle closing_hook_ = nullptr;
   bool joined_ = false;
 };
 

@@ -6,7 +6,7 @@
 // 3.1 futex calls per job against the Rust pool's 2.0, whose std Condvar is the design below. On
 // Linux this is a sequence counter waited on with FUTEX_WAIT_PRIVATE (as Rust's std and the
 // kernel's futex(2) page describe); a notify with no parked thread makes no syscall at all.
-// Elsewhere it is std::condition_variable.
+// Elsewhere it is std::condition_variable_any (the pool's lock is not a std::mutex).
 //
 // Same contract as std::condition_variable: Wait() is called with the lock held and returns
 // with it held and the predicate true; the state the predicate reads changes under the lock.
