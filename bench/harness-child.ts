@@ -10,11 +10,12 @@ import { readFileSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { drive, type LoadOptions } from './load.js';
 import { startProbe } from './probe.js';
+import { lowerHelperThreads } from './threads.js';
 
 export type HarnessJob = { kind: 'probe'; url: string; intervalMs: number } | { kind: 'load'; options: LoadOptions };
 export type HarnessReply =
   | { type: 'ready' }
-  | { type: 'done'; figures: unknown; cpuS: number; nice: number; policy: string }
+  | { type: 'done'; figures: unknown; cpuS: number; nice: number; policy: string; helpers: string }
   | { type: 'error'; message: string };
 
 const send = (reply: HarnessReply) => process.send!(reply);
@@ -33,12 +34,15 @@ const cpuSeconds = () => {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1e6;
 };
+// Only the main thread measures or sends; the others must not compete with the server (threads.ts).
+const helpers = lowerHelperThreads();
 const done = (figures: unknown, started: number): HarnessReply => ({
   type: 'done',
   figures,
   cpuS: cpuSeconds() - started,
   nice: getPriority(),
   policy: schedulingPolicy(),
+  helpers,
 });
 
 async function run(job: HarnessJob): Promise<void> {

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { HarnessJob, HarnessReply } from './harness-child.js';
 import type { LoadOptions } from './load.js';
 import type { LoadFigures, ProbeFigures } from './results.js';
+import { lowerHelperThreads } from './threads.js';
 
 /**
  * Where the harness's two sides run, so that their CPU stays out of the server's way as far as
@@ -12,7 +13,10 @@ import type { LoadFigures, ProbeFigures } from './results.js';
  * (bench/harness-child.ts), started through `nice` and `taskset`; this process only waits.
  * A saturated heavy route needs few requests (tens a second), so the generator's CPU is small
  * either way; what matters is that neither side is scheduled ahead of the server's loop when
- * the cores are full, and that the probe itself wakes on time.
+ * the cores are full, and that the probe itself wakes on time. Every harness process, this one
+ * included, also moves its threads other than the main one (V8's compiler and garbage-collector
+ * helpers) to SCHED_IDLE (bench/threads.ts): they inherit the process's nice value, and at the
+ * probe's -10 they held the server's loop off its core for milliseconds.
  */
 export interface Seat {
   /** nice value; a negative one needs root (or CAP_SYS_NICE) and falls back to 0, as reported. */
@@ -105,15 +109,27 @@ function command(seat: Seat, script: string): [string, string[]] {
   return ['nice', ['-n', String(seat.nice), ...pin, process.execPath, script]];
 }
 
-/** What a harness side did: its figures, its CPU seconds, and the nice value and policy it really ran at. */
+/**
+ * What a harness side did: its figures, its CPU seconds, the nice value and policy its main thread
+ * really ran at, and what its other threads were lowered to (threads.ts).
+ */
 export interface SideResult<T> {
   figures: T;
   cpuS: number;
   nice: number;
   policy: string;
+  helpers: string;
+}
+
+let ownHelpers: string | undefined;
+/** What this process's helper threads were lowered to (threads.ts), once, before the first side starts. */
+export function harnessHelpers(): string {
+  ownHelpers ??= lowerHelperThreads();
+  return ownHelpers;
 }
 
 function startSide(seat: Seat, job: HarnessJob) {
+  harnessHelpers();
   const [file, args] = command(seat, childEntry);
   const child: ChildProcess = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   let stderr = '';
@@ -142,7 +158,13 @@ function startSide(seat: Seat, job: HarnessJob) {
 function expect<T>(reply: HarnessReply): SideResult<T> {
   if (reply.type === 'error') throw new Error(reply.message);
   if (reply.type !== 'done') throw new Error(`harness child: unexpected ${reply.type}`);
-  return { figures: reply.figures as T, cpuS: reply.cpuS, nice: reply.nice, policy: reply.policy };
+  return {
+    figures: reply.figures as T,
+    cpuS: reply.cpuS,
+    nice: reply.nice,
+    policy: reply.policy,
+    helpers: reply.helpers,
+  };
 }
 
 export interface RunningProbe {

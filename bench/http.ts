@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { type Arg, kernelRoutes } from '../src/engines/kernels.js';
 import { type CpuUse, cpuMeter, type LoopWait, loopWaitMeter } from './cpu.js';
-import { type Placement, runLoad, startPingProbe } from './harness.js';
+import { harnessHelpers, type Placement, runLoad, startPingProbe } from './harness.js';
 import type { LoadOptions } from './load.js';
 import { describeMachine, endOfPart, libuvPoolSize } from './machine.js';
 import type { Profile } from './profile.js';
@@ -207,6 +207,7 @@ export async function measureRun(
     loopWait: { idle: idleLoopWait, loaded: loadedLoopWait },
     nice: { probe: pinged.nice, load: loaded.nice },
     policy: { probe: pinged.policy, load: loaded.policy },
+    helpers: { probe: pinged.helpers, load: loaded.helpers },
     samples: { idle: idleSamples, ping: pingSamples },
   };
 }
@@ -366,7 +367,7 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[], place
         `The load generator (autocannon) and the ping probe share the ${machine.cores} cores with the server: ` +
         `${placement.text}. Each load figure comes with the CPU time both sides used ` +
         '(cores = CPU seconds ÷ wall seconds).',
-      harness: { placement: placement.name, text: placement.text },
+      harness: { placement: placement.name, text: placement.text, helpers: harnessHelpers() },
       server: {
         libuvThreads: server?.libuvThreads ?? NaN,
         workers: server?.workers ?? NaN,

@@ -102,6 +102,8 @@ export interface LoadRun {
   nice: { probe: number; load: number };
   /** Their scheduling policies, as each read its own (absent in older results). */
   policy?: { probe: string; load: string };
+  /** What their other threads (V8's, Node's) were lowered to: `idle`, `nice 19` (absent in older results). */
+  helpers?: { probe: string; load: string };
 }
 
 /** A load measured `runs.length` times: the runs' pings pooled for the headline figures, their ratios the spread. */
@@ -190,7 +192,12 @@ export interface HttpResult {
   server: { libuvThreads: number; workers: number; args: string[] };
   settings: Profile['http'] & { starvation: Profile['starvation'] & { jobsInFlight: number } };
   /** Where the probe and the load generator ran (bench/harness.ts), in words. */
-  harness: { placement: string; text: string };
+  harness: {
+    placement: string;
+    text: string;
+    /** What every harness process's threads but the main one ran under (bench/threads.ts; absent in older results). */
+    helpers?: string;
+  };
   /** The first idle baseline of the run (each load also has its own, in its runs). */
   idlePing: ProbeFigures;
   heavy: HeavyRow[];

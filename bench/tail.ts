@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { outputFolder } from './cli.js';
 import { defaultPlacement, runLoad } from './harness.js';
 import { baseArgs, heavyRequest, measureRuns, type Request, settle } from './http.js';
@@ -12,6 +10,7 @@ import { headlineRatio, type LoadRows, writeJson } from './results.js';
 import { benchServerArgs, startOffloop } from './server.js';
 import { fmt, type Repeated, ratio, repeated, round as round4 } from './stats.js';
 import { primaryRoute, strategyTable } from './strategies.js';
+import { setThreadPolicy, type ThreadPolicy, threadIds } from './threads.js';
 
 /**
  * What keeps the loop's tail up while every core computes (issue 14 §2): each off-loop strategy
@@ -26,15 +25,14 @@ import { primaryRoute, strategyTable } from './strategies.js';
  * says where, so it never replaces the committed bench/results/tail.json.
  */
 
-const execFileP = promisify(execFile);
-
-type ThreadPolicy = 'idle' | 'nice19';
 interface TailConfig {
   strategy: string;
   label: string;
   args?: string[];
   /** Applied to the threads that do the strategy's work (not the loop), after a warm-up load finds them. */
   threads?: ThreadPolicy;
+  /** Applied to the server's other threads (V8's compiler and garbage-collector helpers, Node's), likewise. */
+  helpers?: ThreadPolicy;
 }
 
 /** The experiments, by strategy; the first of each strategy is its default configuration. */
@@ -62,6 +60,11 @@ export const tailConfigs: readonly TailConfig[] = [
     label: '--pool-policy normal --pool-nice 0',
     args: ['--pool-policy', 'normal', '--pool-nice', '0'],
   },
+  {
+    strategy: 'cpp-pool',
+    label: "default, the server's V8 helper threads SCHED_IDLE",
+    helpers: 'idle',
+  },
   { strategy: 'rust-pool', label: 'default (--pool-policy idle)' },
 ];
 
@@ -74,7 +77,7 @@ export function selectConfigs(only: readonly string[], defaults: boolean): TailC
 /** CPU ticks of each thread of `pid` (utime + stime). */
 function threadTicks(pid: number): Map<number, number> {
   const ticks = new Map<number, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+  for (const tid of threadIds(pid)) {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -93,11 +96,9 @@ export function busyThreads(before: Map<number, number>, after: Map<number, numb
   return most === 0 ? [] : used.filter(([, d]) => d >= most / 3).map(([tid]) => tid);
 }
 
-async function applyPolicy(tids: readonly number[], policy: ThreadPolicy): Promise<void> {
-  for (const tid of tids) {
-    if (policy === 'idle') await execFileP('chrt', ['--idle', '-p', '0', String(tid)]);
-    else await execFileP('renice', ['-n', '19', '-p', String(tid)]);
-  }
+function applyPolicy(tids: readonly number[], policy: ThreadPolicy): void {
+  for (const tid of tids)
+    if (!setThreadPolicy(tid, policy)) throw new Error(`could not move thread ${tid} to ${policy} (chrt missing?)`);
 }
 
 export interface TailRow extends LoadRows {
@@ -109,6 +110,9 @@ export interface TailRow extends LoadRows {
   threads?: ThreadPolicy;
   /** How many threads the policy was applied to. */
   threadsChanged: number;
+  helpers?: ThreadPolicy;
+  /** How many of the server's other threads `helpers` was applied to. */
+  helpersChanged?: number;
   /** Median req/s ÷ the strategy's default configuration's. */
   throughput: number;
 }
@@ -157,7 +161,9 @@ export function tailPlan(profile: Profile, configs: readonly TailConfig[] = tail
         const before = threadTicks(server.pid);
         await runLoad(defaultPlacement, { ...load, connections: h.connections, durationS: Math.max(1, h.loadS / 2) });
         const tids = busyThreads(before, threadTicks(server.pid), server.pid);
-        if (c.threads) await applyPolicy(tids, c.threads);
+        if (c.threads) applyPolicy(tids, c.threads);
+        const helpers = threadIds(server.pid).filter((tid) => tid !== server.pid && !tids.includes(tid));
+        if (c.helpers) applyPolicy(helpers, c.helpers);
         await settle(server.url);
         const measured = await measureRuns(server, defaultPlacement, h, h.repeats, load);
         const base = rows.find((r) => r.strategy === c.strategy && r.round === round);
@@ -168,6 +174,7 @@ export function tailPlan(profile: Profile, configs: readonly TailConfig[] = tail
           args,
           ...(c.threads ? { threads: c.threads } : {}),
           threadsChanged: c.threads ? tids.length : 0,
+          ...(c.helpers ? { helpers: c.helpers, helpersChanged: helpers.length } : {}),
           ...measured.rows,
           throughput: base ? ratio(measured.rows.reqPerSec.median, base.reqPerSec.median) : 1,
         });
@@ -176,7 +183,8 @@ export function tailPlan(profile: Profile, configs: readonly TailConfig[] = tail
           `p99 ÷ idle ${fmt(headlineRatio(r, 'p99'))}× (runs ${fmt(r.pingP99Ratio.min)}–${fmt(r.pingP99Ratio.max)}), ` +
           `p99.9 ${fmt(headlineRatio(r, 'p999'))}×; ${fmt(r.reqPerSec.median)} req/s; ` +
           `the loop waited ${fmt(r.loopWaitUs.median)} µs for a CPU a run` +
-          `${c.threads ? `; ${tids.length} threads → ${c.threads}` : ''}`
+          `${c.threads ? `; ${tids.length} threads → ${c.threads}` : ''}` +
+          `${c.helpers ? `; ${helpers.length} helper threads → ${c.helpers}` : ''}`
         );
       } finally {
         await server.proc.stop();

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
@@ -11,6 +11,7 @@ import { createWorkers } from '../src/index.js';
 import { packagePath } from '../src/package-root.js';
 import { createStrategies } from '../src/server/strategies.js';
 import { postgresBin } from './helpers/postgres.js';
+import { linuxPolicy, threads } from './helpers/threads.js';
 
 // The benchmark suite end to end: `--quick`, which writes into a scratch folder of its own and
 // leaves bench/results alone. Its figures on a shared CI machine mean nothing, so only their
@@ -141,4 +142,33 @@ test('bench --quick runs both parts into a scratch folder and writes every summa
   const svgs = (await readdir(out)).filter((f) => f.endsWith('.svg')).sort();
   t.deepEqual(svgs, ['dispatch.svg', 'ping-latency.svg', 'scaling.svg', 'speedups.svg', 'starvation.svg']);
   for (const svg of svgs) t.regex(await readFile(join(out, svg), 'utf8'), /^<svg [^>]*class="marks"/, svg);
+});
+
+// The harness's processes keep their helper threads (V8's, Node's) out of the server's way
+// (bench/threads.ts): every thread but the main one goes to SCHED_IDLE, or nice 19 without
+// `chrt`; the main thread, which measures, keeps its own. Read back from the kernel.
+test('a harness process lowers every thread but its main one, which keeps its policy and nice', async (t) => {
+  if (process.platform !== 'linux') return t.pass('thread policies are read from Linux /proc');
+  const threadsModule = new URL('../bench/threads.js', import.meta.url).href;
+  const script =
+    `const { lowerHelperThreads } = await import(${JSON.stringify(threadsModule)});` +
+    'console.log(lowerHelperThreads()); process.stdin.resume();';
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    const applied = await new Promise<string>((resolve, reject) => {
+      child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()));
+      child.once('error', reject);
+    });
+    const found = threads(child.pid!);
+    const main = found.find((thread) => thread.tid === child.pid);
+    const helpers = found.filter((thread) => thread.tid !== child.pid);
+    t.true(helpers.length > 0, 'node starts helper threads');
+    t.like(main, { policy: linuxPolicy.normal, nice: getPriority() }, 'the main thread keeps its own');
+    t.not(applied, 'unchanged');
+    for (const thread of helpers)
+      if (applied === 'idle') t.is(thread.policy, linuxPolicy.idle, `thread ${thread.tid} under SCHED_IDLE`);
+      else t.like(thread, { policy: linuxPolicy.normal, nice: 19 }, `thread ${thread.tid} at nice 19`);
+  } finally {
+    child.kill();
+  }
 });
