@@ -102,11 +102,15 @@ export function firstCore(): number | undefined {
   return tasksetAvailable() ? allowedCores()[0] : undefined;
 }
 
-/** `nice -n N [taskset -c C] node script`: the command prefixes exec in place, so the pid is node's. */
+/**
+ * `nice -n N [taskset -c C] node --single-threaded-gc script`: the command prefixes exec in place,
+ * so the pid is node's. The collector works on the main thread alone, which then never waits for
+ * a helper that SCHED_IDLE keeps off the cores (lowerHelperThreads).
+ */
 function command(seat: Seat, script: string): [string, string[]] {
   const core = seat.lastCore ? lastCore() : undefined;
   const pin = core === undefined ? [] : ['taskset', '-c', String(core)];
-  return ['nice', ['-n', String(seat.nice), ...pin, process.execPath, script]];
+  return ['nice', ['-n', String(seat.nice), ...pin, process.execPath, '--single-threaded-gc', script]];
 }
 
 /**
@@ -121,15 +125,14 @@ export interface SideResult<T> {
   helpers: string;
 }
 
-let ownHelpers: string | undefined;
-/** What this process's helper threads were lowered to (threads.ts), once, before the first side starts. */
+let ownHelpers: ReturnType<typeof lowerHelperThreads> | undefined;
+/** What this process's helper threads were lowered to (threads.ts) when the first side started. */
 export function harnessHelpers(): string {
-  ownHelpers ??= lowerHelperThreads();
-  return ownHelpers;
+  return ownHelpers ?? 'no harness side started';
 }
 
 function startSide(seat: Seat, job: HarnessJob) {
-  harnessHelpers();
+  ownHelpers ??= lowerHelperThreads();
   const [file, args] = command(seat, childEntry);
   const child: ChildProcess = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   let stderr = '';

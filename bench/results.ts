@@ -102,7 +102,7 @@ export interface LoadRun {
   nice: { probe: number; load: number };
   /** Their scheduling policies, as each read its own (absent in older results). */
   policy?: { probe: string; load: string };
-  /** What their other threads (V8's, Node's) were lowered to: `idle`, `nice 19` (absent in older results). */
+  /** What their other threads (V8's, Node's) were lowered to: `idle`, `nice 19`, `unchanged` (absent before). */
   helpers?: { probe: string; load: string };
 }
 

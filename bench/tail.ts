@@ -62,7 +62,7 @@ export const tailConfigs: readonly TailConfig[] = [
   },
   {
     strategy: 'cpp-pool',
-    label: "default, the server's V8 helper threads SCHED_IDLE",
+    label: "default, the server's other threads (V8's, Node's) SCHED_IDLE",
     helpers: 'idle',
   },
   { strategy: 'rust-pool', label: 'default (--pool-policy idle)' },
@@ -98,7 +98,8 @@ export function busyThreads(before: Map<number, number>, after: Map<number, numb
 
 function applyPolicy(tids: readonly number[], policy: ThreadPolicy): void {
   for (const tid of tids)
-    if (!setThreadPolicy(tid, policy)) throw new Error(`could not move thread ${tid} to ${policy} (chrt missing?)`);
+    if (!setThreadPolicy(tid, policy))
+      throw new Error(`could not move thread ${tid} to ${policy === 'idle' ? 'SCHED_IDLE (chrt --idle)' : 'nice 19'}`);
 }
 
 export interface TailRow extends LoadRows {
@@ -161,6 +162,8 @@ export function tailPlan(profile: Profile, configs: readonly TailConfig[] = tail
         const before = threadTicks(server.pid);
         await runLoad(defaultPlacement, { ...load, connections: h.connections, durationS: Math.max(1, h.loadS / 2) });
         const tids = busyThreads(before, threadTicks(server.pid), server.pid);
+        if ((c.threads || c.helpers) && threadIds(server.pid).length === 0)
+          throw new Error(`${c.label}: the server's threads are read from /proc (Linux only)`);
         if (c.threads) applyPolicy(tids, c.threads);
         const helpers = threadIds(server.pid).filter((tid) => tid !== server.pid && !tids.includes(tid));
         if (c.helpers) applyPolicy(helpers, c.helpers);

@@ -127,6 +127,21 @@ test('bench --quick runs both parts into a scratch folder and writes every summa
   t.deepEqual(printed.sort(), [...keys].sort());
   t.regex(output, /^change since bench\/results\/summary\.json/m);
 
+  // The harness lowered its processes' helper threads (bench/threads.ts), and says so in every run.
+  if (process.platform === 'linux') {
+    const http = JSON.parse(await readFile(join(out, 'http.json'), 'utf8')) as {
+      harness: { helpers?: string };
+      heavy: Array<{ runs: Array<{ helpers?: { probe: string; load: string } }> }>;
+    };
+    const lowered = ['idle', 'nice 19'];
+    t.true(lowered.includes(http.harness.helpers ?? ''), `the bench's own: ${http.harness.helpers}`);
+    for (const run of http.heavy.flatMap((row) => row.runs))
+      t.true(
+        lowered.includes(run.helpers?.probe ?? '') && lowered.includes(run.helpers?.load ?? ''),
+        JSON.stringify(run.helpers),
+      );
+  }
+
   // Raw figures with the machine, the generated tables, and charts rendered by vega.
   for (const part of ['kernels', 'http']) {
     const raw = JSON.parse(await readFile(join(out, `${part}.json`), 'utf8')) as {
@@ -158,16 +173,18 @@ test('a harness process lowers every thread but its main one, which keeps its po
     const applied = await new Promise<string>((resolve, reject) => {
       child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()));
       child.once('error', reject);
+      child.once('exit', (code) => reject(new Error(`the child exited (${code}) before it answered`)));
     });
     const found = threads(child.pid!);
     const main = found.find((thread) => thread.tid === child.pid);
     const helpers = found.filter((thread) => thread.tid !== child.pid);
     t.true(helpers.length > 0, 'node starts helper threads');
-    t.like(main, { policy: linuxPolicy.normal, nice: getPriority() }, 'the main thread keeps its own');
+    const own = threads().find((thread) => thread.tid === process.pid)!;
+    t.like(main, { policy: own.policy, nice: getPriority() }, "the main thread keeps the runner's own");
     t.not(applied, 'unchanged');
     for (const thread of helpers)
       if (applied === 'idle') t.is(thread.policy, linuxPolicy.idle, `thread ${thread.tid} under SCHED_IDLE`);
-      else t.like(thread, { policy: linuxPolicy.normal, nice: 19 }, `thread ${thread.tid} at nice 19`);
+      else t.like(thread, { policy: own.policy, nice: 19 }, `thread ${thread.tid} at nice 19`);
   } finally {
     child.kill();
   }
