@@ -39,7 +39,8 @@ export const placements: Readonly<Record<string, Placement>> = {
     load: { nice: 19, lastCore: false },
     text:
       'the probe at nice -10 (it wakes on time, so its own scheduling is not in the figure) and the load ' +
-      'generator at nice 19 (it takes a core only when the server leaves one), each in its own process',
+      'generator at nice 19 (it takes a core only when the server leaves one), each in its own process, ' +
+      'their other threads (V8 helpers) under SCHED_IDLE',
   },
   pinned: {
     name: 'pinned',
