@@ -162,10 +162,11 @@ export function tailPlan(profile: Profile, configs: readonly TailConfig[] = tail
         const before = threadTicks(server.pid);
         await runLoad(defaultPlacement, { ...load, connections: h.connections, durationS: Math.max(1, h.loadS / 2) });
         const tids = busyThreads(before, threadTicks(server.pid), server.pid);
-        if ((c.threads || c.helpers) && threadIds(server.pid).length === 0)
+        const all = threadIds(server.pid);
+        if ((c.threads || c.helpers) && all.length === 0)
           throw new Error(`${c.label}: the server's threads are read from /proc (Linux only)`);
         if (c.threads) applyPolicy(tids, c.threads);
-        const helpers = threadIds(server.pid).filter((tid) => tid !== server.pid && !tids.includes(tid));
+        const helpers = all.filter((tid) => tid !== server.pid && !tids.includes(tid));
         if (c.helpers) applyPolicy(helpers, c.helpers);
         await settle(server.url);
         const measured = await measureRuns(server, defaultPlacement, h, h.repeats, load);
