@@ -17,9 +17,12 @@ export function threads(pid: number | 'self' = 'self'): Thread[] {
   const found: Thread[] = [];
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
+      // The name first: pool threads apply their settings, then name themselves, so a name read
+      // before the settings vouches for them (read the other way round, a thread that names itself
+      // in between shows its new name with its old policy).
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3
-      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
       found.push({ tid: Number(tid), name, nice: Number(fields[16]), policy: Number(fields[38]) });
     } catch {
       // the thread ended between the listing and the read
