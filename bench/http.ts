@@ -21,7 +21,7 @@ import {
 import { routingPlan } from './routing.js';
 import { benchServerArgs, type OffloopProcess, startOffloop } from './server.js';
 import { measureStarvation, starvationStrategies } from './starvation.js';
-import { fmt, ratio, repeated, summarize } from './stats.js';
+import { bootstrapRanges, fmt, percentile, ratio, repeated, summarize } from './stats.js';
 import { primaryRoute, type StrategyInfo } from './strategies.js';
 
 /**
@@ -49,9 +49,17 @@ function pooledFigures(samples: number[][], runs: readonly ProbeFigures[]): Prob
   return { ...summarize(samples.flat()), lost: runs.reduce((sum, r) => sum + r.lost, 0) };
 }
 
+/** p99 and p99.9 of the runs' loaded pings taken together ÷ the same of their idle pings. */
+function pooledRatios(runs: readonly RunSamples[]): [number, number] {
+  const all = (pick: (r: RunSamples) => number[]) => Float64Array.from(runs.flatMap(pick)).sort();
+  const [idle, ping] = [all((r) => r.idle), all((r) => r.ping)];
+  return [ratio(percentile(ping, 99), percentile(idle, 99)), ratio(percentile(ping, 99.9), percentile(idle, 99.9))];
+}
+
 /**
  * The runs of one load, summarised: median and spread of the runs' ratios; with the runs'
- * samples, the pooled ratios and pooled ping figures (else the median run's) for the tables.
+ * samples, the pooled ratios and pooled ping figures (else the median run's) for the tables,
+ * and how far the pooled ratios could move from sampling alone (bootstrapRanges).
  */
 export function summarizeRuns(runs: readonly LoadRun[], samples?: readonly RunSamples[]): LoadRows {
   const p99 = repeated(runs.map((r) => r.pingP99Ratio));
@@ -81,9 +89,15 @@ export function summarizeRuns(runs: readonly LoadRun[], samples?: readonly RunSa
     ...rows,
     idle,
     ping,
-    pooled: { p99Ratio: ratio(ping.p99, idle.p99), p999Ratio: ratio(ping.p999, idle.p999) },
+    pooled: {
+      p99Ratio: ratio(ping.p99, idle.p99),
+      p999Ratio: ratio(ping.p999, idle.p999),
+      ...(runs.length > 1 ? intervals(bootstrapRanges(samples, pooledRatios)) : {}),
+    },
   };
 }
+
+const intervals = ([p99Interval, p999Interval]: Array<[number, number]>) => ({ p99Interval, p999Interval });
 
 export interface Plan {
   steps: Step[];
@@ -268,7 +282,7 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[], place
     const { method, query, body } = heavyRequest(route, h);
     for (const strategy of table.filter((s) => s.kernels.includes(route))) {
       const path = `/${route}/${strategy.name}${query}`;
-      const repeats = primaryRoute(strategy) === route ? h.repeats : 1;
+      const repeats = primaryRoute(strategy) !== route ? 1 : strategy.blocksLoop ? h.repeats : h.offLoopRepeats;
       steps.push({
         label:
           `http · ${method} ${path} · ${repeats} × (idle ${h.idleS} s, ` +

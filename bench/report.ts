@@ -177,11 +177,14 @@ function httpSection(h: HttpResult): string {
       'on its own keep-alive connection ' +
       '(pipelined on schedule, so a stalled server cannot slow the probe down and hide its stalls), ' +
       `right after ${s.idleS} s of the probe alone: the idle baseline of that run. ` +
-      `Each strategy's primary route runs ${s.repeats} times. ` +
+      `The primary route of a strategy that blocks the loop runs ${s.repeats} times, ` +
+      `of one that keeps its work off the loop ${s.offLoopRepeats} times. ` +
       (pooled
         ? 'The ping columns and ratios take every run’s pings together (p99 of all loaded pings ÷ p99 of all ' +
           'idle pings); in brackets, the min–max of the runs’ own ratios, which the pooled figure need not lie ' +
-          'within. req/s and CPU are the median run’s. '
+          'within; summary.json’s `spread` holds each pooled ratio’s bootstrap interval instead (its 5th–95th ' +
+          'percentile over 200 resamplings of the runs): how far another invocation could read from sampling ' +
+          'alone. req/s and CPU are the median run’s. '
         : 'The table shows the run with the median ratio, the ratio columns the median and the spread (min–max) ' +
           'over the runs. ') +
       `With ${(s.loadS * 1000) / s.probeIntervalMs} pings a run, a run's p99.9 is set by its ` +

@@ -118,7 +118,17 @@ export interface LoadRows {
    * every 2 ms for 5 s) and its idle baseline on ~15, so single runs swing; the pooled figure rests
    * on the runs' pings together. It need not lie within the runs' own min–max.
    */
-  pooled?: { p99Ratio: number; p999Ratio: number };
+  pooled?: {
+    p99Ratio: number;
+    p999Ratio: number;
+    /**
+     * The 5th–95th percentile of each pooled ratio over the runs resampled with replacement
+     * (stats.ts bootstrapRanges): how far another invocation's figure could move from sampling
+     * alone; summary.json's `spread` for it. Absent for a single run and in older results.
+     */
+    p99Interval?: [number, number];
+    p999Interval?: [number, number];
+  };
   reqPerSec: Repeated;
   /** The loop thread's mean wait for a CPU per run under load, µs: median and spread over the runs. */
   loopWaitUs: Repeated;

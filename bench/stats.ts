@@ -1,3 +1,5 @@
+import { rng } from '#rng';
+
 /** Latency summaries: every figure we publish is one of these, in milliseconds. */
 export interface LatencySummary {
   n: number;
@@ -10,7 +12,7 @@ export interface LatencySummary {
 }
 
 /** Nearest-rank percentile of an ascending array (no interpolation: every value was observed). */
-export function percentile(sorted: readonly number[], p: number): number {
+export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return NaN;
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
@@ -61,4 +63,24 @@ export function fmt(value: number | undefined, digits = 3): string {
   return Math.abs(value) >= 10 ** digits
     ? Math.round(value).toLocaleString('en-US')
     : String(Number(value.toPrecision(digits)));
+}
+
+/**
+ * How far figures computed from runs pooled together can move from sampling alone: each figure
+ * over `draws` resamplings of the runs with replacement (a bootstrap over whole runs, which keeps
+ * a run's stalls together), its 5th–95th percentile. Seeded: the same runs give the same ranges.
+ */
+export function bootstrapRanges<T>(
+  runs: readonly T[],
+  figures: (runs: readonly T[]) => number[],
+  draws = 200,
+): Array<[number, number]> {
+  const random = rng(0x5eed);
+  const drawn = Array.from({ length: draws }, () => figures(Array.from(runs, () => random.pick(runs))));
+  return (drawn[0] ?? []).map((_, i) => {
+    const values = drawn.map((d) => d[i]!);
+    if (!values.every(Number.isFinite)) return [NaN, NaN];
+    values.sort((a, b) => a - b);
+    return [percentile(values, 5), percentile(values, 95)];
+  });
 }

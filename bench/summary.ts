@@ -12,8 +12,9 @@ import { primaryRoute, type StrategyInfo } from './strategies.js';
 export interface Summary {
   /**
    * ping p99 under saturating heavy load ÷ idle ping p99, per strategy (its primary route): every
-   * run's pings pooled (each run's idle baseline is measured right before its load), the runs' own
-   * ratios' min–max in `spread`. Results from before pooling hold the median of the runs' ratios.
+   * run's pings pooled (each run's idle baseline is measured right before its load), in `spread`
+   * the pooled figure's bootstrap interval (results.ts, `pooled.p99Interval`; the runs' own ratios'
+   * min–max in older results). Results from before pooling hold the median of the runs' ratios.
    */
   ping_p99_ratio?: Record<string, number>;
   /** The same at p99.9. */
@@ -43,7 +44,10 @@ export interface Summary {
   seed?: Record<string, Record<string, number>>;
   /** the same for /query's strategies: SQLite blocking and worker, PostgreSQL async. */
   query?: Record<string, number>;
-  /** Run-to-run spread [min, max] of the figures that were repeated, by dotted key (`ping_p99_ratio.cpp`). */
+  /**
+   * Spread [low, high] of the figures that were repeated, by dotted key (`ping_p99_ratio.cpp`):
+   * a pooled ping ratio's bootstrap interval, else the runs' min–max.
+   */
   spread?: Record<string, [number, number]>;
 }
 
@@ -67,7 +71,14 @@ export function computeSummary(parts: Parts, table: readonly StrategyInfo[]): Su
       summary[key] = Object.fromEntries(
         table.map((s) => {
           const row = primary(s);
-          median(`${key}.${s.name}`, row?.[field], row?.runs.length ?? 0); // notes the runs' spread
+          // The spread: how far the pooled figure could move between invocations (its bootstrap
+          // interval), which narrows with more runs where the runs' own min–max would widen.
+          const interval = key === 'ping_p99_ratio' ? row?.pooled?.p99Interval : row?.pooled?.p999Interval;
+          if (interval?.every(Number.isFinite)) {
+            spread[`${key}.${s.name}`] = [round(interval[0]), round(interval[1])];
+          } else {
+            median(`${key}.${s.name}`, row?.[field], row?.runs.length ?? 0); // notes the runs' spread
+          }
           // The pooled figure where there is one, else the runs' median.
           return [s.name, round(row ? headlineRatio(row, at) : NaN)];
         }),

@@ -67,7 +67,18 @@ test('a load measured several times: the ratios summarised, the tables show the 
   t.is(pooled.ping.n, 3000);
   t.is(pooled.idle.p99, p(allIdle, 0.99));
   t.is(headlineRatio(pooled, 'p99'), pooled.pooled!.p99Ratio);
-  t.deepEqual(pooled.pingP99Ratio, rows.pingP99Ratio, 'the runs’ own ratios stay the spread');
+  t.deepEqual(pooled.pingP99Ratio, rows.pingP99Ratio, 'the runs’ own ratios stay in the rows');
+
+  // How far the pooled figure could move: the runs resampled with replacement. Only the first
+  // run has more than 1% slow pings, so draws without it read low and draws with it high.
+  const interval = pooled.pooled!.p99Interval!;
+  t.true(interval[0] < interval[1], `runs that differ give a range: ${interval.join('–')}`);
+  t.true(interval[0] <= pooled.pooled!.p99Ratio && pooled.pooled!.p99Ratio <= interval[1], interval.join('–'));
+  t.deepEqual(summarizeRuns(pooled.runs, runSamples).pooled, pooled.pooled, 'seeded: the same runs, the same range');
+  const same = summarizeRuns(pooled.runs, [runSamples[0]!, runSamples[0]!, runSamples[0]!]).pooled!;
+  t.deepEqual(same.p99Interval, [same.p99Ratio, same.p99Ratio], 'identical runs: no spread to sample');
+  t.deepEqual(same.p999Interval, [same.p999Ratio, same.p999Ratio]);
+  t.is(summarizeRuns([run(2, 90)], [runSamples[0]!]).pooled?.p99Interval, undefined, 'one run: nothing to resample');
 });
 
 const before: Summary = {

@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { tasksetAvailable } from '../bench/harness.js';
 import { serverFlags } from '../bench/server.js';
+import { round } from '../bench/stats.js';
+import { primaryRoute, strategyTable } from '../bench/strategies.js';
 import { createWorkers } from '../src/index.js';
 import { packagePath } from '../src/package-root.js';
 import { createStrategies } from '../src/server/strategies.js';
@@ -126,6 +128,30 @@ test('bench --quick runs both parts into a scratch folder and writes every summa
   const printed = lines.slice(first, last < 0 ? undefined : last).map((line) => line.trim().split(' = ')[0]);
   t.deepEqual(printed.sort(), [...keys].sort());
   t.regex(output, /^change since bench\/results\/summary\.json/m);
+
+  // A strategy off the loop gets more runs of its primary route than one on it, and its pooled
+  // ratio's bootstrap interval is summary.json's spread (bench/http.ts, bench/summary.ts).
+  {
+    const http = JSON.parse(await readFile(join(out, 'http.json'), 'utf8')) as {
+      settings: { repeats: number; offLoopRepeats: number };
+      heavy: Array<{ route: string; strategy: string; runs: unknown[]; pooled?: { p99Interval?: number[] } }>;
+    };
+    const { repeats, offLoopRepeats } = http.settings;
+    t.true(offLoopRepeats > repeats, `${offLoopRepeats} > ${repeats}: the branch is exercised`);
+    const spread = (summary as { spread: Record<string, number[]> }).spread;
+    for (const s of strategyTable()) {
+      const row = http.heavy.find((r) => r.strategy === s.name && r.route === primaryRoute(s));
+      if (!row) continue;
+      t.is(row.runs.length, s.blocksLoop ? repeats : offLoopRepeats, s.name);
+      const interval = row.pooled?.p99Interval;
+      t.true(Array.isArray(interval) && interval[0]! <= interval[1]!, `${s.name}: ${JSON.stringify(interval)}`);
+      t.deepEqual(
+        spread[`ping_p99_ratio.${s.name}`],
+        interval?.map((v) => round(v)),
+        s.name,
+      );
+    }
+  }
 
   // The harness lowered its processes' helper threads (bench/threads.ts), and says so in every run.
   if (process.platform === 'linux') {
