@@ -33,8 +33,9 @@ export interface Profile {
     /**
      * The same for a strategy that keeps its work off the loop. Its loaded p99 sits near the idle
      * one for the pools and worker threads, where a few stalls more or less in 2,500 pings move
-     * it: pooling 3 runs left `cpp-pool`'s ratio within ±20% of its median 4 times in 5, pooling 7
-     * about 9 in 10 (README, "How far to trust": how many runs). The libuv paths get the same.
+     * it: in 46 runs one morning, 3 pooled left `cpp-pool`'s ratio within ±20% of its median 4
+     * times in 5, 7 about 9 in 10, fewer at a busier hour (README, "How far to trust"). The libuv
+     * paths get the same.
      */
     readonly offLoopRepeats: number;
     readonly idleS: number;
