@@ -50,7 +50,7 @@ function pooledFigures(samples: number[][], runs: readonly ProbeFigures[]): Prob
 }
 
 /** p99 and p99.9 of the runs' loaded pings taken together ÷ the same of their idle pings. */
-function pooledRatios(runs: readonly RunSamples[]): [number, number] {
+export function pooledRatios(runs: readonly RunSamples[]): [number, number] {
   const all = (pick: (r: RunSamples) => number[]) => Float64Array.from(runs.flatMap(pick)).sort();
   const [idle, ping] = [all((r) => r.idle), all((r) => r.ping)];
   return [ratio(percentile(ping, 99), percentile(idle, 99)), ratio(percentile(ping, 99.9), percentile(idle, 99.9))];

@@ -23,7 +23,7 @@ import { rng } from '#rng';
 
 const dist = new URL('../dist/bench/', import.meta.url);
 const { startOffloop, benchServerArgs } = await import(new URL('server.js', dist));
-const { baseArgs, heavyRequest, measureRun, settle } = await import(new URL('http.js', dist));
+const { baseArgs, heavyRequest, measureRun, pooledRatios, settle } = await import(new URL('http.js', dist));
 const { defaultPlacement, runLoad } = await import(new URL('harness.js', dist));
 const { strategyTable, primaryRoute } = await import(new URL('strategies.js', dist));
 const { profiles } = await import(new URL('profile.js', dist));
@@ -44,8 +44,7 @@ if (!Number.isFinite(warmS) || warmS < 0)
 const route = primaryRoute(strategy);
 const h = profiles.full.http;
 
-const p99 = (values) => percentile(Float64Array.from(values).sort(), 99);
-const pooledRatio = (picked) => p99(picked.flatMap((r) => r.ping)) / p99(picked.flatMap((r) => r.idle));
+const pooledRatio = (picked) => pooledRatios(picked)[0]; // as the bench pools them
 
 const server = await startOffloop(benchServerArgs(baseArgs));
 const measured = [];

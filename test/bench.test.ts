@@ -131,11 +131,17 @@ test('bench --quick runs both parts into a scratch folder and writes every summa
 
   // A strategy off the loop gets more runs of its primary route than one on it, and its pooled
   // ratio's bootstrap interval is summary.json's spread (bench/http.ts, bench/summary.ts).
+  const http = JSON.parse(await readFile(join(out, 'http.json'), 'utf8')) as {
+    settings: { repeats: number; offLoopRepeats: number };
+    harness: { helpers?: string };
+    heavy: Array<{
+      route: string;
+      strategy: string;
+      runs: Array<{ helpers?: { probe: string; load: string } }>;
+      pooled?: { p99Interval?: number[] };
+    }>;
+  };
   {
-    const http = JSON.parse(await readFile(join(out, 'http.json'), 'utf8')) as {
-      settings: { repeats: number; offLoopRepeats: number };
-      heavy: Array<{ route: string; strategy: string; runs: unknown[]; pooled?: { p99Interval?: number[] } }>;
-    };
     const { repeats, offLoopRepeats } = http.settings;
     t.true(offLoopRepeats > repeats, `${offLoopRepeats} > ${repeats}: the branch is exercised`);
     const spread = (summary as { spread: Record<string, number[]> }).spread;
@@ -155,10 +161,6 @@ test('bench --quick runs both parts into a scratch folder and writes every summa
 
   // The harness lowered its processes' helper threads (bench/threads.ts), and says so in every run.
   if (process.platform === 'linux') {
-    const http = JSON.parse(await readFile(join(out, 'http.json'), 'utf8')) as {
-      harness: { helpers?: string };
-      heavy: Array<{ runs: Array<{ helpers?: { probe: string; load: string } }> }>;
-    };
     const lowered = ['idle', 'nice 19'];
     t.true(lowered.includes(http.harness.helpers ?? ''), `the bench's own: ${http.harness.helpers}`);
     for (const run of http.heavy.flatMap((row) => row.runs))
