@@ -37,7 +37,9 @@ export function chartSpecs(parts: Parts): Record<string, TopLevelSpec> {
       ...base,
       title: {
         text: 'Ping latency while a heavy route is under load, by strategy',
-        subtitle: `p99 bars, p50 ticks; dashed: idle p99 (${http.idlePing.p99.toFixed(3)} ms). Log scale.`,
+        subtitle:
+          `p99 bars, p50 ticks; dashed: idle p99 (${http.idlePing.p99.toFixed(3)} ms)` +
+          `${http.floor ? `; dotted: the floor's loaded p99 (${http.floor.ping.p99.toFixed(3)} ms)` : ''}. Log scale.`,
       },
       width: 520,
       height: 300,
@@ -69,6 +71,14 @@ export function chartSpecs(parts: Parts): Record<string, TopLevelSpec> {
           },
         },
         { mark: { type: 'rule', strokeDash: [4, 4], color: 'gray' }, encoding: { y: { datum: http.idlePing.p99 } } },
+        ...(http.floor
+          ? [
+              {
+                mark: { type: 'rule' as const, strokeDash: [1, 3], color: 'black' },
+                encoding: { y: { datum: http.floor.ping.p99 } },
+              },
+            ]
+          : []),
       ],
     };
   }

@@ -1,20 +1,26 @@
 /**
- * One side of the HTTP harness in a process of its own (forked by harness.ts): the ping probe or
- * the load generator. Each runs at the priority and on the cores harness.ts gives it, which the
- * harness's own process could not give each of them separately.
+ * One side of the HTTP harness in a process of its own (forked by harness.ts): the ping probe, the
+ * load generator, or the floor's spinners. Each runs at the priority and on the cores harness.ts
+ * gives it, which the harness's own process could not give each of them separately.
  *
- *   → { kind: 'probe', url, intervalMs }   ← { type: 'ready' } … → { type: 'stop' }   ← { type: 'done', … }
- *   → { kind: 'load', options }            ← { type: 'done', … }
+ *   → { kind: 'probe', url, intervalMs }      ← { type: 'ready' } … → { type: 'stop' }   ← { type: 'done', … }
+ *   → { kind: 'load', options }               ← { type: 'done', … }
+ *   → { kind: 'spin', threads }               ← { type: 'ready', threads } … → { type: 'stop' }   ← { type: 'done', … }
  */
 import { readFileSync } from 'node:fs';
 import { getPriority } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { drive, type LoadOptions } from './load.js';
 import { startProbe } from './probe.js';
 import { lowerHelperThreads } from './threads.js';
 
-export type HarnessJob = { kind: 'probe'; url: string; intervalMs: number } | { kind: 'load'; options: LoadOptions };
+export type HarnessJob =
+  | { kind: 'probe'; url: string; intervalMs: number }
+  | { kind: 'load'; options: LoadOptions }
+  | { kind: 'spin'; threads: number };
 export type HarnessReply =
-  | { type: 'ready' }
+  /** `threads`: the spinners' thread ids, once they spin (Linux). */
+  | { type: 'ready'; threads?: number[] }
   | { type: 'done'; figures: unknown; cpuS: number; nice: number; policy: string; helpers: string }
   | { type: 'error'; message: string };
 
@@ -35,7 +41,7 @@ const cpuSeconds = () => {
   return (user + system) / 1e6;
 };
 // Only the main thread measures or sends; the others must not compete with the server (threads.ts).
-const helpers = lowerHelperThreads();
+let helpers = lowerHelperThreads();
 const done = (figures: unknown, started: number): HarnessReply => ({
   type: 'done',
   figures,
@@ -45,23 +51,63 @@ const done = (figures: unknown, started: number): HarnessReply => ({
   helpers,
 });
 
+/**
+ * `count` worker threads that only burn CPU, lowered with the other helpers (SCHED_IDLE where
+ * `chrt` can) before they start: CPU work that yields to anything else at once, with no request
+ * and no offloop code in it, the floor's background (http.ts). Resolves once they spin, with
+ * their thread ids (Linux) and a stop() that ends them; its figures say no request was sent.
+ */
+async function spin(count: number) {
+  // 0: wait, 1: spin, 2: stop.
+  const state = new Int32Array(new SharedArrayBuffer(4));
+  const source =
+    'const { parentPort, workerData } = require("node:worker_threads");' +
+    'let tid; try { tid = Number(require("node:fs").readlinkSync("/proc/thread-self").split("/").pop()); } catch {}' +
+    'parentPort.postMessage(tid); const state = new Int32Array(workerData);' +
+    'Atomics.wait(state, 0, 0); while (Atomics.load(state, 0) === 1);';
+  const spinners = Array.from({ length: count }, () => new Worker(source, { eval: true, workerData: state.buffer }));
+  const tids = await Promise.all(
+    spinners.map((w) => new Promise<number | undefined>((resolve) => w.once('message', resolve))),
+  );
+  helpers = lowerHelperThreads();
+  Atomics.store(state, 0, 1);
+  Atomics.notify(state, 0);
+  return {
+    threads: tids.filter((tid): tid is number => tid !== undefined),
+    async stop() {
+      Atomics.store(state, 0, 2);
+      await Promise.all(spinners.map((w) => new Promise((resolve) => w.once('exit', resolve))));
+      return {
+        reqPerSec: 0,
+        ok: 0,
+        non2xx: 0,
+        errors: 0,
+        latency: { p50: Number.NaN, p99: Number.NaN, max: Number.NaN },
+      };
+    },
+  };
+}
+
 async function run(job: HarnessJob): Promise<void> {
   // The CPU of the job itself: node's start-up and imports are not part of the measurement window.
   const started = cpuSeconds();
   if (job.kind === 'load') {
-    const figures = await drive(job.options);
-    send(done(figures, started));
+    send(done(await drive(job.options), started));
     return;
   }
-  const probe = await startProbe(job.url, job.intervalMs);
+  // The probe and the spinners run until told to stop.
+  const side =
+    job.kind === 'probe'
+      ? { threads: undefined, stop: (await startProbe(job.url, job.intervalMs)).stop }
+      : await spin(job.threads);
   process.on('message', (message: { type?: string }) => {
     if (message.type !== 'stop') return;
-    probe.stop().then(
+    side.stop().then(
       (figures) => send(done(figures, started)),
       (error: unknown) => send({ type: 'error', message: String(error) }),
     );
   });
-  send({ type: 'ready' });
+  send({ type: 'ready', ...(side.threads ? { threads: side.threads } : {}) });
 }
 
 process.once('message', (job: HarnessJob) => {

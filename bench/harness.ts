@@ -171,13 +171,15 @@ function expect<T>(reply: HarnessReply): SideResult<T> {
   };
 }
 
-export interface RunningProbe {
-  stop(): Promise<SideResult<ProbeFigures & { samples: number[] }>>;
+/** A harness side that runs until stopped: the probe, or the floor's spinners. */
+export interface RunningSide<T> {
+  stop(): Promise<SideResult<T>>;
 }
+export type RunningProbe = RunningSide<ProbeFigures & { samples: number[] }>;
 
-/** The ping probe (bench/probe.ts) in its own process, sending from when this resolves until stop(). */
-export async function startPingProbe(placement: Placement, url: string, intervalMs: number): Promise<RunningProbe> {
-  const side = startSide(placement.probe, { kind: 'probe', url, intervalMs });
+/** Starts a side that answers 'ready' once it runs, and 'done' with its figures when stopped. */
+async function startUntilStopped<T>(seat: Seat, job: HarnessJob): Promise<RunningSide<T>> {
+  const side = startSide(seat, job);
   const first = await side.next();
   if (first.type !== 'ready') {
     side.child.kill();
@@ -186,11 +188,25 @@ export async function startPingProbe(placement: Placement, url: string, interval
   return {
     async stop() {
       side.child.send({ type: 'stop' });
-      const result = expect<ProbeFigures & { samples: number[] }>(await side.next());
+      const result = expect<T>(await side.next());
       side.child.disconnect();
       return result;
     },
   };
+}
+
+/** The ping probe (bench/probe.ts) in its own process, sending from when this resolves until stop(). */
+export function startPingProbe(placement: Placement, url: string, intervalMs: number): Promise<RunningProbe> {
+  return startUntilStopped(placement.probe, { kind: 'probe', url, intervalMs });
+}
+
+/**
+ * `threads` CPU-bound threads under SCHED_IDLE, from when this resolves until stop(), in a
+ * process in the load generator's seat: the floor's background (http.ts). Its figures count no
+ * request.
+ */
+export function startSpinners(placement: Placement, threads: number): Promise<RunningSide<LoadFigures>> {
+  return startUntilStopped(placement.load, { kind: 'spin', threads });
 }
 
 /** autocannon (bench/load.ts) in its own process, for the load's duration. */

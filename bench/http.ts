@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { type Arg, kernelRoutes } from '../src/engines/kernels.js';
 import { type CpuUse, cpuMeter, type LoopWait, loopWaitMeter } from './cpu.js';
-import { harnessHelpers, type Placement, runLoad, startPingProbe } from './harness.js';
+import { harnessHelpers, type Placement, runLoad, startPingProbe, startSpinners } from './harness.js';
 import type { LoadOptions } from './load.js';
 import { describeMachine, endOfPart, libuvPoolSize } from './machine.js';
 import type { Profile } from './profile.js';
@@ -180,6 +180,11 @@ export function heavyRequest(
 
 /** What a load sends: one URL, its method and body. */
 export type Request = Omit<LoadOptions, 'connections' | 'durationS'>;
+/**
+ * What keeps the cores busy in a run's loaded phase: a heavy route's requests (autocannon), or,
+ * for the floor, CPU-bound threads under SCHED_IDLE and no request at all (harness.ts startSpinners).
+ */
+export type Background = Request | { spinners: number };
 type Settings = Pick<Profile['http'], 'idleS' | 'loadS' | 'connections' | 'probeIntervalMs'>;
 
 /** The idle baseline, then load + probe + CPU, then wait for the server to be idle again. */
@@ -187,7 +192,7 @@ export async function measureRun(
   s: Pick<OffloopProcess, 'url' | 'pid'>,
   placement: Placement,
   h: Settings,
-  load: Request,
+  load: Background,
 ): Promise<LoadRun & { samples: RunSamples }> {
   const idleProbe = await startPingProbe(placement, s.url, h.probeIntervalMs);
   const idleWait = loopWaitMeter(s.pid);
@@ -200,7 +205,11 @@ export async function measureRun(
   const probe = await startPingProbe(placement, s.url, h.probeIntervalMs);
   let loaded: Awaited<ReturnType<typeof runLoad>>;
   try {
-    loaded = await runLoad(placement, { ...load, connections: h.connections, durationS: h.loadS });
+    if ('spinners' in load) {
+      const spinners = await startSpinners(placement, load.spinners);
+      await delay(h.loadS * 1000);
+      loaded = await spinners.stop();
+    } else loaded = await runLoad(placement, { ...load, connections: h.connections, durationS: h.loadS });
   } catch (error) {
     await probe.stop().catch(() => {}); // no stray pings into the next measurement
     throw error;
@@ -232,7 +241,7 @@ export async function measureRuns(
   placement: Placement,
   h: Settings,
   n: number,
-  load: Request,
+  load: Background,
 ): Promise<{ rows: LoadRows; text: string }> {
   const done: LoadRun[] = [];
   const samples: RunSamples[] = [];
@@ -258,13 +267,14 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[], place
   const seed: SeedRow[] = [];
   const routing = routingPlan(profile, baseArgs);
   const starvation: StarvationRow[] = [];
+  let floor: LoadRows | undefined;
   const steps: Step[] = [];
   const need = () => {
     if (!server) throw new Error('the server did not start');
     return server;
   };
 
-  async function runs(n: number, load: Request) {
+  async function runs(n: number, load: Background) {
     const measured = await measureRuns(need(), placement, h, n, load);
     idlePing ??= measured.rows.runs[0]!.idle;
     return measured;
@@ -313,6 +323,20 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[], place
       });
     }
   }
+
+  // The floor: the cores as busy as under a heavy route, but with threads that yield to anything
+  // else at once and no request. What a strategy off the loop reads above it is its own.
+  const spinners = availableParallelism();
+  steps.push({
+    label:
+      `http · the floor: ${spinners} CPU-bound threads under SCHED_IDLE, no request · ${h.offLoopRepeats} × ` +
+      `(idle ${h.idleS} s, then ${h.loadS} s), ping every ${h.probeIntervalMs} ms`,
+    async run() {
+      const measured = await runs(h.offLoopRepeats, { spinners });
+      floor = measured.rows;
+      return measured.text;
+    },
+  });
 
   for (const seedPath of seedPaths) {
     const path = `${seedPath}?ms=${h.seedMs}`;
@@ -390,6 +414,7 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[], place
       settings: { ...h, starvation: { ...starve, jobsInFlight: jobsInFlight() } },
       idlePing: idlePing ?? none,
       heavy,
+      ...(floor ? { floor } : {}),
       seed,
       routing: routing.result(),
       starvation,

@@ -130,6 +130,9 @@ function kernelSection(k: KernelsResult): string {
   ].join('\n');
 }
 
+const floorName = '(floor: SCHED_IDLE spinners, no request)';
+const floorPolicy = (floor: LoadRows) => floor.runs[0]?.helpers?.load ?? 'not recorded';
+
 function httpSection(h: HttpResult): string {
   const s = h.settings;
   // Results written before the runs' pings were pooled hold the median of the runs' ratios.
@@ -205,9 +208,22 @@ function httpSection(h: HttpResult): string {
       '',
       table(
         ['strategy', ...loadHeader.slice(1)],
-        h.heavy.filter((r) => r.route === route).map((r) => loadRow(r.strategy, r.kernelMs, r)),
+        [
+          ...h.heavy.filter((r) => r.route === route).map((r) => loadRow(r.strategy, r.kernelMs, r)),
+          ...(h.floor && route === routes[0] ? [loadRow(floorName, undefined, h.floor)] : []),
+        ],
       ),
       '',
+      ...(h.floor && route === routes[0]
+        ? [
+            `*${floorName}*: the same runs with every core kept busy by a thread that only burns CPU under ` +
+              `SCHED_IDLE (in a harness process; its threads lowered to: ${floorPolicy(h.floor)}) ` +
+              'and no request at all: the best ping tail a strategy off the loop could show on this machine at ' +
+              'this hour. What a strategy reads above it is its own; when it moves between invocations, the ' +
+              'machine moved. Below 1× where a busy core wakes the loop sooner than an idle one.',
+            '',
+          ]
+        : []),
     ]),
     `### Seed routes (?ms=${s.seedMs}) under the same load`,
     '',

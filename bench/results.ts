@@ -211,6 +211,12 @@ export interface HttpResult {
   /** The first idle baseline of the run (each load also has its own, in its runs). */
   idlePing: ProbeFigures;
   heavy: HeavyRow[];
+  /**
+   * The floor: the same idle-then-loaded runs with the cores kept busy by CPU-bound threads under
+   * SCHED_IDLE in a process of the harness's, and no request (http.ts). The ping ratio a strategy
+   * off the loop could at best read on this machine at this hour. Absent in older results.
+   */
+  floor?: LoadRows;
   seed: SeedRow[];
   routing: RoutingResult;
   starvation: StarvationRow[];

@@ -19,6 +19,11 @@ export interface Summary {
   ping_p99_ratio?: Record<string, number>;
   /** The same at p99.9. */
   ping_p999_ratio?: Record<string, number>;
+  /**
+   * The same two ratios for the floor (results.ts, `floor`): cores kept busy by threads under
+   * SCHED_IDLE and no request. It moves with the machine, not with offloop's code.
+   */
+  ping_floor?: { p99: number; p999: number };
   /** ops/s ÷ js's ops/s, per kernel and native engine (sync forms, same inputs). */
   speedup?: Record<string, Record<string, number>>;
   /** ops/s ÷ crypto.pbkdf2Sync's ops/s, per engine (sync forms). */
@@ -84,6 +89,16 @@ export function computeSummary(parts: Parts, table: readonly StrategyInfo[]): Su
         }),
       );
     }
+  }
+  if (http?.floor) {
+    const { floor } = http;
+    for (const [at, interval] of [
+      ['p99', floor.pooled?.p99Interval],
+      ['p999', floor.pooled?.p999Interval],
+    ] as const) {
+      if (interval?.every(Number.isFinite)) spread[`ping_floor.${at}`] = [round(interval[0]), round(interval[1])];
+    }
+    summary.ping_floor = { p99: round(headlineRatio(floor, 'p99')), p999: round(headlineRatio(floor, 'p999')) };
   }
   if (kernels) {
     const ops = (kernel: string, engine: string) =>

@@ -31,6 +31,8 @@ function expectedKeys(): string[] {
   return [
     ...strategies.map((s) => `ping_p99_ratio.${s.name}`),
     ...strategies.map((s) => `ping_p999_ratio.${s.name}`),
+    'ping_floor.p99',
+    'ping_floor.p999',
     ...['primes', 'pbkdf2', 'blur'].flatMap((kernel) => ['cpp', 'rust'].map((engine) => `speedup.${kernel}.${engine}`)),
     ...['js', 'cpp', 'rust'].map((engine) => `pbkdf2_vs_openssl.${engine}`),
     ...['cpp', 'rust', 'cpp-pool', 'rust-pool', 'postmessage'].map((engine) => `dispatch_ratio.${engine}`),
@@ -140,6 +142,10 @@ test('bench --quick runs both parts into a scratch folder and writes every summa
       runs: Array<{ helpers?: { probe: string; load: string } }>;
       pooled?: { p99Interval?: number[] };
     }>;
+    floor?: {
+      runs: Array<{ load: { reqPerSec: number; ok: number }; helpers?: { probe: string; load: string } }>;
+      pooled?: { p99Interval?: number[]; p999Interval?: number[] };
+    };
   };
   {
     const { repeats, offLoopRepeats } = http.settings;
@@ -159,11 +165,29 @@ test('bench --quick runs both parts into a scratch folder and writes every summa
     }
   }
 
-  // The harness lowered its processes' helper threads (bench/threads.ts), and says so in every run.
+  // The floor: as many runs as a strategy off the loop, no request sent, its pooled ratios'
+  // bootstrap intervals summary.json's spread.
+  {
+    const floor = http.floor;
+    t.is(floor?.runs.length, http.settings.offLoopRepeats);
+    for (const run of floor?.runs ?? []) t.deepEqual([run.load.reqPerSec, run.load.ok], [0, 0]);
+    const spread = (summary as { spread: Record<string, number[]> }).spread;
+    t.deepEqual(
+      spread['ping_floor.p99'],
+      floor?.pooled?.p99Interval?.map((v) => round(v)),
+    );
+    t.deepEqual(
+      spread['ping_floor.p999'],
+      floor?.pooled?.p999Interval?.map((v) => round(v)),
+    );
+  }
+
+  // The harness lowered its processes' helper threads (bench/threads.ts), and says so in every run;
+  // the floor's spinners are among them.
   if (process.platform === 'linux') {
     const lowered = ['idle', 'nice 19'];
     t.true(lowered.includes(http.harness.helpers ?? ''), `the bench's own: ${http.harness.helpers}`);
-    for (const run of http.heavy.flatMap((row) => row.runs))
+    for (const run of [...http.heavy.flatMap((row) => row.runs), ...(http.floor?.runs ?? [])])
       t.true(
         lowered.includes(run.helpers?.probe ?? '') && lowered.includes(run.helpers?.load ?? ''),
         JSON.stringify(run.helpers),
@@ -213,6 +237,36 @@ test('a harness process lowers every thread but its main one, which keeps its po
     for (const thread of helpers)
       if (applied === 'idle') t.is(thread.policy, linuxPolicy.idle, `thread ${thread.tid} under SCHED_IDLE`);
       else t.like(thread, { policy: own.policy, nice: 19 }, `thread ${thread.tid} at nice 19`);
+  } finally {
+    child.kill();
+  }
+});
+
+// The floor's background (bench/harness-child.ts, job 'spin'): its threads burn CPU only once
+// lowered with the process's other helpers, so while they spin each runs under SCHED_IDLE, or at
+// nice 19 where `chrt` is refused (what the child reports). Read back from the kernel.
+test('the floor spins its CPU-bound threads under SCHED_IDLE', async (t) => {
+  if (process.platform !== 'linux') return t.pass('thread ids and policies are read from Linux /proc');
+  const entry = fileURLToPath(new URL('../bench/harness-child.js', import.meta.url));
+  const child = spawn(process.execPath, [entry], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const next = () =>
+    new Promise<{ type: string; threads?: number[]; helpers?: string; figures?: { ok: number } }>((resolve, reject) => {
+      child.once('message', resolve);
+      child.once('exit', (code) => reject(new Error(`the child exited (${code}) before it answered`)));
+    });
+  try {
+    child.send({ kind: 'spin', threads: 2 });
+    const ready = await next();
+    t.is(ready.type, 'ready');
+    t.is(ready.threads?.length, 2, 'one thread id per spinner');
+    const spinners = threads(child.pid!).filter((thread) => ready.threads?.includes(thread.tid));
+    t.is(spinners.length, 2, 'the spinners are threads of the child, running');
+    child.send({ type: 'stop' });
+    const done = await next();
+    t.like(done, { type: 'done', figures: { ok: 0 } });
+    for (const thread of spinners)
+      if (done.helpers === 'idle') t.is(thread.policy, linuxPolicy.idle, `spinner ${thread.tid} under SCHED_IDLE`);
+      else t.like(thread, { nice: 19 }, `spinner ${thread.tid} at nice 19 (${done.helpers})`);
   } finally {
     child.kill();
   }
