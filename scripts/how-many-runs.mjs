@@ -12,6 +12,7 @@
  *
  *   npm run build:ts && node scripts/how-many-runs.mjs [STRATEGY] [RUNS] [WARM_S]
  *   e.g. node scripts/how-many-runs.mjs cpp-pool 12 120   (the defaults)
+ *   STRATEGY `floor`: the bench's floor (CPU-bound threads under SCHED_IDLE, no request), no warm-up load
  *
  * The runs all come from one server, so what differs between invocations (a fresh server, the
  * machine's state) is not in the draws: they are a floor on the figure's spread, not its width.
@@ -19,6 +20,7 @@
  * one: a fresh server's runs stall more often for its first minute or so under load (README,
  * "How far to trust"); with a 20 s warm-up the first half of 16 runs read worse than the rest.
  */
+import { availableParallelism } from 'node:os';
 import { rng } from '#rng';
 
 const dist = new URL('../dist/bench/', import.meta.url);
@@ -34,14 +36,16 @@ const runs = Number(runsArg);
 const warmS = Number(warmArg);
 const goal = 1.5;
 const named = strategyTable().filter((s) => primaryRoute(s));
+const floor = name === 'floor';
 const strategy = named.find((s) => s.name === name);
-if (!strategy)
-  throw new RangeError(`STRATEGY: no strategy ${JSON.stringify(name)}; one of ${named.map((s) => s.name).join(', ')}`);
+if (!strategy && !floor)
+  throw new RangeError(
+    `STRATEGY: no strategy ${JSON.stringify(name)}; one of ${named.map((s) => s.name).join(', ')}, or floor`,
+  );
 if (!Number.isInteger(runs) || runs < 2)
   throw new RangeError(`RUNS must be an integer of at least 2, got ${JSON.stringify(runsArg)}`);
 if (!Number.isFinite(warmS) || warmS < 0)
   throw new RangeError(`WARM_S must be a number of seconds, 0 or more, got ${JSON.stringify(warmArg)}`);
-const route = primaryRoute(strategy);
 const h = profiles.full.http;
 
 const pooledRatio = (picked) => pooledRatios(picked)[0]; // as the bench pools them
@@ -50,10 +54,14 @@ const server = await startOffloop(benchServerArgs(baseArgs));
 const measured = [];
 try {
   await settle(server.url);
-  const { method, query, body } = heavyRequest(route, h);
-  const load = { url: `${server.url}/${route}/${name}${query}`, method, ...(body === undefined ? {} : { body }) };
-  if (warmS > 0) await runLoad(defaultPlacement, { ...load, connections: h.connections, durationS: warmS });
-  await settle(server.url);
+  let load = { spinners: availableParallelism() };
+  if (strategy) {
+    const route = primaryRoute(strategy);
+    const { method, query, body } = heavyRequest(route, h);
+    load = { url: `${server.url}/${route}/${name}${query}`, method, ...(body === undefined ? {} : { body }) };
+    if (warmS > 0) await runLoad(defaultPlacement, { ...load, connections: h.connections, durationS: warmS });
+    await settle(server.url);
+  }
   for (let i = 0; i < runs; i++) {
     const { samples, pingP99Ratio } = await measureRun(server, defaultPlacement, h, load);
     measured.push(samples);
