@@ -5,7 +5,7 @@
  *
  *   → { kind: 'probe', url, intervalMs }      ← { type: 'ready' } … → { type: 'stop' }   ← { type: 'done', … }
  *   → { kind: 'load', options }               ← { type: 'done', … }
- *   → { kind: 'spin', threads }               ← { type: 'ready', threads } … → { type: 'stop' }   ← { type: 'done', … }
+ *   → { kind: 'spin', count }                 ← { type: 'ready', tids } … → { type: 'stop' }   ← { type: 'done', … }
  */
 import { readFileSync } from 'node:fs';
 import { getPriority } from 'node:os';
@@ -17,10 +17,10 @@ import { lowerHelperThreads } from './threads.js';
 export type HarnessJob =
   | { kind: 'probe'; url: string; intervalMs: number }
   | { kind: 'load'; options: LoadOptions }
-  | { kind: 'spin'; threads: number };
+  | { kind: 'spin'; count: number };
 export type HarnessReply =
-  /** `threads`: the spinners' thread ids, once they spin (Linux). */
-  | { type: 'ready'; threads?: number[] }
+  /** `tids`: the spinners' thread ids, once they spin (Linux). */
+  | { type: 'ready'; tids?: number[] }
   | { type: 'done'; figures: unknown; cpuS: number; nice: number; policy: string; helpers: string }
   | { type: 'error'; message: string };
 
@@ -52,38 +52,39 @@ const done = (figures: unknown, started: number): HarnessReply => ({
 });
 
 /**
- * `count` worker threads that only burn CPU, lowered with the other helpers (SCHED_IDLE where
- * `chrt` can) before they start: CPU work that yields to anything else at once, with no request
- * and no offloop code in it, the floor's background (http.ts). Resolves once they spin, with
- * their thread ids (Linux) and a stop() that ends them; its figures say no request was sent.
+ * `count` worker threads that only burn CPU (spin-worker.ts), lowered with the other helpers
+ * (SCHED_IDLE where `chrt` can) before they start: CPU work that yields to anything else at
+ * once, with no request and no offloop code in it, the floor's background (http.ts). Resolves
+ * once they spin, with their thread ids (Linux) and a stop() that ends them. Its figures count
+ * no request; the process's CPU, which the parent reports as the harness's, is theirs.
  */
 async function spin(count: number) {
-  // 0: wait, 1: spin, 2: stop.
   const state = new Int32Array(new SharedArrayBuffer(4));
-  const source =
-    'const { parentPort, workerData } = require("node:worker_threads");' +
-    'let tid; try { tid = Number(require("node:fs").readlinkSync("/proc/thread-self").split("/").pop()); } catch {}' +
-    'parentPort.postMessage(tid); const state = new Int32Array(workerData);' +
-    'Atomics.wait(state, 0, 0); while (Atomics.load(state, 0) === 1);';
-  const spinners = Array.from({ length: count }, () => new Worker(source, { eval: true, workerData: state.buffer }));
+  const spinners = Array.from(
+    { length: count },
+    () => new Worker(new URL('./spin-worker.js', import.meta.url), { workerData: state.buffer }),
+  );
+  // Watched from the start: a spinner that dies early must not leave stop() waiting for it.
+  const exited = spinners.map((w) => new Promise((resolve) => w.once('exit', resolve)));
   const tids = await Promise.all(
-    spinners.map((w) => new Promise<number | undefined>((resolve) => w.once('message', resolve))),
+    spinners.map(
+      (w) =>
+        new Promise<number | undefined>((resolve, reject) => {
+          w.once('message', resolve);
+          w.once('error', reject);
+        }),
+    ),
   );
   helpers = lowerHelperThreads();
   Atomics.store(state, 0, 1);
   Atomics.notify(state, 0);
+  const noRequests = { reqPerSec: 0, ok: 0, non2xx: 0, errors: 0, latency: { p50: NaN, p99: NaN, max: NaN } };
   return {
-    threads: tids.filter((tid): tid is number => tid !== undefined),
+    tids: tids.filter((tid): tid is number => tid !== undefined),
     async stop() {
       Atomics.store(state, 0, 2);
-      await Promise.all(spinners.map((w) => new Promise((resolve) => w.once('exit', resolve))));
-      return {
-        reqPerSec: 0,
-        ok: 0,
-        non2xx: 0,
-        errors: 0,
-        latency: { p50: Number.NaN, p99: Number.NaN, max: Number.NaN },
-      };
+      await Promise.all(exited);
+      return noRequests;
     },
   };
 }
@@ -98,8 +99,8 @@ async function run(job: HarnessJob): Promise<void> {
   // The probe and the spinners run until told to stop.
   const side =
     job.kind === 'probe'
-      ? { threads: undefined, stop: (await startProbe(job.url, job.intervalMs)).stop }
-      : await spin(job.threads);
+      ? { tids: undefined, stop: (await startProbe(job.url, job.intervalMs)).stop }
+      : await spin(job.count);
   process.on('message', (message: { type?: string }) => {
     if (message.type !== 'stop') return;
     side.stop().then(
@@ -107,7 +108,7 @@ async function run(job: HarnessJob): Promise<void> {
       (error: unknown) => send({ type: 'error', message: String(error) }),
     );
   });
-  send({ type: 'ready', ...(side.threads ? { threads: side.threads } : {}) });
+  send({ type: 'ready', ...(side.tids ? { tids: side.tids } : {}) });
 }
 
 process.once('message', (job: HarnessJob) => {

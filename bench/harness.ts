@@ -188,11 +188,18 @@ async function startUntilStopped<T>(seat: Seat, job: HarnessJob): Promise<Runnin
   return {
     async stop() {
       side.child.send({ type: 'stop' });
-      const result = expect<T>(await side.next());
-      side.child.disconnect();
-      return result;
+      return finished<T>(side);
     },
   };
+}
+
+/** The side's last reply, its figures; the channel closed whatever it said, so the child exits. */
+async function finished<T>(side: ReturnType<typeof startSide>): Promise<SideResult<T>> {
+  try {
+    return expect<T>(await side.next());
+  } finally {
+    if (side.child.connected) side.child.disconnect();
+  }
 }
 
 /** The ping probe (bench/probe.ts) in its own process, sending from when this resolves until stop(). */
@@ -201,18 +208,18 @@ export function startPingProbe(placement: Placement, url: string, intervalMs: nu
 }
 
 /**
- * `threads` CPU-bound threads under SCHED_IDLE, from when this resolves until stop(), in a
- * process in the load generator's seat: the floor's background (http.ts). Its figures count no
- * request.
+ * The floor's spinners' seat, whatever the placement: never pinned, since they must keep every
+ * core busy; nice 19 for the process's main thread, which only waits (the spinners themselves
+ * are lowered further, harness-child.ts).
  */
-export function startSpinners(placement: Placement, threads: number): Promise<RunningSide<LoadFigures>> {
-  return startUntilStopped(placement.load, { kind: 'spin', threads });
+const spinnerSeat: Seat = { nice: 19, lastCore: false };
+
+/** `count` CPU-bound threads under SCHED_IDLE, from when this resolves until stop(): the floor's load (http.ts). */
+export function startSpinners(count: number): Promise<RunningSide<LoadFigures>> {
+  return startUntilStopped(spinnerSeat, { kind: 'spin', count });
 }
 
 /** autocannon (bench/load.ts) in its own process, for the load's duration. */
-export async function runLoad(placement: Placement, options: LoadOptions): Promise<SideResult<LoadFigures>> {
-  const side = startSide(placement.load, { kind: 'load', options });
-  const result = expect<LoadFigures>(await side.next());
-  side.child.disconnect();
-  return result;
+export function runLoad(placement: Placement, options: LoadOptions): Promise<SideResult<LoadFigures>> {
+  return finished(startSide(placement.load, { kind: 'load', options }));
 }

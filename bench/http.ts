@@ -185,6 +185,9 @@ export type Request = Omit<LoadOptions, 'connections' | 'durationS'>;
  * for the floor, CPU-bound threads under SCHED_IDLE and no request at all (harness.ts startSpinners).
  */
 export type Background = Request | { spinners: number };
+
+/** The floor's background: one spinner per core, so every core is as busy as under a heavy route. */
+export const floorBackground = (): { spinners: number } => ({ spinners: availableParallelism() });
 type Settings = Pick<Profile['http'], 'idleS' | 'loadS' | 'connections' | 'probeIntervalMs'>;
 
 /** The idle baseline, then load + probe + CPU, then wait for the server to be idle again. */
@@ -206,7 +209,7 @@ export async function measureRun(
   let loaded: Awaited<ReturnType<typeof runLoad>>;
   try {
     if ('spinners' in load) {
-      const spinners = await startSpinners(placement, load.spinners);
+      const spinners = await startSpinners(load.spinners);
       await delay(h.loadS * 1000);
       loaded = await spinners.stop();
     } else loaded = await runLoad(placement, { ...load, connections: h.connections, durationS: h.loadS });
@@ -326,13 +329,13 @@ export function httpPlan(profile: Profile, table: readonly StrategyInfo[], place
 
   // The floor: the cores as busy as under a heavy route, but with threads that yield to anything
   // else at once and no request. What a strategy off the loop reads above it is its own.
-  const spinners = availableParallelism();
+  const floorLoad = floorBackground();
   steps.push({
     label:
-      `http · the floor: ${spinners} CPU-bound threads under SCHED_IDLE, no request · ${h.offLoopRepeats} × ` +
-      `(idle ${h.idleS} s, then ${h.loadS} s), ping every ${h.probeIntervalMs} ms`,
+      `http · the floor: ${floorLoad.spinners} CPU-bound threads under SCHED_IDLE, no request · ` +
+      `${h.offLoopRepeats} × (idle ${h.idleS} s, then ${h.loadS} s), ping every ${h.probeIntervalMs} ms`,
     async run() {
-      const measured = await runs(h.offLoopRepeats, { spinners });
+      const measured = await runs(h.offLoopRepeats, floorLoad);
       floor = measured.rows;
       return measured.text;
     },

@@ -94,7 +94,10 @@ export interface LoadRun {
   /** ping p99 (p99.9) under load ÷ the idle p99 (p99.9) measured just before. */
   pingP99Ratio: number;
   pingP999Ratio: number;
-  /** Server and harness CPU; harnessS counts the probe's and the load generator's processes. */
+  /**
+   * Server and harness CPU; harnessS counts the probe's and the load generator's processes (for
+   * the floor, the spinners' process: its CPU is the load).
+   */
   cpu: CpuUse;
   /** The server's loop thread's wait for a CPU (scheduler accounting), idle and under this load. */
   loopWait: { idle: LoopWait; loaded: LoopWait };

@@ -67,6 +67,12 @@ export function computeSummary(parts: Parts, table: readonly StrategyInfo[]): Su
     if (value && runs > 1 && Number.isFinite(value.min)) spread[key] = [round(value.min), round(value.max)];
     return round(value?.median ?? NaN);
   };
+  /** A pooled ratio's bootstrap interval as its spread; false where there is none. */
+  const noteInterval = (key: string, interval: [number, number] | undefined) => {
+    if (!interval?.every(Number.isFinite)) return false;
+    spread[key] = [round(interval[0]), round(interval[1])];
+    return true;
+  };
   const { http, kernels } = parts;
   if (http) {
     const primary = (s: StrategyInfo) => http.heavy.find((r) => r.strategy === s.name && r.route === primaryRoute(s));
@@ -79,11 +85,8 @@ export function computeSummary(parts: Parts, table: readonly StrategyInfo[]): Su
           // The spread: how far the pooled figure could move between invocations (its bootstrap
           // interval), which narrows with more runs where the runs' own min–max would widen.
           const interval = key === 'ping_p99_ratio' ? row?.pooled?.p99Interval : row?.pooled?.p999Interval;
-          if (interval?.every(Number.isFinite)) {
-            spread[`${key}.${s.name}`] = [round(interval[0]), round(interval[1])];
-          } else {
+          if (!noteInterval(`${key}.${s.name}`, interval))
             median(`${key}.${s.name}`, row?.[field], row?.runs.length ?? 0); // notes the runs' spread
-          }
           // The pooled figure where there is one, else the runs' median.
           return [s.name, round(row ? headlineRatio(row, at) : NaN)];
         }),
@@ -92,12 +95,8 @@ export function computeSummary(parts: Parts, table: readonly StrategyInfo[]): Su
   }
   if (http?.floor) {
     const { floor } = http;
-    for (const [at, interval] of [
-      ['p99', floor.pooled?.p99Interval],
-      ['p999', floor.pooled?.p999Interval],
-    ] as const) {
-      if (interval?.every(Number.isFinite)) spread[`ping_floor.${at}`] = [round(interval[0]), round(interval[1])];
-    }
+    noteInterval('ping_floor.p99', floor.pooled?.p99Interval);
+    noteInterval('ping_floor.p999', floor.pooled?.p999Interval);
     summary.ping_floor = { p99: round(headlineRatio(floor, 'p99')), p999: round(headlineRatio(floor, 'p999')) };
   }
   if (kernels) {

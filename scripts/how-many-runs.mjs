@@ -12,20 +12,22 @@
  *
  *   npm run build:ts && node scripts/how-many-runs.mjs [STRATEGY] [RUNS] [WARM_S]
  *   e.g. node scripts/how-many-runs.mjs cpp-pool 12 120   (the defaults)
- *   STRATEGY `floor`: the bench's floor (CPU-bound threads under SCHED_IDLE, no request), no warm-up load
+ *   STRATEGY `floor`: the bench's floor (CPU-bound threads under SCHED_IDLE, no request); WARM_S is
+ *   then ignored, since the floor gives the server no work to warm up on
  *
  * The runs all come from one server, so what differs between invocations (a fresh server, the
- * machine's state) is not in the draws: they are a floor on the figure's spread, not its width.
+ * machine's state) is not in the draws: they are a lower bound on the figure's spread, not its width.
  * The warm-up stands in for the minutes of other strategies' loads before the bench measures
  * one: a fresh server's runs stall more often for its first minute or so under load (README,
  * "How far to trust"); with a 20 s warm-up the first half of 16 runs read worse than the rest.
  */
-import { availableParallelism } from 'node:os';
 import { rng } from '#rng';
 
 const dist = new URL('../dist/bench/', import.meta.url);
 const { startOffloop, benchServerArgs } = await import(new URL('server.js', dist));
-const { baseArgs, heavyRequest, measureRun, pooledRatios, settle } = await import(new URL('http.js', dist));
+const { baseArgs, floorBackground, heavyRequest, measureRun, pooledRatios, settle } = await import(
+  new URL('http.js', dist)
+);
 const { defaultPlacement, runLoad } = await import(new URL('harness.js', dist));
 const { strategyTable, primaryRoute } = await import(new URL('strategies.js', dist));
 const { profiles } = await import(new URL('profile.js', dist));
@@ -54,7 +56,7 @@ const server = await startOffloop(benchServerArgs(baseArgs));
 const measured = [];
 try {
   await settle(server.url);
-  let load = { spinners: availableParallelism() };
+  let load = floorBackground();
   if (strategy) {
     const route = primaryRoute(strategy);
     const { method, query, body } = heavyRequest(route, h);

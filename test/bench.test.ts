@@ -171,6 +171,8 @@ test('bench --quick runs both parts into a scratch folder and writes every summa
     const floor = http.floor;
     t.is(floor?.runs.length, http.settings.offLoopRepeats);
     for (const run of floor?.runs ?? []) t.deepEqual([run.load.reqPerSec, run.load.ok], [0, 0]);
+    for (const interval of [floor?.pooled?.p99Interval, floor?.pooled?.p999Interval])
+      t.true(Array.isArray(interval) && interval[0]! <= interval[1]!, `the floor: ${JSON.stringify(interval)}`);
     const spread = (summary as { spread: Record<string, number[]> }).spread;
     t.deepEqual(
       spread['ping_floor.p99'],
@@ -243,24 +245,26 @@ test('a harness process lowers every thread but its main one, which keeps its po
 });
 
 // The floor's background (bench/harness-child.ts, job 'spin'): its threads burn CPU only once
-// lowered with the process's other helpers, so while they spin each runs under SCHED_IDLE, or at
-// nice 19 where `chrt` is refused (what the child reports). Read back from the kernel.
+// lowered with the process's other helpers, so while they spin each is runnable (never asleep,
+// whether on a core or waiting for one) under SCHED_IDLE, or at nice 19 where `chrt` is refused
+// (what the child reports). Read back from the kernel.
 test('the floor spins its CPU-bound threads under SCHED_IDLE', async (t) => {
   if (process.platform !== 'linux') return t.pass('thread ids and policies are read from Linux /proc');
   const entry = fileURLToPath(new URL('../bench/harness-child.js', import.meta.url));
   const child = spawn(process.execPath, [entry], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const next = () =>
-    new Promise<{ type: string; threads?: number[]; helpers?: string; figures?: { ok: number } }>((resolve, reject) => {
+    new Promise<{ type: string; tids?: number[]; helpers?: string; figures?: { ok: number } }>((resolve, reject) => {
       child.once('message', resolve);
       child.once('exit', (code) => reject(new Error(`the child exited (${code}) before it answered`)));
     });
   try {
-    child.send({ kind: 'spin', threads: 2 });
+    child.send({ kind: 'spin', count: 2 });
     const ready = await next();
     t.is(ready.type, 'ready');
-    t.is(ready.threads?.length, 2, 'one thread id per spinner');
-    const spinners = threads(child.pid!).filter((thread) => ready.threads?.includes(thread.tid));
-    t.is(spinners.length, 2, 'the spinners are threads of the child, running');
+    t.is(ready.tids?.length, 2, 'one thread id per spinner');
+    const spinners = threads(child.pid!).filter((thread) => ready.tids?.includes(thread.tid));
+    t.is(spinners.length, 2, 'the spinners are threads of the child');
+    for (const thread of spinners) t.is(thread.state, 'R', `spinner ${thread.tid} runnable, not asleep`);
     child.send({ type: 'stop' });
     const done = await next();
     t.like(done, { type: 'done', figures: { ok: 0 } });

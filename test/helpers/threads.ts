@@ -2,7 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 /**
  * The threads of a process as Linux schedules them: /proc/<pid>/task/<tid>/stat, field 41
- * (policy: SCHED_OTHER 0, SCHED_BATCH 3, SCHED_IDLE 5) and field 19 (nice).
+ * (policy: SCHED_OTHER 0, SCHED_BATCH 3, SCHED_IDLE 5), field 19 (nice) and field 3 (state:
+ * R running or waiting for a CPU, S asleep, …).
  */
 export const linuxPolicy = { normal: 0, batch: 3, idle: 5 } as const;
 
@@ -11,6 +12,7 @@ export interface Thread {
   name: string;
   nice: number;
   policy: number;
+  state: string;
 }
 
 export function threads(pid: number | 'self' = 'self'): Thread[] {
@@ -23,7 +25,7 @@ export function threads(pid: number | 'self' = 'self'): Thread[] {
       const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3
-      found.push({ tid: Number(tid), name, nice: Number(fields[16]), policy: Number(fields[38]) });
+      found.push({ tid: Number(tid), name, nice: Number(fields[16]), policy: Number(fields[38]), state: fields[0]! });
     } catch {
       // the thread ended between the listing and the read
     }
