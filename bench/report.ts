@@ -217,10 +217,10 @@ function httpSection(h: HttpResult): string {
       ...(h.floor && route === routes[0]
         ? [
             `*${floorName}*: the same runs with every core kept busy by a thread that only burns CPU under ` +
-              `SCHED_IDLE (in a harness process; its threads lowered to: ${floorPolicy(h.floor)}) ` +
-              'and no request at all: the best ping tail a strategy off the loop could show on this machine at ' +
-              'this hour. What a strategy reads above it is its own; when it moves between invocations, the ' +
-              'machine moved. Below 1× where a busy core wakes the loop sooner than an idle one.',
+              `SCHED_IDLE (in a harness process; its threads lowered to: ${floorPolicy(h.floor)}; their CPU is ` +
+              'the harness cores) and no request at all: about the best ping tail a strategy off the loop could ' +
+              'show on this machine at this hour (not a bound: a strategy can read under it). What a strategy ' +
+              'reads above it is its own; when it moves between invocations, the machine moved.',
             '',
           ]
         : []),
