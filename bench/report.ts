@@ -201,30 +201,34 @@ function httpSection(h: HttpResult): string {
     '',
     '![Ping latency by strategy](ping-latency.svg)',
     '',
-    ...routes.flatMap((route) => [
-      route === 'primes'
-        ? `### GET /primes/:strategy?limit=${s.primesLimit}`
-        : `### POST /pbkdf2/:strategy (${s.pbkdf2Iterations} iterations)`,
-      '',
-      table(
-        ['strategy', ...loadHeader.slice(1)],
-        [
-          ...h.heavy.filter((r) => r.route === route).map((r) => loadRow(r.strategy, r.kernelMs, r)),
-          ...(h.floor && route === routes[0] ? [loadRow(floorName, undefined, h.floor)] : []),
-        ],
-      ),
-      '',
-      ...(h.floor && route === routes[0]
-        ? [
-            `*${floorName}*: the same runs with every core kept busy by a thread that only burns CPU under ` +
-              `SCHED_IDLE (in a harness process; its threads lowered to: ${floorPolicy(h.floor)}; their CPU is ` +
-              'the harness cores) and no request at all: about the best ping tail a strategy off the loop could ' +
-              'show on this machine at this hour (not a bound: a strategy can read under it). What a strategy ' +
-              'reads above it is its own; when it moves between invocations, the machine moved.',
-            '',
-          ]
-        : []),
-    ]),
+    ...routes.flatMap((route, i) => {
+      // The floor goes with the first route's table: it has no route of its own.
+      const floor = i === 0 ? h.floor : undefined;
+      return [
+        route === 'primes'
+          ? `### GET /primes/:strategy?limit=${s.primesLimit}`
+          : `### POST /pbkdf2/:strategy (${s.pbkdf2Iterations} iterations)`,
+        '',
+        table(
+          ['strategy', ...loadHeader.slice(1)],
+          [
+            ...h.heavy.filter((r) => r.route === route).map((r) => loadRow(r.strategy, r.kernelMs, r)),
+            ...(floor ? [loadRow(floorName, undefined, floor)] : []),
+          ],
+        ),
+        '',
+        ...(floor
+          ? [
+              `*${floorName}*: the same runs with every core kept busy by a thread that only burns CPU under ` +
+                `SCHED_IDLE (in a harness process; its threads lowered to: ${floorPolicy(floor)}; their CPU is ` +
+                'the harness cores) and no request at all: about the best ping tail a strategy off the loop could ' +
+                'show on this machine at this hour (not a bound: a strategy can read under it). What a strategy ' +
+                'reads above it is its own; when it moves between invocations, the machine moved.',
+              '',
+            ]
+          : []),
+      ];
+    }),
     `### Seed routes (?ms=${s.seedMs}) under the same load`,
     '',
     table(

@@ -216,8 +216,8 @@ export interface HttpResult {
   heavy: HeavyRow[];
   /**
    * The floor: the same idle-then-loaded runs with the cores kept busy by CPU-bound threads under
-   * SCHED_IDLE in a process of the harness's, and no request (http.ts). The ping ratio a strategy
-   * off the loop could at best read on this machine at this hour. Absent in older results.
+   * SCHED_IDLE in a process of the harness's, and no request (http.ts): about the best a strategy
+   * off the loop could read on this machine at this hour (not a bound). Absent in older results.
    */
   floor?: LoadRows;
   seed: SeedRow[];

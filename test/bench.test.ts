@@ -147,10 +147,10 @@ test('bench --quick runs both parts into a scratch folder and writes every summa
       pooled?: { p99Interval?: number[]; p999Interval?: number[] };
     };
   };
+  const spread = (summary as { spread: Record<string, number[]> }).spread;
   {
     const { repeats, offLoopRepeats } = http.settings;
     t.true(offLoopRepeats > repeats, `${offLoopRepeats} > ${repeats}: the branch is exercised`);
-    const spread = (summary as { spread: Record<string, number[]> }).spread;
     for (const s of strategyTable()) {
       const row = http.heavy.find((r) => r.strategy === s.name && r.route === primaryRoute(s));
       if (!row) continue;
@@ -173,7 +173,6 @@ test('bench --quick runs both parts into a scratch folder and writes every summa
     for (const run of floor?.runs ?? []) t.deepEqual([run.load.reqPerSec, run.load.ok], [0, 0]);
     for (const interval of [floor?.pooled?.p99Interval, floor?.pooled?.p999Interval])
       t.true(Array.isArray(interval) && interval[0]! <= interval[1]!, `the floor: ${JSON.stringify(interval)}`);
-    const spread = (summary as { spread: Record<string, number[]> }).spread;
     t.deepEqual(
       spread['ping_floor.p99'],
       floor?.pooled?.p99Interval?.map((v) => round(v)),
